@@ -1,0 +1,45 @@
+/**
+ * The certificate issuer extension point. Issuers hold keys; the core never writes a key to the log,
+ * to the debug endpoints or to logs. Only issuance metadata (model kind CertificateIssued) is logged.
+ */
+export interface CertificateRequest {
+  /** Subject common name, e.g. "<uuid>.<kind>.<sa>.<ns>.<trust-domain>" for a proxy bootstrap certificate. */
+  readonly commonName: string;
+  readonly dnsNames?: readonly string[];
+  /** URI SANs, e.g. "spiffe://cluster.local/ns/bookstore/sa/bookstore". */
+  readonly uris?: readonly string[];
+  readonly ipAddresses?: readonly string[];
+  /** Validity; the issuer's default (24 h) when absent. */
+  readonly validityMs?: number;
+  readonly usage: 'server' | 'client' | 'both';
+}
+
+export interface IssuedCertificate {
+  /** Leaf certificate, PEM. */
+  readonly certPem: string;
+  /** Leaf private key, PKCS#8 PEM. Never logged, never put on the event log. */
+  readonly keyPem: string;
+  /** Intermediates between the leaf and a root in the trust bundle, leaf-most first (PEM each). */
+  readonly chainPem: readonly string[];
+  readonly serial: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** SHA-256 of the leaf's DER, lower-case hex. */
+  readonly fingerprint: string;
+}
+
+export interface CertificateIssuer {
+  readonly name: string;
+  issue(request: CertificateRequest): Promise<IssuedCertificate>;
+  /** Root certificates (PEM) that verify what this issuer signs; more than one during a root rotation. */
+  trustBundle(): readonly string[];
+  /** Called whenever the trust bundle changes (root rotation). Returns an unsubscribe function. */
+  onTrustBundleChange?(listener: (bundle: readonly string[]) => void): () => void;
+}
+
+/** SHA-256 fingerprint of the certificate material that a dump or a debug endpoint may show. */
+export interface CertificateFingerprint {
+  readonly fingerprint: string;
+  readonly serial: string;
+  readonly notAfter: string;
+}

@@ -1,0 +1,61 @@
+import type { DerivationSpec } from '../derive/types.js';
+
+/** Envoy v3 type URLs Weft serves. */
+export const TypeUrl = {
+  Listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  RouteConfiguration: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  Cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  ClusterLoadAssignment: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  Secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+} as const;
+export type KnownTypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
+
+/** Order in which types are sent when adding (CDS -> EDS -> LDS -> RDS; SDS first so TLS contexts resolve). */
+export const ADD_ORDER: readonly string[] = [
+  TypeUrl.Secret,
+  TypeUrl.Cluster,
+  TypeUrl.ClusterLoadAssignment,
+  TypeUrl.Listener,
+  TypeUrl.RouteConfiguration,
+];
+
+/** One resource version, encoded once, whose bytes every stream that sends it shares. */
+export interface EncodedResource {
+  readonly name: string;
+  readonly typeUrl: string;
+  /** Content hash of the encoded bytes; the delta-xDS resource version. */
+  readonly version: string;
+  /** The encoded google.protobuf.Any (type_url + value), ready to be spliced into a response. */
+  readonly any: Uint8Array;
+  /**
+   * The resource as a plain object (proto3 JSON names) for config dumps, golden files and replay.
+   * Key material is replaced by fingerprints here; only `any` carries it.
+   */
+  readonly dump: unknown;
+}
+
+/** A proxy's resources of one type, by resource name. */
+export type ResourceSet = ReadonlyMap<string, EncodedResource>;
+
+/** Who a connected proxy is, from its client certificate (or, in insecure mode, its node metadata). */
+export interface ProxyIdentity {
+  /** Node id; the `osm-proxy-uuid` label of its workload. */
+  readonly uuid: string;
+  /** Proxy kind: selects the adapter ("envoy", "grpc", ...). */
+  readonly kind: string;
+  readonly serviceAccount: string;
+  readonly namespace: string;
+  readonly trustDomain: string;
+}
+
+/**
+ * A proxy kind. Resource sets are derivations: pure, memoized, shared by id across proxies that need the
+ * same thing, so the engine re-runs only what an event touched.
+ */
+export interface ProxyAdapter {
+  readonly kind: string;
+  /** Types this proxy kind is served, in ADD_ORDER terms. */
+  readonly typeUrls: readonly string[];
+  /** The full set of resources of one type the proxy may receive (subscriptions filter it further). */
+  resources(proxy: ProxyIdentity, typeUrl: string): DerivationSpec<ResourceSet>;
+}
