@@ -11,3 +11,4 @@ export * from './xds/adapter.js';
 export * from './plugin/api.js';
 export * from './plugin/errors.js';
 export * from './observe/logger.js';
+export * from './xds/encode.js';

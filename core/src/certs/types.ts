@@ -43,3 +43,29 @@ export interface CertificateFingerprint {
   readonly serial: string;
   readonly notAfter: string;
 }
+
+/** A service identity's certificate as the derivations see it (external input `cert/<ns>/<sa>`). */
+export interface ServiceCertificate {
+  readonly certPem: string;
+  /** Private key; only ever encoded into the SDS Secret of proxies of this identity. */
+  readonly keyPem: string;
+  readonly chainPem: readonly string[];
+  readonly serial: string;
+  readonly notAfter: string;
+  readonly fingerprint: string;
+}
+
+/**
+ * Names of the external inputs the certificate manager sets on the derivation engine.
+ * `trust-bundle` holds `readonly string[]` (root PEMs).
+ */
+export const CertExternals = {
+  serviceCert: (namespace: string, serviceAccount: string): string => `cert/${namespace}/${serviceAccount}`,
+  trustBundle: 'trust-bundle',
+} as const;
+
+/** What the xDS layer needs from the certificate manager. */
+export interface IdentityCertificates {
+  /** Makes sure the identity has a current certificate set as an external input (issues one if needed). */
+  ensure(identity: { readonly namespace: string; readonly serviceAccount: string }): Promise<void>;
+}
