@@ -58,4 +58,17 @@ export interface ProxyAdapter {
   readonly typeUrls: readonly string[];
   /** The full set of resources of one type the proxy may receive (subscriptions filter it further). */
   resources(proxy: ProxyIdentity, typeUrl: string): DerivationSpec<ResourceSet>;
+  /**
+   * The proxy's bootstrap configuration (for `weft bootstrap`), as a plain JSON-able object, when the proxy
+   * kind has one (an Envoy bootstrap, a gRPC xDS bootstrap file).
+   */
+  bootstrap?(proxy: ProxyIdentity, server: BootstrapServer): unknown;
+}
+
+/** Where and how a proxy reaches Weft's ADS server, for bootstrap generation. */
+export interface BootstrapServer {
+  readonly host: string;
+  readonly port: number;
+  /** Absent in insecure mode. Paths as the proxy will see them. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
 }
