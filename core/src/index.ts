@@ -12,3 +12,5 @@ export * from './plugin/api.js';
 export * from './plugin/errors.js';
 export * from './observe/logger.js';
 export * from './xds/encode.js';
+export * from './plugin/loader.js';
+export * from './runtime/config.js';
