@@ -1,6 +1,6 @@
 /**
  * Typed mesh resources: the normalized form that travels on the log as an event body. Manifests
- * (Kubernetes-style YAML/JSON) are validated and normalized into these by model/validate.ts, so every
+ * (Kubernetes-style YAML/JSON) are validated and normalized into these by model/validate.ts (parseManifests in model/parse.ts), so every
  * consumer (catalog, translators) reads one shape: defaults filled in, durations in milliseconds,
  * maps sorted, optional lists present as empty lists.
  *
@@ -197,6 +197,12 @@ export interface Egress {
   readonly ports: readonly PortSpec[];
   /** HTTPRouteGroup names (apiGroup specs.smi-spec.io) limiting HTTP egress; empty = all. */
   readonly matches: readonly string[];
+  /**
+   * Name of the UpstreamTrafficSetting (same namespace) the Egress matches (apiGroup
+   * policy.openservicemesh.io), or null. Optional only so hand-built values need not spell it; manifests
+   * always produce it.
+   */
+  readonly upstreamTrafficSetting?: string | null;
 }
 
 export interface IngressBackendTarget {

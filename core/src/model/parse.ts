@@ -1,0 +1,79 @@
+/**
+ * Manifest text -> normalized mesh resources. Pure: text in, result out; reading files is the sources' job.
+ *
+ * Accepts a multi-document YAML stream, or JSON (JSON is YAML, so one parser serves both and syntax errors
+ * carry a line either way): a single object, a `kind: List` with `items`, or a top-level array of objects.
+ * Every problem of the file is reported, and a broken document never keeps the others from loading.
+ * See validate.ts for which kinds load (notably: Pods, not Deployments).
+ */
+import { parseAllDocuments } from 'yaml';
+import { ManifestError } from './errors.js';
+import { isObj } from './fields.js';
+import { normalizeManifest, ParseResult } from './validate.js';
+
+export function parseManifests(text: string, file: string): ParseResult {
+  const out: ParseResult = { resources: [], errors: [], ignored: [] };
+  const parsed = parseAllDocuments(text, { prettyErrors: true });
+  const docs = Array.isArray(parsed) ? parsed : [];
+  const firstSeen = new Map<string, number>();
+
+  const take = (value: unknown, document: number, pathPrefix?: string): void => {
+    const r = normalizeManifest(value, pathPrefix === undefined ? { file, document } : { file, document, pathPrefix });
+    out.errors.push(...r.errors);
+    out.ignored.push(...r.ignored);
+    for (const res of r.resources) {
+      const id = `${res.kind} ${res.key}`;
+      const first = firstSeen.get(id);
+      if (first !== undefined) {
+        // The later copy would silently replace the earlier one: almost always a copy-paste slip.
+        const meta = res.body.meta;
+        out.errors.push(
+          new ManifestError(
+            { file, document, kind: manifestKindOf(value), namespace: meta.namespace || null, name: meta.name },
+            pathPrefix ?? '',
+            `repeats the ${res.kind} ${res.key} of document ${first}; give each resource once per file`,
+          ),
+        );
+        continue;
+      }
+      firstSeen.set(id, document);
+      out.resources.push(res);
+    }
+  };
+
+  docs.forEach((doc, index) => {
+    if (doc.errors.length > 0) {
+      for (const err of doc.errors) {
+        const pos = err.linePos?.[0];
+        const where = pos === undefined ? '' : ` at line ${pos.line}, column ${pos.col}`;
+        // The parser's message repeats the position and appends a source excerpt; keep the first sentence.
+        const reason = (err.message.split('\n')[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, '');
+        out.errors.push(
+          new ManifestError(
+            { file, document: index, kind: null, namespace: null, name: null },
+            '',
+            `YAML syntax error${where}: ${reason}`,
+            pos?.line ?? null,
+          ),
+        );
+      }
+      return;
+    }
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) return; // an empty document (e.g. a trailing "---")
+    if (Array.isArray(value)) {
+      value.forEach((el, j) => (docs.length === 1 ? take(el, j) : take(el, index, `[${j}]`)));
+      return;
+    }
+    if (isObj(value) && typeof value.kind === 'string' && value.kind.endsWith('List') && Array.isArray(value.items)) {
+      value.items.forEach((el, j) => take(el, index, `items[${j}]`));
+      return;
+    }
+    take(value, index);
+  });
+  return out;
+}
+
+function manifestKindOf(value: unknown): string | null {
+  return isObj(value) && typeof value.kind === 'string' ? value.kind : null;
+}
