@@ -1,0 +1,497 @@
+/**
+ * The embedded default EventLog: a directory of segment files (segment.ts). Appends are group-committed:
+ * batches arriving while an fdatasync is in flight are written together and synced once, and each append
+ * resolves only after the sync that covered it. Opening verifies every record; a torn or corrupt tail of
+ * the last segment is cut (or, read-only, ignored), anything else damaged is a LogCorruptError.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { createLogger, type Logger } from '../observe/logger.js';
+import { decodeBatch, encodePrepared, prepareEvent, type PreparedEvent } from './codec.js';
+import { LogCorruptError, LogUnavailableError, LogWriteError } from './errors.js';
+import { batchEnd, Follower, Notifier, sliceBatch } from './follow.js';
+import { acquireLock, type HeldLock } from './lock.js';
+import {
+  frameRecord,
+  INDEX_INTERVAL_BYTES,
+  indexLookup,
+  parseSegmentName,
+  scanRecords,
+  scanSegment,
+  segmentName,
+  type IndexEntry,
+} from './segment.js';
+import type { EventInput, EventLog, LogBatch, Subscription } from './types.js';
+
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const MIN_SEGMENT_BYTES = 1024;
+/** Recently appended batches kept for followers, so a caught-up follower does not go back to disk. */
+const RECENT_MAX_BATCHES = 1024;
+const RECENT_MAX_BYTES = 16 * 1024 * 1024;
+
+export interface FileEventLogOptions {
+  logger?: Logger;
+  /** A segment is rolled before a record would take it past this size (default 64 MiB). */
+  segmentBytes?: number;
+  /** No lock, no repair, no appends: for inspection and replay while a writer runs. */
+  readOnly?: boolean;
+  /** Clock for events without a time. */
+  now?: () => number;
+  /** Read-only follow() looks for new records this often (default 200 ms); a writer notifies in-process. */
+  pollIntervalMs?: number;
+}
+
+interface Segment {
+  readonly name: string;
+  readonly file: string;
+  readonly firstOffset: number;
+  endOffset: number;
+  /** Verified (and, for the writer, synced) bytes; readers never go past them. */
+  bytes: number;
+  records: number;
+  index: IndexEntry[];
+  /** Read-only: the scan stopped early here (a torn tail or a record still being written). */
+  tailProblem: { pos: number; reason: string } | null;
+}
+
+interface Pending {
+  readonly events: readonly PreparedEvent[];
+  readonly resolve: (offsets: number[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+interface Recent {
+  readonly firstOffset: number;
+  readonly count: number;
+  readonly payload: Uint8Array;
+  decoded?: LogBatch;
+}
+
+export class FileEventLog implements EventLog {
+  private readonly segments: Segment[];
+  private next: number;
+  private fh: fs.FileHandle | null;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private flushDone: Promise<void> = Promise.resolve();
+  private failed: LogWriteError | null = null;
+  private closed = false;
+  private readonly notifier = new Notifier();
+  private readonly followers = new Set<Follower>();
+  private recent: Recent[] = [];
+  private recentBytes = 0;
+  private refreshing: Promise<void> | null = null;
+
+  private constructor(
+    readonly dir: string,
+    readonly readOnly: boolean,
+    private readonly segmentBytes: number,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+    private readonly pollIntervalMs: number,
+    segments: Segment[],
+    fh: fs.FileHandle | null,
+    private readonly lock: HeldLock | null,
+  ) {
+    this.segments = segments;
+    this.next = segments.at(-1)?.endOffset ?? 0;
+    this.fh = fh;
+  }
+
+  /** Opens (creating when writable and absent) the log in `dir`, verifying every record. */
+  static async open(dir: string, options: FileEventLogOptions = {}): Promise<FileEventLog> {
+    const readOnly = options.readOnly ?? false;
+    const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    if (!Number.isSafeInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) {
+      throw new ConfigError(`event log segmentBytes ${segmentBytes} must be a whole number >= ${MIN_SEGMENT_BYTES}`);
+    }
+    const pollIntervalMs = options.pollIntervalMs ?? 200;
+    if (!(pollIntervalMs > 0)) throw new ConfigError(`event log pollIntervalMs ${pollIntervalMs} must be > 0`);
+    const logger = (options.logger ?? createLogger()).child({ component: 'event-log', dir });
+    const abs = path.resolve(dir);
+
+    if (readOnly) {
+      const stat = await fs.stat(abs).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') throw new LogUnavailableError(`no event log at ${abs}: the directory does not exist`);
+        throw err;
+      });
+      if (!stat.isDirectory()) throw new LogUnavailableError(`event log location ${abs} is not a directory`);
+    } else {
+      await fs.mkdir(abs, { recursive: true });
+    }
+    const lock = readOnly ? null : await acquireLock(abs);
+    let fh: fs.FileHandle | null = null;
+    try {
+      const segments = await loadSegments(abs, readOnly, logger);
+      if (!readOnly) {
+        let last = segments.at(-1);
+        if (last === undefined) {
+          last = await createSegment(abs, 0);
+          segments.push(last);
+        }
+        fh = await fs.open(last.file, 'r+');
+      }
+      return new FileEventLog(abs, readOnly, segmentBytes, logger, options.now ?? Date.now, pollIntervalMs, segments, fh, lock);
+    } catch (err) {
+      await fh?.close();
+      await lock?.release();
+      throw err;
+    }
+  }
+
+  head(): number {
+    return this.next;
+  }
+
+  append(batch: readonly EventInput[]): Promise<number[]> {
+    if (this.readOnly) return Promise.reject(new LogUnavailableError(`event log ${this.dir} is open read-only`));
+    if (this.closed) return Promise.reject(new LogUnavailableError(`event log ${this.dir} is closed`));
+    if (this.failed !== null) return Promise.reject(this.failed);
+    let events: PreparedEvent[];
+    try {
+      const now = this.now();
+      events = batch.map((e, i) => prepareEvent(e, i, now));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (events.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        this.flushDone = this.flushLoop();
+      }
+    });
+  }
+
+  /** Writes whatever queued while the previous sync ran, as one group; never rejects. */
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group = this.queue;
+      this.queue = [];
+      if (this.failed !== null) {
+        for (const p of group) p.reject(this.failed);
+        continue;
+      }
+      await this.writeGroup(group);
+    }
+    // Set without an await after the emptiness check, so an append can never find a stale `flushing`.
+    this.flushing = false;
+  }
+
+  private async writeGroup(group: Pending[]): Promise<void> {
+    let seg = this.segments.at(-1)!;
+    let offset = this.next;
+    let chunk: Buffer[] = [];
+    let chunkBytes = 0;
+    let chunkEntries: { p: Pending; first: number; payload: Uint8Array; pos: number }[] = [];
+    let done = 0;
+    const commit = async (): Promise<void> => {
+      if (chunkEntries.length === 0) return;
+      const data = chunk.length === 1 ? chunk[0]! : Buffer.concat(chunk, chunkBytes);
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await this.fh!.write(data, written, data.length - written, seg.bytes + written);
+        written += bytesWritten;
+      }
+      await this.fh!.datasync();
+      for (const e of chunkEntries) {
+        const count = e.p.events.length;
+        if (seg.records === 0 || e.pos - (seg.index.at(-1)?.pos ?? 0) >= INDEX_INTERVAL_BYTES) {
+          seg.index.push({ offset: e.first, pos: e.pos });
+        }
+        seg.records++;
+        seg.endOffset = e.first + count;
+        this.pushRecent({ firstOffset: e.first, count, payload: e.payload });
+      }
+      seg.bytes += data.length;
+      this.next = seg.endOffset;
+      for (const e of chunkEntries) {
+        e.p.resolve(Array.from({ length: e.p.events.length }, (_, i) => e.first + i));
+        done++;
+      }
+      chunk = [];
+      chunkBytes = 0;
+      chunkEntries = [];
+      this.notifier.notify();
+    };
+    try {
+      for (const p of group) {
+        const payload = encodePrepared(p.events, offset);
+        const record = frameRecord(payload);
+        if (seg.bytes + chunkBytes > 0 && seg.bytes + chunkBytes + record.length > this.segmentBytes) {
+          await commit();
+          seg = await this.roll();
+        }
+        chunkEntries.push({ p, first: offset, payload, pos: seg.bytes + chunkBytes });
+        chunk.push(record);
+        chunkBytes += record.length;
+        offset += p.events.length;
+      }
+      await commit();
+    } catch (err) {
+      this.failed = new LogWriteError(seg.file, err);
+      this.logger.error('event log write failed; appends are refused until the log is reopened', {
+        file: seg.file,
+        error: (err as Error).message,
+      });
+      for (const p of group.slice(done)) p.reject(this.failed);
+    }
+  }
+
+  private async roll(): Promise<Segment> {
+    await this.fh!.close();
+    this.fh = null;
+    const seg = await createSegment(this.dir, this.next);
+    this.segments.push(seg);
+    this.fh = await fs.open(seg.file, 'r+');
+    this.logger.debug('rolled to a new segment', { file: seg.name });
+    return seg;
+  }
+
+  private pushRecent(entry: Recent): void {
+    this.recent.push(entry);
+    this.recentBytes += entry.payload.length;
+    let drop = 0;
+    while (
+      this.recent.length - drop > 1 &&
+      (this.recent.length - drop > RECENT_MAX_BATCHES || this.recentBytes > RECENT_MAX_BYTES)
+    ) {
+      this.recentBytes -= this.recent[drop]!.payload.length;
+      drop++;
+    }
+    // Copy-on-trim: a follower iterating the old array keeps a consistent view.
+    if (drop > 0) this.recent = this.recent.slice(drop);
+  }
+
+  private recentAt(offset: number): Recent | undefined {
+    const r = this.recent;
+    let lo = 0;
+    let hi = r.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = r[mid]!;
+      if (e.firstOffset + e.count <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const e = r[lo];
+    return e !== undefined && e.firstOffset <= offset ? e : undefined;
+  }
+
+  read(from = 0): AsyncIterable<LogBatch> {
+    if (this.closed) throw new LogUnavailableError(`event log ${this.dir} is closed`);
+    return this.readRange(from, this.next);
+  }
+
+  /** Streams batches with events in [from, end) from disk, a segment at a time. */
+  private async *readRange(from: number, end: number): AsyncGenerator<LogBatch> {
+    const segs = this.segments;
+    let i = 0;
+    let hi = segs.length;
+    while (i < hi) {
+      const mid = (i + hi) >>> 1;
+      if (segs[mid]!.endOffset <= from) i = mid + 1;
+      else hi = mid;
+    }
+    for (; i < segs.length; i++) {
+      const seg = segs[i]!;
+      if (seg.firstOffset >= end) return;
+      const limit = seg.bytes;
+      const fh = await fs.open(seg.file, 'r');
+      try {
+        for await (const item of scanRecords(fh, indexLookup(seg.index, from), limit)) {
+          if (!item.ok) throw new LogCorruptError(seg.file, item.pos, `${item.reason} in a record verified on open`);
+          const batch = decodeBatch(item.payload, `${seg.file} at byte ${item.pos}`);
+          if (batch.events[0]!.offset >= end) return;
+          if (batchEnd(batch) <= from) continue;
+          yield sliceBatch(batch, from);
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+
+  /** Follower reads: recent batches from memory, older ones from disk. */
+  private async *tail(from: number): AsyncGenerator<LogBatch> {
+    let pos = from;
+    const end = this.next;
+    while (pos < end) {
+      const recent = this.recentAt(pos);
+      if (recent !== undefined) {
+        recent.decoded ??= decodeBatch(recent.payload, `${this.dir} recent batch at offset ${recent.firstOffset}`);
+        yield sliceBatch(recent.decoded, pos);
+        pos = recent.firstOffset + recent.count;
+        continue;
+      }
+      const before = pos;
+      for await (const batch of this.readRange(pos, end)) {
+        yield batch;
+        pos = batchEnd(batch);
+        if (this.recentAt(pos) !== undefined) break;
+      }
+      if (pos === before) return;
+    }
+  }
+
+  follow(from: number, handler: (batch: LogBatch) => void | Promise<void>): Subscription {
+    if (this.closed) throw new LogUnavailableError(`event log ${this.dir} is closed`);
+    const changed = this.readOnly ? () => this.poll() : () => this.notifier.wait();
+    const f = new Follower(
+      { head: () => this.next, readFrom: (pos) => this.tail(pos), changed },
+      from,
+      handler,
+      this.logger,
+      (done) => this.followers.delete(done),
+    );
+    this.followers.add(f);
+    return f;
+  }
+
+  /** Read-only: another process may be writing; look again after a while. */
+  private poll(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.refresh().then(resolve, reject);
+      }, this.pollIntervalMs);
+      timer.unref();
+    });
+  }
+
+  /**
+   * Read-only: picks up records and segments written since the last look. A tail that does not check out
+   * yet may be a record being written, so it is only remembered, not reported again.
+   */
+  refresh(): Promise<void> {
+    if (!this.readOnly || this.closed) return Promise.resolve();
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const last = this.segments.at(-1);
+    if (last !== undefined) await extendSegment(last);
+    const names = await listSegments(this.dir);
+    for (const { name, firstOffset } of names) {
+      const prev = this.segments.at(-1);
+      if (prev !== undefined && firstOffset <= prev.firstOffset) continue;
+      if (prev !== undefined) {
+        // The writer syncs a segment completely before it starts the next one.
+        if (prev.tailProblem !== null) {
+          throw new LogCorruptError(prev.file, prev.tailProblem.pos, prev.tailProblem.reason);
+        }
+        if (firstOffset !== prev.endOffset) {
+          throw new LogCorruptError(path.join(this.dir, name), 0, `segment starts at offset ${firstOffset} but the previous one ends at ${prev.endOffset}`);
+        }
+      }
+      const seg = blankSegment(this.dir, name, firstOffset);
+      await extendSegment(seg);
+      this.segments.push(seg);
+    }
+    this.next = this.segments.at(-1)?.endOffset ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flushDone;
+    this.notifier.notify();
+    await Promise.all([...this.followers].map((f) => f.close()));
+    await this.fh?.close();
+    this.fh = null;
+    await this.lock?.release();
+  }
+}
+
+function blankSegment(dir: string, name: string, firstOffset: number): Segment {
+  return { name, file: path.join(dir, name), firstOffset, endOffset: firstOffset, bytes: 0, records: 0, index: [], tailProblem: null };
+}
+
+/** Read-only: verifies records past the known end of a segment. */
+async function extendSegment(seg: Segment): Promise<void> {
+  const scan = await scanSegment(seg.file, seg.bytes, seg.endOffset, { records: seg.records, index: seg.index });
+  if (scan.problem?.fatal === true) throw new LogCorruptError(seg.file, scan.problem.pos, scan.problem.reason);
+  seg.bytes = scan.validBytes;
+  seg.endOffset = scan.endOffset;
+  seg.records = scan.records;
+  seg.tailProblem = scan.problem;
+}
+
+export async function listSegments(dir: string): Promise<{ name: string; firstOffset: number }[]> {
+  const names = await fs.readdir(dir);
+  const out: { name: string; firstOffset: number }[] = [];
+  for (const name of names) {
+    const firstOffset = parseSegmentName(name);
+    if (firstOffset !== null) out.push({ name, firstOffset });
+  }
+  return out.sort((a, b) => a.firstOffset - b.firstOffset);
+}
+
+async function createSegment(dir: string, firstOffset: number): Promise<Segment> {
+  const name = segmentName(firstOffset);
+  const fh = await fs.open(path.join(dir, name), 'wx');
+  await fh.close();
+  await syncDir(dir);
+  return blankSegment(dir, name, firstOffset);
+}
+
+/** Makes a created file's directory entry durable. */
+async function syncDir(dir: string): Promise<void> {
+  const d = await fs.open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+async function loadSegments(dir: string, readOnly: boolean, logger: Logger): Promise<Segment[]> {
+  const names = await listSegments(dir);
+  const segments: Segment[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const { name, firstOffset } = names[i]!;
+    const seg = blankSegment(dir, name, firstOffset);
+    const prev = segments.at(-1);
+    if (prev !== undefined && prev.endOffset !== firstOffset) {
+      throw new LogCorruptError(seg.file, 0, `segment starts at offset ${firstOffset} but the previous one ends at ${prev.endOffset} (a segment is missing or misnamed)`);
+    }
+    const scan = await scanSegment(seg.file, 0, firstOffset);
+    seg.bytes = scan.validBytes;
+    seg.endOffset = scan.endOffset;
+    seg.records = scan.records;
+    seg.index = scan.index;
+    const isLast = i === names.length - 1;
+    if (scan.problem !== null) {
+      const { pos, reason, fatal } = scan.problem;
+      if (fatal || !isLast) throw new LogCorruptError(seg.file, pos, reason);
+      if (readOnly) {
+        seg.tailProblem = { pos, reason };
+        logger.warn('event log has a torn or corrupt tail; ignoring it (read-only, nothing is changed)', {
+          file: seg.file,
+          byteOffset: pos,
+          reason,
+          ignoredBytes: scan.fileBytes - pos,
+        });
+      } else {
+        const fh = await fs.open(seg.file, 'r+');
+        try {
+          await fh.truncate(pos);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        logger.warn('event log had a torn or corrupt tail; cut it at the last good record', {
+          file: seg.file,
+          byteOffset: pos,
+          reason,
+          droppedBytes: scan.fileBytes - pos,
+        });
+      }
+    }
+    segments.push(seg);
+  }
+  return segments;
+}

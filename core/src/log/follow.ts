@@ -1,0 +1,97 @@
+/**
+ * Shared follow() machinery for the logs: one loop per subscription that catches up from a reader, then
+ * waits for the log to signal new batches. Handler calls never overlap.
+ */
+import type { Logger } from '../observe/logger.js';
+import type { LogBatch, Subscription } from './types.js';
+
+/** Offset of the first event past the batch. */
+export function batchEnd(batch: LogBatch): number {
+  const last = batch.events[batch.events.length - 1];
+  return last === undefined ? 0 : last.offset + 1;
+}
+
+/**
+ * The part of a batch at or past `from`. Readers asked to start inside a batch deliver only the events the
+ * caller did not have yet, so resuming after offset N with N+1 never applies an event twice.
+ */
+export function sliceBatch(batch: LogBatch, from: number): LogBatch {
+  const first = batch.events[0];
+  if (first === undefined || first.offset >= from) return batch;
+  return { events: batch.events.filter((e) => e.offset >= from) };
+}
+
+/** Wakes every waiter once per notify(); a waiter obtained before a notify() is always woken by it. */
+export class Notifier {
+  private waiters: (() => void)[] = [];
+
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+export interface FollowSource {
+  /** First offset past the last readable event. */
+  head(): number;
+  /** Batches from `from` up to the head at the time of the call. */
+  readFrom(from: number): AsyncIterable<LogBatch>;
+  /** Resolves when the head may have moved (or the log closes). */
+  changed(): Promise<void>;
+}
+
+export class Follower implements Subscription {
+  private closed = false;
+  private readonly stop: Promise<void>;
+  private stopNow: () => void = () => undefined;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly source: FollowSource,
+    from: number,
+    private readonly handler: (batch: LogBatch) => void | Promise<void>,
+    private readonly logger: Logger,
+    private readonly onEnd: (f: Follower) => void,
+  ) {
+    this.stop = new Promise((resolve) => {
+      this.stopNow = resolve;
+    });
+    this.done = this.run(from).finally(() => this.onEnd(this));
+  }
+
+  private async run(from: number): Promise<void> {
+    let pos = from;
+    try {
+      while (!this.closed) {
+        if (pos < this.source.head()) {
+          for await (const batch of this.source.readFrom(pos)) {
+            if (this.closed) return;
+            await this.handler(batch);
+            pos = Math.max(pos, batchEnd(batch));
+          }
+          continue;
+        }
+        // No await between the head check above and taking the waiter: an append cannot slip between them.
+        await Promise.race([this.source.changed(), this.stop]);
+      }
+    } catch (err) {
+      // The Subscription contract has no error channel; the subscription ends and says why, loudly.
+      this.logger.error('event log subscription stopped', {
+        offset: pos,
+        error: err instanceof Error ? err.message : String(err),
+        code: (err as { code?: unknown }).code,
+      });
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.stopNow();
+    return this.done;
+  }
+}
