@@ -170,14 +170,6 @@ export function normalizeIngressBackend(is: Issues, doc: Obj, meta: Meta): Ingre
       if (name !== undefined) sources.push({ kind, name, namespace: null });
     }
   }
-  // OSM's webhook rule: HTTPS with client certificate validation needs a principal to validate against.
-  const needsPrincipal = backends.some((b) => b.port.protocol === 'https' && b.tls?.skipClientCertValidation !== true);
-  if (needsPrincipal && sources.length > 0 && !sources.some((s) => s.kind === 'AuthenticatedPrincipal')) {
-    is.add(
-      'spec.sources',
-      'must include an AuthenticatedPrincipal source when an https backend validates client certificates',
-    );
-  }
   return { meta, backends, sources };
 }
 
