@@ -12,5 +12,8 @@ export * from './plugin/api.js';
 export * from './plugin/errors.js';
 export * from './observe/logger.js';
 export * from './xds/encode.js';
+export * from './certs/identity.js';
+export * from './certs/clock.js';
+export * from './certs/manager.js';
 export * from './plugin/loader.js';
 export * from './runtime/config.js';

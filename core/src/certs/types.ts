@@ -35,6 +35,21 @@ export interface CertificateIssuer {
   trustBundle(): readonly string[];
   /** Called whenever the trust bundle changes (root rotation). Returns an unsubscribe function. */
   onTrustBundleChange?(listener: (bundle: readonly string[]) => void): () => void;
+  /** Root rotation with an overlap, for issuers that own their root; absent when the issuer cannot rotate it. */
+  readonly rootRotation?: RootRotator;
+}
+
+/**
+ * The issuer's half of a root rotation with overlap; the certificate manager drives the phases and
+ * re-issues the leaves between `activate` and `retire`.
+ */
+export interface RootRotator {
+  /** Creates the next root and adds it to the trust bundle; signing continues under the current root. */
+  stage(): Promise<void>;
+  /** Signs with the staged root from now on; the previous root stays in the trust bundle. */
+  activate(): Promise<void>;
+  /** Drops the previous roots from the trust bundle. */
+  retire(): Promise<void>;
 }
 
 /** SHA-256 fingerprint of the certificate material that a dump or a debug endpoint may show. */
