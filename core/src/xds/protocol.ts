@@ -1,0 +1,520 @@
+import { createHash } from 'node:crypto';
+import { ADD_ORDER, TypeUrl, type EncodedResource, type ResourceSet } from './adapter.js';
+import type { AdsRequest, AdsResponse, DeltaResponse, SotwResponse } from './wire.js';
+
+/**
+ * The xDS protocol state of one stream, as the "xDS REST and gRPC protocol" document describes it, kept free
+ * of I/O: requests go in, responses to write come out. The proxy actor drives it; the server writes bytes.
+ *
+ * What the session believes the client has (`sent`) is what it last sent: after a NACK the client keeps its
+ * last good config, and the session does not resend the same rejected bytes until the desired set changes.
+ */
+
+export type XdsMode = 'sotw' | 'delta';
+
+/** Types whose empty subscription on the first request means "everything" (legacy wildcard). */
+export const WILDCARD_TYPES: ReadonlySet<string> = new Set([TypeUrl.Listener, TypeUrl.Cluster]);
+
+/** Why a push happened: the log offsets of the events behind it and when the earliest was appended. */
+export interface PushCause {
+  readonly offsets: readonly number[];
+  /** Milliseconds since the epoch; undefined when the push was not caused by an event (first sync, ACK). */
+  readonly appendedAt: number | undefined;
+}
+
+export interface DesiredSet {
+  readonly set: ResourceSet;
+  /** Content hash of the whole set (the derivation's hash); unchanged hash => nothing to do. */
+  readonly hash: string;
+}
+
+export interface PushRecord {
+  readonly time: number;
+  readonly typeUrl: string;
+  readonly version: string;
+  readonly nonce: string;
+  readonly offsets: readonly number[];
+  readonly sent: readonly string[];
+  readonly removed: readonly string[];
+}
+
+export interface AckRecord {
+  readonly time: number;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  readonly version: string;
+  readonly ack: boolean;
+  readonly error?: string;
+}
+
+interface InFlight {
+  readonly nonce: string;
+  readonly version: string;
+  readonly sentAt: number;
+  readonly cause: PushCause;
+}
+
+interface SentEntry {
+  readonly version: string;
+  /** Kept for SotW so a deferred removal can resend the old resource; absent when learnt from the client. */
+  readonly resource?: EncodedResource;
+}
+
+interface TypeState {
+  readonly typeUrl: string;
+  wildcard: boolean;
+  /** The wildcard came from an empty first request (legacy); it persists across later empty requests. */
+  legacyWildcard: boolean;
+  names: Set<string>;
+  sent: Map<string, SentEntry>;
+  /** Delta: subscribed names already reported absent in removed_resources. */
+  absentReported: Set<string>;
+  inflight: InFlight | undefined;
+  /** Desired-set hash at which the client was last fully in sync; undefined forces a re-plan. */
+  syncedHash: string | undefined;
+  needsResponse: boolean;
+  ackedVersion: string;
+  ackedNonce: string;
+  lastVersionSent: string;
+  lastNack: { readonly nonce: string; readonly version: string; readonly message: string; readonly time: number } | undefined;
+}
+
+export interface RequestOutcome {
+  readonly typeUrl: string;
+  readonly unknownType: boolean;
+  /** A nonce that is neither the response in flight nor empty: ignored for ACK/NACK. */
+  readonly stale: boolean;
+  readonly subscriptionChanged: boolean;
+  readonly ack?: { readonly nonce: string; readonly version: string; readonly sentAt: number; readonly cause: PushCause };
+  readonly nack?: {
+    readonly nonce: string;
+    readonly version: string;
+    readonly message: string;
+    readonly sentAt: number;
+    readonly cause: PushCause;
+  };
+}
+
+export interface TypeSnapshot {
+  readonly typeUrl: string;
+  readonly wildcard: boolean;
+  readonly names: readonly string[];
+  readonly resourcesSent: number;
+  readonly lastVersionSent: string;
+  readonly ackedVersion: string;
+  readonly inFlightNonce: string | null;
+  readonly lastNack: { readonly nonce: string; readonly version: string; readonly message: string; readonly time: string } | null;
+}
+
+export interface SessionOptions {
+  readonly mode: XdsMode;
+  /** Types the proxy's adapter serves; requests for others are answered with nothing and reported. */
+  readonly typeUrls: readonly string[];
+  readonly historySize?: number;
+  readonly now?: () => number;
+}
+
+const MAX_CAUSE_OFFSETS = 64;
+
+function versionOf(entries: Iterable<readonly [string, string]>): string {
+  const h = createHash('sha256');
+  for (const [name, version] of entries) h.update(name).update('\0').update(version).update('\n');
+  return h.digest('hex').slice(0, 16);
+}
+
+class Ring<T> {
+  private readonly items: T[] = [];
+  constructor(private readonly size: number) {}
+  push(item: T): void {
+    this.items.push(item);
+    if (this.items.length > this.size) this.items.shift();
+  }
+  list(): readonly T[] {
+    return [...this.items];
+  }
+}
+
+export class XdsSession {
+  readonly mode: XdsMode;
+  private readonly served: ReadonlySet<string>;
+  private readonly types = new Map<string, TypeState>();
+  private readonly now: () => number;
+  private nonceCounter = 0;
+  /** Something may need sending: an invalidation, a subscription change, or an ACK freeing a blocked type. */
+  private dirty = false;
+  /** The last push left work behind because a type had a response in flight. */
+  private blocked = false;
+  private causeOffsets: number[] = [];
+  private causeAppendedAt: number | undefined;
+  private readonly pushes: Ring<PushRecord>;
+  private readonly acks: Ring<AckRecord>;
+
+  constructor(options: SessionOptions) {
+    this.mode = options.mode;
+    this.served = new Set(options.typeUrls);
+    this.now = options.now ?? Date.now;
+    this.pushes = new Ring(options.historySize ?? 32);
+    this.acks = new Ring(options.historySize ?? 32);
+  }
+
+  get needsPush(): boolean {
+    return this.dirty;
+  }
+
+  get hasInflight(): boolean {
+    for (const st of this.types.values()) if (st.inflight !== undefined) return true;
+    return false;
+  }
+
+  /** The newest response of some type was NACKed and nothing newer was accepted since. */
+  get holdingNack(): boolean {
+    for (const st of this.types.values()) {
+      if (st.lastNack !== undefined && st.lastNack.nonce === st.ackedNonce) return true;
+    }
+    return false;
+  }
+
+  /** Types the client subscribed to (in ADD_ORDER first, then any others the adapter serves). */
+  subscribedTypes(): string[] {
+    return orderTypes([...this.types.keys()]);
+  }
+
+  /** Records an invalidation; the next push carries its offsets. */
+  invalidate(cause: PushCause): void {
+    this.dirty = true;
+    for (const o of cause.offsets) this.causeOffsets.push(o);
+    if (this.causeOffsets.length > MAX_CAUSE_OFFSETS) this.causeOffsets = this.causeOffsets.slice(-MAX_CAUSE_OFFSETS);
+    if (cause.appendedAt !== undefined) {
+      this.causeAppendedAt = this.causeAppendedAt === undefined ? cause.appendedAt : Math.min(this.causeAppendedAt, cause.appendedAt);
+    }
+  }
+
+  onRequest(req: AdsRequest): RequestOutcome {
+    const typeUrl = req.typeUrl;
+    if (!this.served.has(typeUrl)) {
+      return { typeUrl, unknownType: true, stale: false, subscriptionChanged: false };
+    }
+    let st = this.types.get(typeUrl);
+    const first = st === undefined;
+    if (st === undefined) {
+      st = {
+        typeUrl,
+        wildcard: false,
+        legacyWildcard: false,
+        names: new Set(),
+        sent: new Map(),
+        absentReported: new Set(),
+        inflight: undefined,
+        syncedHash: undefined,
+        needsResponse: false,
+        ackedVersion: '',
+        ackedNonce: '',
+        lastVersionSent: '',
+        lastNack: undefined,
+      };
+      this.types.set(typeUrl, st);
+    }
+
+    let stale = false;
+    let ack: RequestOutcome['ack'];
+    let nack: RequestOutcome['nack'];
+    if (req.responseNonce !== '') {
+      const inflight = st.inflight;
+      if (inflight !== undefined && inflight.nonce === req.responseNonce) {
+        st.inflight = undefined;
+        if (this.blocked) this.dirty = true;
+        const version = req.kind === 'sotw' ? req.versionInfo : inflight.version;
+        if (req.errorDetail !== undefined) {
+          const message = req.errorDetail.message;
+          st.lastNack = { nonce: inflight.nonce, version: inflight.version, message, time: this.now() };
+          st.ackedNonce = inflight.nonce;
+          nack = { nonce: inflight.nonce, version: inflight.version, message, sentAt: inflight.sentAt, cause: inflight.cause };
+          this.acks.push({ time: this.now(), typeUrl, nonce: inflight.nonce, version: inflight.version, ack: false, error: message });
+        } else {
+          st.ackedVersion = version;
+          st.ackedNonce = inflight.nonce;
+          ack = { nonce: inflight.nonce, version, sentAt: inflight.sentAt, cause: inflight.cause };
+          this.acks.push({ time: this.now(), typeUrl, nonce: inflight.nonce, version, ack: true });
+        }
+      } else {
+        stale = true;
+      }
+    }
+
+    const subscriptionChanged = req.kind === 'sotw' ? this.sotwSubscribe(st, req.resourceNames, first) : this.deltaSubscribe(st, req, first);
+    if (subscriptionChanged) {
+      st.syncedHash = undefined;
+      this.dirty = true;
+    }
+    return {
+      typeUrl,
+      unknownType: false,
+      stale,
+      subscriptionChanged,
+      ...(ack === undefined ? {} : { ack }),
+      ...(nack === undefined ? {} : { nack }),
+    };
+  }
+
+  private sotwSubscribe(st: TypeState, resourceNames: readonly string[], first: boolean): boolean {
+    const names = new Set(resourceNames);
+    let wildcard = names.delete('*');
+    if (names.size === 0 && !wildcard && WILDCARD_TYPES.has(st.typeUrl) && (first || st.legacyWildcard)) {
+      wildcard = true;
+      st.legacyWildcard = true;
+    } else if (names.size > 0 || wildcard) {
+      st.legacyWildcard = false;
+    }
+    const changed = first || wildcard !== st.wildcard || !sameSet(names, st.names);
+    if (!changed) return false;
+    st.wildcard = wildcard;
+    st.names = names;
+    // The protocol expects an answer to every subscription change, and the first request always gets one.
+    st.needsResponse = first || wildcard || names.size > 0;
+    return true;
+  }
+
+  private deltaSubscribe(st: TypeState, req: Extract<AdsRequest, { kind: 'delta' }>, first: boolean): boolean {
+    if (first) {
+      for (const [name, version] of req.initialResourceVersions) st.sent.set(name, { version });
+      if (req.subscribe.length === 0 && WILDCARD_TYPES.has(st.typeUrl)) {
+        st.wildcard = true;
+        st.legacyWildcard = true;
+      }
+      // An empty first answer tells a wildcard client that the initial fetch is complete.
+      st.needsResponse = true;
+    }
+    for (const name of req.subscribe) {
+      if (name === '*') st.wildcard = true;
+      else st.names.add(name);
+    }
+    for (const name of req.unsubscribe) {
+      if (name === '*') {
+        st.wildcard = false;
+        st.legacyWildcard = false;
+      } else {
+        st.names.delete(name);
+        st.absentReported.delete(name);
+        // Forget it so that a later re-subscribe sends it again (the client dropped it).
+        if (!st.wildcard) st.sent.delete(name);
+      }
+    }
+    return first || req.subscribe.length > 0 || req.unsubscribe.length > 0;
+  }
+
+  /**
+   * Computes and records the responses to send now, in the protocol's order: types gaining or changing
+   * resources in ADD_ORDER (CDS, EDS, LDS, RDS), then removals in reverse order, a type's removals held back
+   * while a later type still has to change. A type with a response in flight is left for after its ACK.
+   */
+  push(desired: (typeUrl: string) => DesiredSet): AdsResponse[] {
+    this.dirty = false;
+    this.blocked = false;
+    const cause: PushCause = { offsets: [...this.causeOffsets], appendedAt: this.causeAppendedAt };
+    const order = this.subscribedTypes();
+    interface Plan {
+      st: TypeState;
+      d: DesiredSet;
+      target: Map<string, EncodedResource>;
+      upserts: EncodedResource[];
+      removals: string[];
+      absent: string[];
+      respond: boolean;
+    }
+    const plans = new Map<string, Plan>();
+    for (const typeUrl of order) {
+      const st = this.types.get(typeUrl)!;
+      const d = desired(typeUrl);
+      if (st.syncedHash === d.hash && !st.needsResponse) continue;
+      const target = new Map<string, EncodedResource>();
+      if (st.wildcard) {
+        for (const [name, r] of d.set) target.set(name, r);
+      } else {
+        for (const name of st.names) {
+          const r = d.set.get(name);
+          if (r !== undefined) target.set(name, r);
+        }
+      }
+      const upserts = [...target.values()].filter((r) => st.sent.get(r.name)?.version !== r.version);
+      const removals = [...st.sent.keys()].filter((n) => !target.has(n));
+      const absent =
+        this.mode === 'delta' ? [...st.names].filter((n) => !target.has(n) && !st.sent.has(n) && !st.absentReported.has(n)) : [];
+      // SotW re-sends the whole type on any change; delta only the difference.
+      const respond = st.needsResponse || upserts.length > 0 || absent.length > 0 || (this.mode === 'sotw' && removals.length > 0);
+      if (!respond && removals.length === 0) {
+        if (st.inflight === undefined) st.syncedHash = d.hash;
+        continue;
+      }
+      plans.set(typeUrl, { st, d, target, upserts, removals, absent, respond });
+    }
+
+    const pendingAfter = (typeUrl: string): boolean => {
+      const i = order.indexOf(typeUrl);
+      for (const later of order.slice(i + 1)) {
+        const p = plans.get(later);
+        if (p !== undefined && (p.upserts.length > 0 || p.removals.length > 0 || p.absent.length > 0)) return true;
+      }
+      return false;
+    };
+
+    const out: AdsResponse[] = [];
+    const send = (p: Plan, withUpserts: boolean, withRemovals: boolean): void => {
+      const response = this.buildResponse(p, withUpserts, withRemovals, cause);
+      out.push(response);
+      if (withUpserts) {
+        p.upserts = [];
+        p.absent = [];
+        p.respond = false;
+        p.st.needsResponse = false;
+      }
+      if (withRemovals) p.removals = [];
+      if (p.upserts.length === 0 && p.removals.length === 0 && p.absent.length === 0) plans.delete(p.st.typeUrl);
+    };
+
+    for (const typeUrl of order) {
+      const p = plans.get(typeUrl);
+      if (p === undefined || !p.respond) continue;
+      if (p.st.inflight !== undefined) {
+        this.blocked = true;
+        continue;
+      }
+      const withRemovals = p.removals.length > 0 && !pendingAfter(typeUrl);
+      // A SotW type whose only change is a held-back removal would resend what the client has: wait instead.
+      if (!withRemovals && p.upserts.length === 0 && p.absent.length === 0 && !p.st.needsResponse) continue;
+      send(p, true, withRemovals);
+    }
+    for (const typeUrl of [...order].reverse()) {
+      const p = plans.get(typeUrl);
+      if (p === undefined || p.removals.length === 0) continue;
+      if (p.st.inflight !== undefined || pendingAfter(typeUrl)) {
+        this.blocked = true;
+        continue;
+      }
+      send(p, false, true);
+    }
+    for (const p of plans.values()) if (p.upserts.length > 0 || p.removals.length > 0) this.blocked = true;
+    for (const typeUrl of order) {
+      const st = this.types.get(typeUrl)!;
+      if (!plans.has(typeUrl) && st.syncedHash === undefined) st.syncedHash = desired(typeUrl).hash;
+    }
+    if (!this.blocked) {
+      this.causeOffsets = [];
+      this.causeAppendedAt = undefined;
+    }
+    return out;
+  }
+
+  private buildResponse(
+    p: {
+      st: TypeState;
+      target: Map<string, EncodedResource>;
+      upserts: EncodedResource[];
+      removals: string[];
+      absent: string[];
+    },
+    withUpserts: boolean,
+    withRemovals: boolean,
+    cause: PushCause,
+  ): AdsResponse {
+    const st = p.st;
+    const nonce = String(++this.nonceCounter);
+    const now = this.now();
+    let response: AdsResponse;
+    let sentNames: string[];
+    let removedNames: string[];
+    if (this.mode === 'sotw') {
+      const resources = [...p.target.values()];
+      removedNames = withRemovals ? p.removals : [];
+      if (!withRemovals) {
+        // Removal deferred: keep the old resources in this state-of-the-world until later types moved off them.
+        for (const name of p.removals) {
+          const old = st.sent.get(name)?.resource;
+          if (old !== undefined) resources.push(old);
+        }
+      }
+      resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      st.sent = new Map(resources.map((r) => [r.name, { version: r.version, resource: r }]));
+      const version = versionOf(resources.map((r) => [r.name, r.version] as const));
+      sentNames = resources.map((r) => r.name);
+      response = { kind: 'sotw', versionInfo: version, typeUrl: st.typeUrl, nonce, resources } satisfies SotwResponse;
+    } else {
+      const resources = withUpserts ? p.upserts : [];
+      const absent = withUpserts ? p.absent : [];
+      const removed = withRemovals ? p.removals : [];
+      for (const r of resources) {
+        st.sent.set(r.name, { version: r.version });
+        st.absentReported.delete(r.name);
+      }
+      for (const name of removed) st.sent.delete(name);
+      for (const name of absent) st.absentReported.add(name);
+      sentNames = resources.map((r) => r.name);
+      removedNames = [...removed, ...absent];
+      const version = versionOf([...st.sent.entries()].map(([n, e]) => [n, e.version] as const).sort());
+      response = {
+        kind: 'delta',
+        systemVersionInfo: version,
+        typeUrl: st.typeUrl,
+        nonce,
+        resources,
+        removed: removedNames,
+      } satisfies DeltaResponse;
+    }
+    const version = response.kind === 'sotw' ? response.versionInfo : response.systemVersionInfo;
+    st.inflight = { nonce, version, sentAt: now, cause };
+    st.lastVersionSent = version;
+    this.pushes.push({ time: now, typeUrl: st.typeUrl, version, nonce, offsets: cause.offsets, sent: sentNames, removed: removedNames });
+    return response;
+  }
+
+  /** Forgets an in-flight response that could not be written, so that the next push retries it. */
+  abandon(typeUrl: string, nonce: string): void {
+    const st = this.types.get(typeUrl);
+    if (st?.inflight?.nonce === nonce) {
+      st.inflight = undefined;
+      st.syncedHash = undefined;
+      this.dirty = true;
+    }
+  }
+
+  pushHistory(): readonly PushRecord[] {
+    return this.pushes.list();
+  }
+
+  ackHistory(): readonly AckRecord[] {
+    return this.acks.list();
+  }
+
+  snapshot(): TypeSnapshot[] {
+    return this.subscribedTypes().map((typeUrl) => {
+      const st = this.types.get(typeUrl)!;
+      return {
+        typeUrl,
+        wildcard: st.wildcard,
+        names: [...st.names].sort(),
+        resourcesSent: st.sent.size,
+        lastVersionSent: st.lastVersionSent,
+        ackedVersion: st.ackedVersion,
+        inFlightNonce: st.inflight?.nonce ?? null,
+        lastNack:
+          st.lastNack === undefined
+            ? null
+            : { nonce: st.lastNack.nonce, version: st.lastNack.version, message: st.lastNack.message, time: new Date(st.lastNack.time).toISOString() },
+      };
+    });
+  }
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+/** Types in ADD_ORDER, unknown ones after them in name order. */
+export function orderTypes(types: readonly string[]): string[] {
+  const rank = (t: string): number => {
+    const i = ADD_ORDER.indexOf(t);
+    return i < 0 ? ADD_ORDER.length : i;
+  };
+  return [...types].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}

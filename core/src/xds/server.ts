@@ -1,0 +1,567 @@
+import { X509Certificate } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
+import { createActor, type Actor } from 'xstate';
+import { proxyMachine, type ProxyPort } from '../actors/proxy-machine.js';
+import { ProxySupervisor, type SupervisedProxy } from '../actors/supervisor.js';
+import type { IdentityCertificates } from '../certs/types.js';
+import type { DerivationEngine, DerivationSpec } from '../derive/types.js';
+import { ConfigError } from '../errors.js';
+import type { DebugServer } from '../observe/debug.js';
+import { silentLogger, type Logger } from '../observe/logger.js';
+import type { WeftMetrics } from '../observe/metrics.js';
+import { TypeUrl, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from './adapter.js';
+import { checkNodeMatches, identityFromNode, verifyClientCertificate, XdsIdentityError } from './identity.js';
+import { XdsSession, type AckRecord, type PushCause, type PushRecord, type RequestOutcome, type TypeSnapshot, type XdsMode } from './protocol.js';
+import {
+  decodeDeltaRequest,
+  decodeSotwRequest,
+  encodeAdsResponse,
+  type AdsRequest,
+  type AdsResponse,
+  type MalformedRequest,
+} from './wire.js';
+
+/** OSM's ADS port. */
+export const DEFAULT_ADS_PORT = 15128;
+
+export type XdsTls =
+  | {
+      readonly mode: 'mtls';
+      /** Server key and certificate (PEM), e.g. from the certificate issuer. */
+      readonly key: string;
+      readonly cert: string;
+      /** Trust bundle (root PEMs) that proxy certificates must chain to. */
+      readonly ca: readonly string[];
+    }
+  | { readonly mode: 'insecure' };
+
+export interface XdsServerOptions {
+  readonly engine: DerivationEngine;
+  /** Proxy adapters by kind; the kind in a proxy's identity picks one. */
+  readonly adapters: ReadonlyMap<string, ProxyAdapter>;
+  readonly tls: XdsTls;
+  readonly trustDomain?: string;
+  /** Streams beyond this are refused with RESOURCE_EXHAUSTED. Default 10,000. */
+  readonly maxProxies?: number;
+  /** Invalidations arriving within this window are pushed together. Default 5 ms. */
+  readonly coalesceMs?: number;
+  /** Global bound on pushes running at once. Default 64. */
+  readonly maxConcurrentPushes?: number;
+  /** A stream sending more requests per second than this (sustained) is ended. Default 200. */
+  readonly maxRequestsPerSecond?: number;
+  /** Pushes and ACK/NACKs remembered per proxy for debug and replay. Default 32. */
+  readonly historySize?: number;
+  readonly certificates?: IdentityCertificates;
+  readonly metrics?: WeftMetrics;
+  readonly logger?: Logger;
+}
+
+export interface ProxySnapshot {
+  /** Stream id, unique within this server's life. */
+  readonly id: number;
+  readonly uuid: string;
+  readonly kind: string;
+  readonly serviceAccount: string;
+  readonly namespace: string;
+  readonly mode: XdsMode;
+  readonly state: string;
+  readonly peer: string;
+  readonly connectedAt: string;
+  readonly types: readonly TypeSnapshot[];
+}
+
+export interface ProxyDetail extends ProxySnapshot {
+  readonly pushes: readonly PushRecord[];
+  readonly acks: readonly AckRecord[];
+}
+
+/** Short labels for metrics (OSM labels its xDS metrics this way). */
+export function typeLabel(typeUrl: string): string {
+  switch (typeUrl) {
+    case TypeUrl.Listener:
+      return 'LDS';
+    case TypeUrl.RouteConfiguration:
+      return 'RDS';
+    case TypeUrl.Cluster:
+      return 'CDS';
+    case TypeUrl.ClusterLoadAssignment:
+      return 'EDS';
+    case TypeUrl.Secret:
+      return 'SDS';
+    default:
+      return 'unknown';
+  }
+}
+
+type AdsCall = grpc.ServerDuplexStream<AdsRequest | MalformedRequest, AdsResponse>;
+
+const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+function method(name: string, decode: (b: Buffer) => AdsRequest | MalformedRequest): grpc.MethodDefinition<AdsRequest | MalformedRequest, AdsResponse> {
+  return {
+    path: `${SERVICE}/${name}`,
+    requestStream: true,
+    responseStream: true,
+    // Decoding never throws: a malformed message becomes a value the stream handler reports once.
+    requestDeserialize: decode,
+    requestSerialize: () => {
+      throw new Error('the ADS server does not send requests');
+    },
+    responseSerialize: encodeAdsResponse,
+    responseDeserialize: () => {
+      throw new Error('the ADS server does not read responses');
+    },
+  };
+}
+
+/** The ADS service, with serializers that splice pre-encoded Any bytes. */
+export const adsServiceDefinition: grpc.ServiceDefinition = {
+  StreamAggregatedResources: method('StreamAggregatedResources', decodeSotwRequest),
+  DeltaAggregatedResources: method('DeltaAggregatedResources', decodeDeltaRequest),
+};
+
+/**
+ * Requests a client certificate without letting the TLS layer refuse it, so that a refusal becomes a gRPC
+ * status with a reason the proxy's logs show (and ours, once) instead of an opaque handshake failure.
+ * Every stream verifies the certificate itself before anything is sent (verifyClientCertificate).
+ */
+class ClientCertRequestingCredentials extends grpc.ServerCredentials {
+  constructor(key: string, cert: string, ca: readonly string[]) {
+    super(
+      { requestCert: true, rejectUnauthorized: false },
+      { key: Buffer.from(key), cert: Buffer.from(cert), ca: ca.map((c) => Buffer.from(c)) },
+    );
+  }
+  setTrustBundle(key: string, cert: string, ca: readonly string[]): void {
+    this.updateSecureContextOptions({ key: Buffer.from(key), cert: Buffer.from(cert), ca: ca.map((c) => Buffer.from(c)) });
+  }
+  _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+class ConnectedProxy implements SupervisedProxy {
+  readonly actor: Actor<typeof proxyMachine>;
+  readonly rootIds: readonly string[];
+  readonly connectedAt = new Date();
+  constructor(
+    readonly id: number,
+    readonly identity: ProxyIdentity,
+    readonly session: XdsSession,
+    readonly peer: string,
+    readonly specs: ReadonlyMap<string, DerivationSpec<ResourceSet>>,
+    port: ProxyPort,
+    coalesceMs: number,
+  ) {
+    this.rootIds = [...new Set([...specs.values()].map((s) => s.id))];
+    this.actor = createActor(proxyMachine, { input: { session, port, coalesceMs } });
+  }
+  invalidate(cause: PushCause): void {
+    this.actor.send({ type: 'INVALIDATE', cause });
+  }
+  get state(): string {
+    return String(this.actor.getSnapshot().value);
+  }
+  snapshot(): ProxySnapshot {
+    return {
+      id: this.id,
+      uuid: this.identity.uuid,
+      kind: this.identity.kind,
+      serviceAccount: this.identity.serviceAccount,
+      namespace: this.identity.namespace,
+      mode: this.session.mode,
+      state: this.state,
+      peer: this.peer,
+      connectedAt: this.connectedAt.toISOString(),
+      types: this.session.snapshot(),
+    };
+  }
+}
+
+/**
+ * The ADS server: StreamAggregatedResources (state of the world) and DeltaAggregatedResources (incremental)
+ * on @grpc/grpc-js. It knows nothing of config: adapters say what a proxy gets (as derivations), the engine
+ * keeps them current, one actor per stream decides when to push, XdsSession what to send.
+ */
+export class XdsServer {
+  private readonly server: grpc.Server;
+  private readonly supervisor: ProxySupervisor<ConnectedProxy>;
+  private readonly logger: Logger;
+  private readonly trustDomain: string;
+  private readonly maxProxies: number;
+  private readonly coalesceMs: number;
+  private readonly maxRequestsPerSecond: number;
+  private bundle: X509Certificate[];
+  private readonly credentials: grpc.ServerCredentials;
+  private readonly calls = new Set<AdsCall>();
+  private readonly seenUuids = new Set<string>();
+  private streamCounter = 0;
+  private closed = false;
+
+  constructor(private readonly options: XdsServerOptions) {
+    this.logger = (options.logger ?? silentLogger).child({ component: 'xds' });
+    this.trustDomain = options.trustDomain ?? 'cluster.local';
+    this.maxProxies = options.maxProxies ?? 10_000;
+    this.coalesceMs = options.coalesceMs ?? 5;
+    this.maxRequestsPerSecond = options.maxRequestsPerSecond ?? 200;
+    if (!(this.maxProxies >= 1)) throw new ConfigError(`xds maxProxies must be at least 1, got ${this.maxProxies}`);
+    if (!(this.coalesceMs >= 0)) throw new ConfigError(`xds coalesceMs must be >= 0, got ${this.coalesceMs}`);
+    this.supervisor = new ProxySupervisor({ maxConcurrentPushes: options.maxConcurrentPushes ?? 64 });
+    if (options.tls.mode === 'mtls') {
+      if (options.tls.ca.length === 0) throw new ConfigError('xds mTLS needs a trust bundle (tls.ca) to verify proxy certificates');
+      this.bundle = options.tls.ca.map((pem) => new X509Certificate(pem));
+      this.credentials = new ClientCertRequestingCredentials(options.tls.key, options.tls.cert, options.tls.ca);
+    } else {
+      this.bundle = [];
+      this.credentials = grpc.ServerCredentials.createInsecure();
+    }
+    // Long-lived streams: keepalives find dead peers; no message size surprises for big SotW responses.
+    this.server = new grpc.Server({
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.max_send_message_length': 64 * 1024 * 1024,
+      'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    });
+    this.server.addService(adsServiceDefinition, {
+      StreamAggregatedResources: (call: AdsCall) => this.handleStream(call, 'sotw'),
+      DeltaAggregatedResources: (call: AdsCall) => this.handleStream(call, 'delta'),
+    });
+  }
+
+  /** Binds and starts serving; resolves with the bound port (useful with port 0). */
+  listen(host = '0.0.0.0', port = DEFAULT_ADS_PORT): Promise<number> {
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, this.credentials, (err, bound) => {
+        if (err !== null) reject(new ConfigError(`xds server cannot listen on ${address}: ${err.message}`, { cause: err }));
+        else resolve(bound);
+      });
+    });
+  }
+
+  /** A new trust bundle (root rotation): new handshakes and new streams verify against it. */
+  setTrustBundle(ca: readonly string[]): void {
+    if (this.options.tls.mode !== 'mtls') throw new ConfigError('setTrustBundle needs the xds server in mtls mode');
+    this.bundle = ca.map((pem) => new X509Certificate(pem));
+    (this.credentials as ClientCertRequestingCredentials).setTrustBundle(this.options.tls.key, this.options.tls.cert, ca);
+  }
+
+  /**
+   * Routes an invalidation (the ids DerivationEngine.invalidate returned) to the proxies holding one of
+   * those roots. Returns how many proxies were told.
+   */
+  notify(ids: ReadonlySet<string>, cause: { readonly offsets: readonly number[]; readonly appendedAt?: number }): number {
+    return this.supervisor.notify(ids, { offsets: cause.offsets, appendedAt: cause.appendedAt });
+  }
+
+  proxies(): ProxySnapshot[] {
+    return this.supervisor.proxies().map((p) => p.snapshot());
+  }
+
+  proxy(id: string): ProxyDetail | undefined {
+    const p = this.supervisor.proxies().find((x) => String(x.id) === id || x.identity.uuid === id);
+    if (p === undefined) return undefined;
+    return { ...p.snapshot(), pushes: p.session.pushHistory(), acks: p.session.ackHistory() };
+  }
+
+  /** Open streams, connected proxies and watched roots: all three return to 0 when clients leave. */
+  stats(): { readonly streams: number; readonly proxies: number; readonly roots: number; readonly pushesWaiting: number } {
+    return {
+      streams: this.calls.size,
+      proxies: this.supervisor.size,
+      roots: this.supervisor.rootCount,
+      pushesWaiting: this.supervisor.semaphore.waiting,
+    };
+  }
+
+  /** Adds /debug/proxies and /debug/proxies/<id or uuid> to a debug server. */
+  registerDebugRoutes(debug: DebugServer): void {
+    debug.route('/debug/proxies', () => ({ body: { proxies: this.proxies() } }));
+    debug.route('/debug/proxies/*', (req) => {
+      const detail = this.proxy(req.rest);
+      return detail === undefined ? { status: 404, body: { error: `no connected proxy with id or uuid "${req.rest}"` } } : { body: detail };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const call of [...this.calls]) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'xds server shutting down' });
+    }
+    for (const p of this.supervisor.proxies()) this.disconnect(p);
+    this.server.forceShutdown();
+  }
+
+  private disconnect(p: ConnectedProxy): void {
+    p.actor.send({ type: 'CLOSE' });
+    p.actor.stop();
+    this.supervisor.remove(p);
+  }
+
+  private handleStream(call: AdsCall, mode: XdsMode): void {
+    const streamId = ++this.streamCounter;
+    const peer = call.getPeer();
+    const log = this.logger.child({ stream: streamId, mode, peer });
+    const metrics = this.options.metrics;
+    const reported = new Set<string>();
+    /** Logs a problem the first time it happens on this stream; later repeats only count. */
+    const problem = (key: string, msg: string, fields: Record<string, unknown> = {}): void => {
+      if (reported.has(key)) return;
+      reported.add(key);
+      metrics?.streamProblems.inc({ problem: key.split(':')[0] ?? key });
+      log.warn(msg, fields);
+    };
+    let ended = false;
+    const endWith = (code: grpc.status, details: string): void => {
+      if (ended) return;
+      ended = true;
+      call.emit('error', { code, details });
+    };
+
+    if (this.closed) {
+      endWith(grpc.status.UNAVAILABLE, 'xds server shutting down');
+      return;
+    }
+    if (this.calls.size >= this.maxProxies) {
+      metrics?.maxConnectionsRejected.inc();
+      problem('max-proxies', 'stream refused: maximum number of connected proxies reached', { maxProxies: this.maxProxies });
+      endWith(grpc.status.RESOURCE_EXHAUSTED, `this xds server serves at most ${this.maxProxies} proxies; raise maxProxies or add servers`);
+      return;
+    }
+
+    let certIdentity: ProxyIdentity | undefined;
+    if (this.options.tls.mode === 'mtls') {
+      try {
+        certIdentity = verifyClientCertificate(call.getAuthContext()?.sslPeerCertificate?.raw, this.bundle, this.trustDomain);
+      } catch (err) {
+        this.refuse(err, problem, endWith);
+        return;
+      }
+    }
+
+    this.calls.add(call);
+    let proxy: ConnectedProxy | undefined;
+    let tokens = this.maxRequestsPerSecond;
+    let refilledAt = performance.now();
+
+    const cleanup = (): void => {
+      if (!this.calls.delete(call)) return;
+      if (proxy !== undefined) {
+        this.disconnect(proxy);
+        metrics?.connectedProxies.dec();
+        log.info('proxy disconnected', { uuid: proxy.identity.uuid });
+      }
+    };
+    call.on('cancelled', cleanup);
+    call.on('close', cleanup);
+    call.on('finish', cleanup);
+    call.on('error', (err: Error) => {
+      // Our own emit('error') ends the stream with a status; anything else is a transport problem.
+      if (!ended) log.debug('stream error', { error: err.message });
+      cleanup();
+    });
+    call.on('end', () => {
+      // The client half-closed: end our side too (the proxy left).
+      if (!ended) {
+        ended = true;
+        call.end();
+      }
+      cleanup();
+    });
+
+    call.on('data', (req: AdsRequest | MalformedRequest) => {
+      if (ended) return;
+      const now = performance.now();
+      tokens = Math.min(this.maxRequestsPerSecond, tokens + ((now - refilledAt) / 1000) * this.maxRequestsPerSecond);
+      refilledAt = now;
+      if (--tokens < 0) {
+        problem('flood', 'request flood: stream ended', { limitPerSecond: this.maxRequestsPerSecond });
+        endWith(grpc.status.RESOURCE_EXHAUSTED, `more than ${this.maxRequestsPerSecond} requests per second on one stream; a proxy sends one per response`);
+        cleanup();
+        return;
+      }
+      if (req.kind === 'malformed') {
+        problem('malformed', 'malformed request: stream ended', { error: req.error, bytes: req.size });
+        endWith(grpc.status.INVALID_ARGUMENT, `request is not a valid ${mode === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${req.error}`);
+        cleanup();
+        return;
+      }
+      metrics?.xdsRequestCount.inc({ type: typeLabel(req.typeUrl) });
+      if (proxy === undefined) {
+        try {
+          proxy = this.connect(streamId, call, mode, req, certIdentity, log, problem, endWith);
+        } catch (err) {
+          this.refuse(err, problem, endWith);
+          cleanup();
+          return;
+        }
+      }
+      proxy.actor.send({ type: 'REQUEST', request: req });
+    });
+  }
+
+  private refuse(
+    err: unknown,
+    problem: (key: string, msg: string, fields?: Record<string, unknown>) => void,
+    endWith: (code: grpc.status, details: string) => void,
+  ): void {
+    if (err instanceof XdsIdentityError) {
+      problem(`identity:${err.code}`, 'stream refused', { reason: err.message, code: err.code });
+      endWith(err.grpcCode, err.message);
+      return;
+    }
+    if (err instanceof ConfigError) {
+      problem('no-adapter', 'stream refused', { reason: err.message });
+      endWith(grpc.status.FAILED_PRECONDITION, err.message);
+      return;
+    }
+    problem('internal', 'stream failed', { error: (err as Error).message });
+    endWith(grpc.status.INTERNAL, `xds server error: ${(err as Error).message}`);
+  }
+
+  private connect(
+    streamId: number,
+    call: AdsCall,
+    mode: XdsMode,
+    first: AdsRequest,
+    certIdentity: ProxyIdentity | undefined,
+    log: Logger,
+    problem: (key: string, msg: string, fields?: Record<string, unknown>) => void,
+    endWith: (code: grpc.status, details: string) => void,
+  ): ConnectedProxy {
+    let identity: ProxyIdentity;
+    if (certIdentity !== undefined) {
+      checkNodeMatches(certIdentity, first.node);
+      identity = certIdentity;
+    } else {
+      identity = identityFromNode(first.node, this.trustDomain);
+    }
+    const adapter = this.options.adapters.get(identity.kind);
+    if (adapter === undefined) {
+      throw new ConfigError(
+        `no proxy adapter for kind "${identity.kind}" (proxy ${identity.uuid}); loaded kinds: ${[...this.options.adapters.keys()].join(', ') || 'none'}`,
+      );
+    }
+    const metrics = this.options.metrics;
+    const engine = this.options.engine;
+    const plog = log.child({ uuid: identity.uuid, kind: identity.kind, identity: `${identity.namespace}/${identity.serviceAccount}` });
+    const specs = new Map(adapter.typeUrls.map((t) => [t, adapter.resources(identity, t)] as const));
+    const session = new XdsSession({ mode, typeUrls: adapter.typeUrls, historySize: this.options.historySize ?? 32 });
+    let retained: string[] = [];
+    let proxyRef: ConnectedProxy | undefined;
+    const nacksLogged = new Set<string>();
+
+    const port: ProxyPort = {
+      retain: () => {
+        retained = proxyRef?.rootIds.slice() ?? [];
+        for (const id of retained) engine.retain(id);
+      },
+      release: () => {
+        for (const id of retained) engine.release(id);
+        retained = [];
+      },
+      prepare: async () => {
+        if (this.options.certificates !== undefined) {
+          await this.options.certificates.ensure({ namespace: identity.namespace, serviceAccount: identity.serviceAccount });
+        }
+      },
+      acquireSlot: () => this.supervisor.semaphore.acquire(),
+      push: () => {
+        if (ended(call)) return;
+        const start = performance.now();
+        const responses = session.push((typeUrl) => {
+          const spec = specs.get(typeUrl);
+          if (spec === undefined) return { set: new Map(), hash: '' };
+          const r = engine.get(spec);
+          return { set: r.value, hash: r.hash };
+        });
+        for (const response of responses) {
+          const type = typeLabel(response.typeUrl);
+          call.write(response, (err: Error | null | undefined) => {
+            if (err) {
+              metrics?.responseSendError.inc({ type });
+              session.abandon(response.typeUrl, response.nonce);
+              problem(`write:${type}`, 'response could not be written', { type, error: err.message });
+            } else {
+              metrics?.responseSendSuccess.inc({ type });
+            }
+          });
+          metrics?.pushes.inc({ type });
+        }
+        if (responses.length > 0) {
+          const seconds = (performance.now() - start) / 1000;
+          metrics?.pushDuration.observe(seconds);
+          for (const t of new Set(responses.map((r) => typeLabel(r.typeUrl)))) {
+            metrics?.configUpdateTime.observe({ resource_type: t, success: 'true' }, seconds);
+          }
+          plog.debug('pushed', { responses: responses.map((r) => `${typeLabel(r.typeUrl)}#${r.nonce}`) });
+        }
+      },
+      requestHandled: (outcome: RequestOutcome) => this.observeRequest(outcome, plog, problem, nacksLogged),
+      failed: (error: unknown) => {
+        problem('push-failed', 'push failed; stream ended', { error: (error as Error)?.message ?? String(error) });
+        endWith(grpc.status.INTERNAL, `xds server could not build this proxy's config: ${(error as Error)?.message ?? String(error)}`);
+      },
+    };
+
+    const proxy = new ConnectedProxy(streamId, identity, session, call.getPeer(), specs, port, this.coalesceMs);
+    proxyRef = proxy;
+    proxy.actor.subscribe({
+      error: (err: unknown) => {
+        problem('actor-failed', 'proxy actor failed; stream ended', { error: (err as Error)?.message ?? String(err) });
+        endWith(grpc.status.INTERNAL, `xds server error: ${(err as Error)?.message ?? String(err)}`);
+      },
+    });
+    proxy.actor.start();
+    this.supervisor.add(proxy);
+    proxy.actor.send({ type: 'CONNECTED' });
+    metrics?.proxyConnectCount.inc();
+    metrics?.connectedProxies.inc();
+    if (this.seenUuids.has(identity.uuid)) metrics?.proxyReconnectCount.inc();
+    else {
+      // Bounded memory under uuid churn: forgetting old uuids only undercounts reconnects.
+      if (this.seenUuids.size >= 100_000) this.seenUuids.clear();
+      this.seenUuids.add(identity.uuid);
+    }
+    plog.info('proxy connected');
+    return proxy;
+  }
+
+  private observeRequest(
+    outcome: RequestOutcome,
+    log: Logger,
+    problem: (key: string, msg: string, fields?: Record<string, unknown>) => void,
+    nacksLogged: Set<string>,
+  ): void {
+    const metrics = this.options.metrics;
+    const type = typeLabel(outcome.typeUrl);
+    if (outcome.unknownType) {
+      problem(`unknown-type:${outcome.typeUrl}`, 'request for a type this proxy kind is not served; ignored', { typeUrl: outcome.typeUrl });
+      return;
+    }
+    if (outcome.stale) log.debug('stale nonce: not an ACK/NACK of the response in flight', { type });
+    if (outcome.ack !== undefined && outcome.ack.cause.appendedAt !== undefined) {
+      metrics?.convergence.observe(Math.max(0, Date.now() - outcome.ack.cause.appendedAt) / 1000);
+    }
+    if (outcome.nack !== undefined) {
+      metrics?.nacks.inc({ type });
+      const key = `${type}:${outcome.nack.version}`;
+      if (!nacksLogged.has(key)) {
+        nacksLogged.add(key);
+        log.warn('proxy NACKed a response; it keeps its last good config', {
+          type,
+          version: outcome.nack.version,
+          nonce: outcome.nack.nonce,
+          error: outcome.nack.message,
+          offsets: outcome.nack.cause.offsets,
+        });
+      }
+    }
+  }
+}
+
+function ended(call: AdsCall): boolean {
+  return call.destroyed || call.writableEnded || call.cancelled;
+}

@@ -1,0 +1,212 @@
+import { envoyType } from '@weft/protos';
+import type { EncodedResource } from './adapter.js';
+import { varint } from './encode.js';
+
+/**
+ * Wire format of the ADS messages. Responses are written by hand around the pre-encoded Any bytes of each
+ * resource, so a resource version is protobuf-encoded once no matter how many streams send it. Requests are
+ * decoded with protobufjs (they are small and rare compared with responses).
+ */
+
+export interface SotwResponse {
+  readonly kind: 'sotw';
+  readonly versionInfo: string;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  readonly resources: readonly EncodedResource[];
+}
+
+export interface DeltaResponse {
+  readonly kind: 'delta';
+  readonly systemVersionInfo: string;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  readonly resources: readonly EncodedResource[];
+  readonly removed: readonly string[];
+}
+
+export type AdsResponse = SotwResponse | DeltaResponse;
+
+const CONTROL_PLANE_ID = 'weft';
+
+function str(field: number, value: string, parts: Uint8Array[]): number {
+  if (value === '') return 0;
+  const bytes = Buffer.from(value, 'utf8');
+  return bytesField(field, bytes, parts);
+}
+
+function bytesField(field: number, bytes: Uint8Array, parts: Uint8Array[]): number {
+  const tag = Buffer.from([(field << 3) | 2]);
+  const len = varint(bytes.length);
+  parts.push(tag, len, bytes);
+  return tag.length + len.length + bytes.length;
+}
+
+/** envoy.config.core.v3.ControlPlane { identifier = 1 } */
+function controlPlane(): Buffer {
+  const parts: Uint8Array[] = [];
+  str(1, CONTROL_PLANE_ID, parts);
+  return Buffer.concat(parts);
+}
+const CONTROL_PLANE = controlPlane();
+
+/** envoy.service.discovery.v3.DiscoveryResponse, fields 1 version_info, 2 resources, 4 type_url, 5 nonce, 6 control_plane. */
+export function encodeSotwResponse(r: Omit<SotwResponse, 'kind'>): Buffer {
+  const parts: Uint8Array[] = [];
+  let size = str(1, r.versionInfo, parts);
+  for (const res of r.resources) size += bytesField(2, res.any, parts);
+  size += str(4, r.typeUrl, parts);
+  size += str(5, r.nonce, parts);
+  size += bytesField(6, CONTROL_PLANE, parts);
+  return Buffer.concat(parts, size);
+}
+
+/** envoy.service.discovery.v3.Resource, fields 1 version, 2 resource (Any), 3 name. */
+function encodeDeltaResource(res: EncodedResource): Buffer {
+  const parts: Uint8Array[] = [];
+  let size = str(1, res.version, parts);
+  size += bytesField(2, res.any, parts);
+  size += str(3, res.name, parts);
+  return Buffer.concat(parts, size);
+}
+
+/**
+ * envoy.service.discovery.v3.DeltaDiscoveryResponse, fields 1 system_version_info, 2 resources, 4 type_url,
+ * 5 nonce, 6 removed_resources, 7 control_plane.
+ */
+export function encodeDeltaResponse(r: Omit<DeltaResponse, 'kind'>): Buffer {
+  const parts: Uint8Array[] = [];
+  let size = str(1, r.systemVersionInfo, parts);
+  for (const res of r.resources) size += bytesField(2, encodeDeltaResource(res), parts);
+  size += str(4, r.typeUrl, parts);
+  size += str(5, r.nonce, parts);
+  for (const name of r.removed) size += bytesField(6, Buffer.from(name, 'utf8'), parts);
+  size += bytesField(7, CONTROL_PLANE, parts);
+  return Buffer.concat(parts, size);
+}
+
+export function encodeAdsResponse(r: AdsResponse): Buffer {
+  return r.kind === 'sotw' ? encodeSotwResponse(r) : encodeDeltaResponse(r);
+}
+
+/** The parts of envoy.config.core.v3.Node Weft reads. */
+export interface NodeInfo {
+  readonly id: string;
+  readonly cluster: string;
+  /** node.metadata flattened to its string, number and bool values. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface ErrorDetail {
+  readonly code: number;
+  readonly message: string;
+}
+
+export interface SotwRequest {
+  readonly kind: 'sotw';
+  readonly node: NodeInfo | undefined;
+  readonly versionInfo: string;
+  readonly resourceNames: readonly string[];
+  readonly typeUrl: string;
+  readonly responseNonce: string;
+  readonly errorDetail: ErrorDetail | undefined;
+}
+
+export interface DeltaRequest {
+  readonly kind: 'delta';
+  readonly node: NodeInfo | undefined;
+  readonly typeUrl: string;
+  readonly subscribe: readonly string[];
+  readonly unsubscribe: readonly string[];
+  readonly initialResourceVersions: ReadonlyMap<string, string>;
+  readonly responseNonce: string;
+  readonly errorDetail: ErrorDetail | undefined;
+}
+
+/** A request whose bytes could not be decoded; the stream handler reports it instead of grpc-js. */
+export interface MalformedRequest {
+  readonly kind: 'malformed';
+  readonly error: string;
+  readonly size: number;
+}
+
+export type AdsRequest = SotwRequest | DeltaRequest;
+
+interface StructValue {
+  stringValue?: string;
+  numberValue?: number;
+  boolValue?: boolean;
+}
+
+function decodeNode(node: unknown): NodeInfo | undefined {
+  if (node === null || node === undefined || typeof node !== 'object') return undefined;
+  const n = node as { id?: string; cluster?: string; metadata?: { fields?: Record<string, StructValue> } };
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(n.metadata?.fields ?? {})) {
+    if (typeof value.stringValue === 'string') metadata[key] = value.stringValue;
+    else if (typeof value.numberValue === 'number') metadata[key] = String(value.numberValue);
+    else if (typeof value.boolValue === 'boolean') metadata[key] = String(value.boolValue);
+  }
+  return { id: n.id ?? '', cluster: n.cluster ?? '', metadata };
+}
+
+function decodeErrorDetail(e: unknown): ErrorDetail | undefined {
+  if (e === null || e === undefined || typeof e !== 'object') return undefined;
+  const s = e as { code?: number; message?: string };
+  return { code: s.code ?? 0, message: s.message ?? '' };
+}
+
+let sotwType: ReturnType<typeof envoyType> | undefined;
+let deltaType: ReturnType<typeof envoyType> | undefined;
+
+export function decodeSotwRequest(buf: Uint8Array): SotwRequest | MalformedRequest {
+  sotwType ??= envoyType('envoy.service.discovery.v3.DiscoveryRequest');
+  try {
+    const m = sotwType.decode(buf) as unknown as {
+      versionInfo?: string;
+      node?: unknown;
+      resourceNames?: string[];
+      typeUrl?: string;
+      responseNonce?: string;
+      errorDetail?: unknown;
+    };
+    return {
+      kind: 'sotw',
+      node: decodeNode(m.node),
+      versionInfo: m.versionInfo ?? '',
+      resourceNames: m.resourceNames ?? [],
+      typeUrl: m.typeUrl ?? '',
+      responseNonce: m.responseNonce ?? '',
+      errorDetail: decodeErrorDetail(m.errorDetail),
+    };
+  } catch (err) {
+    return { kind: 'malformed', error: (err as Error).message, size: buf.length };
+  }
+}
+
+export function decodeDeltaRequest(buf: Uint8Array): DeltaRequest | MalformedRequest {
+  deltaType ??= envoyType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+  try {
+    const m = deltaType.decode(buf) as unknown as {
+      node?: unknown;
+      typeUrl?: string;
+      resourceNamesSubscribe?: string[];
+      resourceNamesUnsubscribe?: string[];
+      initialResourceVersions?: Record<string, string>;
+      responseNonce?: string;
+      errorDetail?: unknown;
+    };
+    return {
+      kind: 'delta',
+      node: decodeNode(m.node),
+      typeUrl: m.typeUrl ?? '',
+      subscribe: m.resourceNamesSubscribe ?? [],
+      unsubscribe: m.resourceNamesUnsubscribe ?? [],
+      initialResourceVersions: new Map(Object.entries(m.initialResourceVersions ?? {})),
+      responseNonce: m.responseNonce ?? '',
+      errorDetail: decodeErrorDetail(m.errorDetail),
+    };
+  } catch (err) {
+    return { kind: 'malformed', error: (err as Error).message, size: buf.length };
+  }
+}
