@@ -1,0 +1,50 @@
+/**
+ * The Envoy bootstrap for a sidecar: node id = proxy uuid, ADS over mTLS to Weft (client certificate from
+ * files mounted in the pod, so the bootstrap needs no SDS), admin on localhost only.
+ */
+import type { BootstrapServer, ProxyIdentity } from '@weft/core';
+import { ADMIN_PORT, ADS_CLUSTER } from './names.js';
+import { T, typedAny, type Msg } from './proto.js';
+
+const ADS_CONFIG: Msg = { ads: {}, resourceApiVersion: 'V3' };
+
+export function envoyBootstrap(proxy: ProxyIdentity, server: BootstrapServer): Msg {
+  const cluster: Msg = {
+    name: ADS_CLUSTER,
+    type: 'LOGICAL_DNS',
+    connectTimeout: '1s',
+    lbPolicy: 'ROUND_ROBIN',
+    typedExtensionProtocolOptions: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typedAny(T.HttpProtocolOptions, {
+        explicitHttpConfig: { http2ProtocolOptions: {} },
+      }),
+    },
+    loadAssignment: {
+      clusterName: ADS_CLUSTER,
+      endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: server.host, portValue: server.port } } } }] }],
+    },
+  };
+  if (server.tls !== undefined) {
+    cluster.transportSocket = {
+      name: 'envoy.transport_sockets.tls',
+      typedConfig: typedAny(T.UpstreamTls, {
+        commonTlsContext: {
+          alpnProtocols: ['h2'],
+          tlsParams: { tlsMinimumProtocolVersion: 'TLSv1_2', tlsMaximumProtocolVersion: 'TLSv1_3' },
+          tlsCertificates: [{ certificateChain: { filename: server.tls.certFile }, privateKey: { filename: server.tls.keyFile } }],
+          validationContext: { trustedCa: { filename: server.tls.caFile } },
+        },
+      }),
+    };
+  }
+  return {
+    node: { id: proxy.uuid, cluster: `${proxy.serviceAccount}.${proxy.namespace}` },
+    admin: { address: { socketAddress: { address: '127.0.0.1', portValue: ADMIN_PORT } } },
+    dynamicResources: {
+      adsConfig: { apiType: 'GRPC', transportApiVersion: 'V3', grpcServices: [{ envoyGrpc: { clusterName: ADS_CLUSTER } }], setNodeOnFirstMessageOnly: true },
+      cdsConfig: ADS_CONFIG,
+      ldsConfig: ADS_CONFIG,
+    },
+    staticResources: { clusters: [cluster] },
+  };
+}

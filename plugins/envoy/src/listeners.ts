@@ -1,0 +1,285 @@
+/**
+ * LDS: `outbound-listener` (15001), `inbound-listener` (15003) and `inbound-prometheus-listener` (15010).
+ */
+import { TypeUrl, type DerivationSpec, type EncodedResource, type Reader, type UpstreamTrafficSetting } from '@weft/core';
+import { TLS_PARAMS } from './clusters.js';
+import { apexSplit, meshSettings, servicePorts, upstreamSetting } from './mesh.js';
+import {
+  INBOUND_LISTENER,
+  INBOUND_PORT,
+  MESH_ALPN,
+  METRICS_CLUSTER,
+  OUTBOUND_LISTENER,
+  OUTBOUND_PORT,
+  PASSTHROUGH_CLUSTER,
+  PROMETHEUS_LISTENER,
+  PROMETHEUS_PORT,
+  ROOT_CERT_INBOUND,
+  egressClusterName,
+  localClusterName,
+  rdsEgress,
+  rdsInbound,
+  rdsIngress,
+  rdsOutbound,
+  serviceCertName,
+  serviceFqdn,
+  splitKey,
+  upstreamClusterName,
+} from './names.js';
+import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
+import { ADS_SOURCE, T, durationMs, encode, hashResource, typed, typedAny, u32, type Msg } from './proto.js';
+import { RATE_LIMIT_FILTER, RBAC_FILTER, authenticated } from './routes.js';
+
+const HCM = 'envoy.filters.network.http_connection_manager';
+const TCP_PROXY = 'envoy.filters.network.tcp_proxy';
+
+function router(): Msg {
+  return typed('envoy.filters.http.router', T.Router, {});
+}
+
+function hcm(statPrefix: string, rds: string, httpFilters: Msg[]): Msg {
+  return typed(HCM, T.HCM, {
+    statPrefix,
+    codecType: 'AUTO',
+    rds: { configSource: ADS_SOURCE, routeConfigName: rds },
+    httpFilters: [...httpFilters, router()],
+  });
+}
+
+function tcpProxy(statPrefix: string, target: Msg): Msg {
+  return typed(TCP_PROXY, T.TcpProxy, { statPrefix, ...target });
+}
+
+function prefix(ip: string): Msg {
+  return { addressPrefix: ip, prefixLen: u32(ip.includes(':') ? 128 : 32) };
+}
+
+function cidrRange(value: string): Msg {
+  const [ip = value, len] = value.split('/');
+  return { addressPrefix: ip, prefixLen: u32(len === undefined ? (ip.includes(':') ? 128 : 32) : Number(len)) };
+}
+
+/**
+ * Addresses a client dials for a service: its ClusterIP, or for a headless service its endpoints. Keeping
+ * endpoints out when there is a ClusterIP means an endpoint change does not touch listeners.
+ */
+export function serviceAddresses(svcKey: string): DerivationSpec<readonly string[]> {
+  return {
+    id: `envoy/service-addresses/${svcKey}`,
+    compute(r) {
+      const svc = r.get('Service', svcKey);
+      if (svc === undefined) return [];
+      if (svc.clusterIP !== null && svc.clusterIP !== '' && svc.clusterIP !== 'None') return [svc.clusterIP];
+      const ips = new Set<string>();
+      for (const subset of r.get('Endpoints', svcKey)?.subsets ?? []) for (const a of subset.addresses) ips.add(a.ip);
+      return [...ips].sort();
+    },
+  };
+}
+
+function tcpTarget(r: Reader, e: OutboundEntry): Msg {
+  const own = upstreamClusterName(...splitKey(e.svc), e.targetPort);
+  if (e.backends.length === 0) return { cluster: own };
+  const weights = new Map(r.derive(apexSplit(e.svc)).map((b) => [b.service, b.weight]));
+  const clusters = e.backends
+    .map((b) => ({ name: upstreamClusterName(...splitKey(b.svc), b.targetPort), weight: u32(weights.get(b.svc) ?? 0) }))
+    .filter((c) => (c.weight.value as number) > 0);
+  return clusters.length === 0 ? { cluster: own } : { weightedClusters: { clusters } };
+}
+
+const originalDst = (): Msg => typed('envoy.filters.listener.original_dst', T.OriginalDst, {});
+const tlsInspector = (): Msg => typed('envoy.filters.listener.tls_inspector', T.TlsInspector, {});
+
+function listener(name: string, port: number, direction: string, extra: Msg): Msg {
+  return { name, address: { socketAddress: { address: '0.0.0.0', portValue: port } }, trafficDirection: direction, ...extra };
+}
+
+/** The outbound listener of a calling identity; omitted when it would have nothing to match. */
+export function outboundListener(caller: string): DerivationSpec<EncodedResource | null> {
+  return {
+    id: `envoy/listener/outbound@${caller}`,
+    hash: hashResource,
+    compute(r) {
+      const chains: Msg[] = [];
+      for (const e of r.derive(outboundPlan(caller))) {
+        const ips = r.derive(serviceAddresses(e.svc));
+        // No address to match: a chain without prefix ranges would capture every connection to the port.
+        if (ips.length === 0) continue;
+        const proto = isHttp(e.protocol) ? 'http' : 'tcp';
+        const filter = isHttp(e.protocol)
+          ? hcm(`mesh-http-conn-manager.${rdsOutbound(e.port)}`, rdsOutbound(e.port), [])
+          : tcpProxy(`outbound-mesh-tcp-proxy.${e.svc}|${e.port}`, tcpTarget(r, e));
+        chains.push({
+          name: `outbound_${e.svc}_${e.port}_${proto}`,
+          filterChainMatch: { destinationPort: u32(e.port), prefixRanges: ips.map(prefix) },
+          filters: [filter],
+        });
+      }
+      const egress = r.derive(egressPlan(caller));
+      for (const h of egress.http) {
+        chains.push({
+          name: `outbound-egress-http.${h.port}`,
+          filterChainMatch: { destinationPort: u32(h.port) },
+          filters: [hcm(`egress-http-conn-manager.${rdsEgress(h.port)}`, rdsEgress(h.port), [])],
+        });
+      }
+      for (const s of egress.sni) {
+        chains.push({
+          name: `outbound-egress-sni.${s.host}:${s.port}`,
+          filterChainMatch: { destinationPort: u32(s.port), serverNames: [s.host], transportProtocol: 'tls' },
+          filters: [tcpProxy(`egress-tcp-proxy.${s.host}:${s.port}`, { cluster: egressClusterName(s.host, s.port) })],
+        });
+      }
+      for (const c of egress.cidr) {
+        chains.push({
+          name: `outbound-egress-cidr.${c.port}`,
+          filterChainMatch: { destinationPort: u32(c.port), prefixRanges: c.cidrs.map(cidrRange) },
+          filters: [tcpProxy(`egress-tcp-proxy.cidr.${c.port}`, { cluster: PASSTHROUGH_CLUSTER })],
+        });
+      }
+      if (chains.length === 0 && !egress.passthrough) return null;
+      const extra: Msg = {
+        listenerFilters: egress.sni.length > 0 ? [originalDst(), tlsInspector()] : [originalDst()],
+        filterChains: chains,
+      };
+      if (egress.passthrough) {
+        extra.defaultFilterChain = { name: 'outbound-egress-filter-chain', filters: [tcpProxy('egress-passthrough', { cluster: PASSTHROUGH_CLUSTER })] };
+      }
+      return encode(TypeUrl.Listener, OUTBOUND_LISTENER, listener(OUTBOUND_LISTENER, OUTBOUND_PORT, 'OUTBOUND', extra));
+    },
+  };
+}
+
+function downstreamTls(identity: string, requireClientCert: boolean, validate: boolean, alpn: boolean): Msg {
+  const [ns, sa] = splitKey(identity);
+  const common: Msg = {
+    tlsParams: TLS_PARAMS,
+    tlsCertificateSdsSecretConfigs: [{ name: serviceCertName(ns, sa), sdsConfig: ADS_SOURCE }],
+  };
+  if (alpn) common.alpnProtocols = [MESH_ALPN];
+  if (validate) common.validationContextSdsSecretConfig = { name: ROOT_CERT_INBOUND, sdsConfig: ADS_SOURCE };
+  return { name: 'envoy.transport_sockets.tls', typedConfig: typedAny(T.DownstreamTls, { commonTlsContext: common, requireClientCertificate: { value: requireClientCert } }) };
+}
+
+const UNIT_MS = { second: 1000, minute: 60_000, hour: 3_600_000 } as const;
+
+function tcpRateLimit(svcKey: string, setting: UpstreamTrafficSetting | null): Msg | undefined {
+  const limit = setting?.rateLimit?.tcp ?? null;
+  if (limit === null) return undefined;
+  return typed('envoy.filters.network.local_ratelimit', T.NetworkLocalRateLimit, {
+    statPrefix: `inbound_${svcKey}_tcp`,
+    tokenBucket: { maxTokens: limit.connections + limit.burst, tokensPerFill: u32(limit.connections), fillInterval: durationMs(UNIT_MS[limit.unit]) },
+  });
+}
+
+/**
+ * The inbound listener of a workload: mTLS with its identity, one filter chain per service target port
+ * (SNI = service FQDN, ALPN "osm"), network RBAC from TrafficTargets, plus IngressBackend chains.
+ */
+export function inboundListener(identity: string, services: readonly string[]): DerivationSpec<EncodedResource | null> {
+  return {
+    id: `envoy/listener/inbound@${identity}#${services.join(',')}`,
+    hash: hashResource,
+    compute(r) {
+      const { permissive } = r.derive(meshSettings);
+      const policy = permissive ? null : r.derive(inboundPolicy(identity));
+      const chains: Msg[] = [];
+      for (const svcKey of services) {
+        const [ns, svc] = splitKey(svcKey);
+        const setting = r.derive(upstreamSetting(svcKey));
+        const seen = new Set<number>();
+        for (const p of r.derive(servicePorts(svcKey))) {
+          if (seen.has(p.targetPort)) continue;
+          seen.add(p.targetPort);
+          const http = isHttp(p.protocol);
+          const filters: Msg[] = [];
+          if (policy !== null) {
+            const policies: Msg = {};
+            for (const t of policy.targets) {
+              const ports = http ? (t.http ? null : undefined) : t.tcpPorts === null ? null : t.tcpPorts.includes(p.targetPort) || t.tcpPorts.includes(p.port) ? null : undefined;
+              if (ports === undefined || t.principals.length === 0) continue;
+              policies[t.name] = { permissions: [{ any: true }], principals: t.principals.map(authenticated) };
+            }
+            const rules: Msg = { action: 'ALLOW' };
+            if (Object.keys(policies).length > 0) rules.policies = policies;
+            filters.push(typed('envoy.filters.network.rbac', T.NetworkRbac, { statPrefix: `inbound_rbac.${svcKey}_${p.targetPort}`, rules }));
+          }
+          const tcpLimit = tcpRateLimit(svcKey, setting);
+          if (tcpLimit !== undefined) filters.push(tcpLimit);
+          if (http) {
+            const httpFilters: Msg[] = [];
+            if (policy !== null) httpFilters.push(typed(RBAC_FILTER, T.HttpRbac, {}));
+            const routeLimits = setting !== null && (setting.rateLimit?.http != null || setting.httpRoutes.some((h) => h.rateLimit !== null));
+            if (routeLimits) httpFilters.push(typed(RATE_LIMIT_FILTER, T.HttpLocalRateLimit, { statPrefix: `inbound_${svcKey}_http` }));
+            filters.push(hcm(`mesh-http-conn-manager.${rdsInbound(p.targetPort)}`, rdsInbound(p.targetPort), httpFilters));
+          } else {
+            filters.push(tcpProxy(`inbound-mesh-tcp-proxy.${svcKey}|${p.targetPort}`, { cluster: localClusterName(ns, svc, p.targetPort) }));
+          }
+          chains.push({
+            name: `inbound_${svcKey}_${p.targetPort}_${http ? 'http' : 'tcp'}`,
+            filterChainMatch: {
+              destinationPort: u32(p.targetPort),
+              serverNames: [serviceFqdn(ns, svc)],
+              transportProtocol: 'tls',
+              applicationProtocols: [MESH_ALPN],
+            },
+            transportSocket: downstreamTls(identity, true, true, true),
+            filters,
+          });
+        }
+      }
+      chains.push(...ingressChains(r, identity, services));
+      if (chains.length === 0) return null;
+      return encode(
+        TypeUrl.Listener,
+        INBOUND_LISTENER,
+        listener(INBOUND_LISTENER, INBOUND_PORT, 'INBOUND', { listenerFilters: [tlsInspector(), originalDst()], filterChains: chains }),
+      );
+    },
+  };
+}
+
+function ingressChains(r: Reader, identity: string, services: readonly string[]): Msg[] {
+  const ports = new Map<number, { tls: { skipClientCertValidation: boolean; sniHosts: readonly string[] } | null; protocol: string }>();
+  for (const svcKey of services) for (const rule of r.derive(ingressRules(svcKey))) if (!ports.has(rule.port)) ports.set(rule.port, rule);
+  return [...ports.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([port, rule]) => {
+      const match: Msg = { destinationPort: u32(port), transportProtocol: rule.tls === null ? 'raw_buffer' : 'tls' };
+      if (rule.tls !== null && rule.tls.sniHosts.length > 0) match.serverNames = [...rule.tls.sniHosts];
+      const chain: Msg = {
+        name: `ingress_${identity}_${port}_${rule.protocol}`,
+        filterChainMatch: match,
+        filters: [hcm(`ingress-http-conn-manager.${rdsIngress(port)}`, rdsIngress(port), [typed(RBAC_FILTER, T.HttpRbac, {})])],
+      };
+      if (rule.tls !== null) {
+        const verify = !rule.tls.skipClientCertValidation;
+        chain.transportSocket = downstreamTls(identity, verify, verify, false);
+      }
+      return chain;
+    });
+}
+
+/** Prometheus scraping of Envoy's own stats through a listener the pod exposes. */
+export const prometheusListener: DerivationSpec<EncodedResource | null> = {
+  id: 'envoy/listener/prometheus',
+  hash: hashResource,
+  compute() {
+    const manager = typed(HCM, T.HCM, {
+      statPrefix: 'prometheus-http-conn-manager',
+      codecType: 'AUTO',
+      routeConfig: {
+        name: 'prometheus-route-config',
+        virtualHosts: [
+          {
+            name: 'prometheus-vhost',
+            domains: ['*'],
+            routes: [{ match: { prefix: '/stats/prometheus' }, route: { cluster: METRICS_CLUSTER, prefixRewrite: '/stats/prometheus' } }],
+          },
+        ],
+      },
+      httpFilters: [router()],
+    });
+    return encode(TypeUrl.Listener, PROMETHEUS_LISTENER, listener(PROMETHEUS_LISTENER, PROMETHEUS_PORT, 'INBOUND', { filterChains: [{ filters: [manager] }] }));
+  },
+};

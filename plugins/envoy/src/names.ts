@@ -1,0 +1,65 @@
+/**
+ * Names Envoy sees, matching OSM v1.2 so that dashboards, stats and habits carry over.
+ */
+
+export const OUTBOUND_LISTENER = 'outbound-listener';
+export const INBOUND_LISTENER = 'inbound-listener';
+export const PROMETHEUS_LISTENER = 'inbound-prometheus-listener';
+export const OUTBOUND_PORT = 15001;
+export const INBOUND_PORT = 15003;
+export const PROMETHEUS_PORT = 15010;
+export const ADMIN_PORT = 15000;
+export const PASSTHROUGH_CLUSTER = 'passthrough-outbound';
+export const METRICS_CLUSTER = 'envoy-metrics-cluster';
+export const ADS_CLUSTER = 'weft-ads';
+/** ALPN value marking in-mesh mTLS connections (OSM's). */
+export const MESH_ALPN = 'osm';
+
+export const ROOT_CERT_INBOUND = 'root-cert-for-mtls-inbound';
+
+export function serviceCertName(ns: string, sa: string): string {
+  return `service-cert:${ns}/${sa}`;
+}
+export function rootCertOutboundName(ns: string, svc: string): string {
+  return `root-cert-for-mtls-outbound:${ns}/${svc}`;
+}
+export function upstreamClusterName(ns: string, svc: string, targetPort: number): string {
+  return `${ns}/${svc}|${targetPort}`;
+}
+export function localClusterName(ns: string, svc: string, targetPort: number): string {
+  return `${ns}/${svc}|${targetPort}|local`;
+}
+export function egressClusterName(host: string, port: number): string {
+  return `${host}:${port}`;
+}
+export const rdsOutbound = (port: number): string => `rds-outbound.${port}`;
+export const rdsInbound = (port: number): string => `rds-inbound.${port}`;
+export const rdsIngress = (port: number): string => `rds-ingress.${port}`;
+export const rdsEgress = (port: number): string => `rds-egress.${port}`;
+
+/** `<svc>.<ns>.svc.cluster.local`: the upstream TLS SNI and the inbound server name. */
+export function serviceFqdn(ns: string, svc: string): string {
+  return `${svc}.${ns}.svc.cluster.local`;
+}
+
+/** Service identity as it appears in certificates (DNS SAN) and RBAC principals: `<sa>.<ns>.<trust-domain>`. */
+export function principalName(ns: string, sa: string, trustDomain: string): string {
+  return `${sa}.${ns}.${trustDomain}`;
+}
+
+/**
+ * Every name a client may use for a service, with and without the port. The bare name only resolves inside
+ * the service's own namespace, so it is offered only to callers there (and it keeps virtual host domains
+ * unique across namespaces).
+ */
+export function serviceDomains(ns: string, svc: string, port: number, sameNamespace: boolean): string[] {
+  const forms = [`${svc}.${ns}`, `${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster`, `${svc}.${ns}.svc.cluster.local`];
+  if (sameNamespace) forms.unshift(svc);
+  return forms.flatMap((f) => [f, `${f}:${port}`]);
+}
+
+/** "ns/name" -> [ns, name]; keys in the catalog are always namespaced for these kinds. */
+export function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return i < 0 ? ['', key] : [key.slice(0, i), key.slice(i + 1)];
+}

@@ -1,0 +1,184 @@
+/**
+ * RDS: `rds-outbound.<port>` (per calling identity: virtual hosts of every reachable service, weighted
+ * clusters for splits, retry policies), `rds-inbound.<targetPort>` (per-route RBAC from HTTPRouteGroups,
+ * local rate limits), `rds-ingress.<port>` and `rds-egress.<port>`.
+ */
+import { TypeUrl, type DerivationSpec, type EncodedResource, type LocalHttpRateLimit, type Reader } from '@weft/core';
+import { apexSplit, meshSettings, servicePorts, upstreamSetting } from './mesh.js';
+import { serviceDomains, splitKey, upstreamClusterName, localClusterName, egressClusterName, rdsOutbound, rdsInbound, rdsIngress, rdsEgress } from './names.js';
+import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
+import { T, durationMs, encode, hashResource, typedAny, u32, type Msg } from './proto.js';
+
+export const RBAC_FILTER = 'envoy.filters.http.rbac';
+export const RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
+
+function routeConfig(name: string, virtualHosts: Msg[]): EncodedResource | null {
+  if (virtualHosts.length === 0) return null;
+  return encode(TypeUrl.RouteConfiguration, name, { name, virtualHosts, validateClusters: { value: false } });
+}
+
+/** Weighted clusters of an apex over its reachable backends; a split whose weights add up to 0 is ignored. */
+function weightedTargets(r: Reader, e: OutboundEntry): Msg {
+  const own = upstreamClusterName(...splitKey(e.svc), e.targetPort);
+  if (e.backends.length === 0) return { cluster: own };
+  const weights = new Map(r.derive(apexSplit(e.svc)).map((b) => [b.service, b.weight]));
+  const clusters = e.backends
+    .map((b) => ({ name: upstreamClusterName(...splitKey(b.svc), b.targetPort), weight: weights.get(b.svc) ?? 0 }))
+    .filter((c) => c.weight > 0);
+  if (clusters.length === 0) return { cluster: own };
+  return { weightedClusters: { clusters: clusters.map((c) => ({ name: c.name, weight: u32(c.weight) })) } };
+}
+
+function retryPolicy(r: Reader, caller: string, svc: string): Msg | undefined {
+  for (const rk of r.lookup('retriesBySource', caller)) {
+    const retry = r.get('Retry', rk);
+    if (retry === undefined || !retry.destinations.some((d) => `${d.namespace}/${d.name}` === svc)) continue;
+    const p = retry.retryPolicy;
+    const policy: Msg = { retryOn: p.retryOn };
+    if (p.numRetries !== null) policy.numRetries = u32(p.numRetries);
+    if (p.perTryTimeoutMs !== null) policy.perTryTimeout = durationMs(p.perTryTimeoutMs);
+    if (p.retryBackoffBaseIntervalMs !== null && p.retryBackoffBaseIntervalMs > 0) policy.retryBackOff = { baseInterval: durationMs(p.retryBackoffBaseIntervalMs) };
+    return policy;
+  }
+  return undefined;
+}
+
+export function outboundRoutes(caller: string, port: number): DerivationSpec<EncodedResource | null> {
+  return {
+    id: `envoy/rds/outbound/${port}@${caller}`,
+    hash: hashResource,
+    compute(r) {
+      const [callerNs] = splitKey(caller);
+      const vhosts: Msg[] = [];
+      for (const e of r.derive(outboundPlan(caller))) {
+        if (e.port !== port || !isHttp(e.protocol)) continue;
+        const [ns, svc] = splitKey(e.svc);
+        const action: Msg = { ...weightedTargets(r, e) };
+        const retry = retryPolicy(r, caller, e.svc);
+        if (retry !== undefined) action.retryPolicy = retry;
+        vhosts.push({
+          name: `outbound_virtual-host|${e.svc}`,
+          domains: serviceDomains(ns, svc, port, ns === callerNs),
+          routes: [{ name: 'default', match: { prefix: '/' }, route: action }],
+        });
+      }
+      return routeConfig(rdsOutbound(port), vhosts);
+    },
+  };
+}
+
+const UNIT_MS = { second: 1000, minute: 60_000, hour: 3_600_000 } as const;
+
+export function httpRateLimit(statPrefix: string, limit: LocalHttpRateLimit): Msg {
+  const always = { defaultValue: { numerator: 100, denominator: 'HUNDRED' }, runtimeKey: 'local_rate_limit_enabled' };
+  const config: Msg = {
+    statPrefix,
+    tokenBucket: { maxTokens: limit.requests + limit.burst, tokensPerFill: u32(limit.requests), fillInterval: durationMs(UNIT_MS[limit.unit]) },
+    filterEnabled: always,
+    filterEnforced: { ...always, runtimeKey: 'local_rate_limit_enforced' },
+  };
+  if (limit.responseStatusCode !== 0) config.status = { code: limit.responseStatusCode };
+  if (limit.responseHeadersToAdd.length > 0) {
+    config.responseHeadersToAdd = limit.responseHeadersToAdd.map((h) => ({ header: { key: h.name, value: h.value }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }));
+  }
+  return typedAny(T.HttpLocalRateLimit, config);
+}
+
+function rbacPerRoute(principals: readonly Msg[]): Msg {
+  const rules: Msg = { action: 'ALLOW' };
+  if (principals.length > 0) rules.policies = { allow: { permissions: [{ any: true }], principals } };
+  return typedAny(T.HttpRbacPerRoute, { rbac: { rules } });
+}
+
+export function authenticated(name: string): Msg {
+  return { authenticated: { principalName: { exact: name } } };
+}
+
+/**
+ * Inbound routes of one target port, for the services of a proxy's workload. Keyed by identity and the
+ * service list, so replicas share it.
+ */
+export function inboundRoutes(identity: string, services: readonly string[], targetPort: number): DerivationSpec<EncodedResource | null> {
+  return {
+    id: `envoy/rds/inbound/${targetPort}@${identity}#${services.join(',')}`,
+    hash: hashResource,
+    compute(r) {
+      const { permissive } = r.derive(meshSettings);
+      const policy = permissive ? null : r.derive(inboundPolicy(identity));
+      const vhosts: Msg[] = [];
+      for (const svcKey of services) {
+        const ports = r.derive(servicePorts(svcKey)).filter((p) => p.targetPort === targetPort && isHttp(p.protocol));
+        if (ports.length === 0) continue;
+        const [ns, svc] = splitKey(svcKey);
+        const cluster = localClusterName(ns, svc, targetPort);
+        const setting = r.derive(upstreamSetting(svcKey));
+        const perRouteLimit = new Map((setting?.httpRoutes ?? []).filter((h) => h.rateLimit !== null).map((h) => [h.path, h.rateLimit as LocalHttpRateLimit]));
+        const routes: Msg[] =
+          policy === null
+            ? [{ name: 'permissive', match: { safeRegex: { regex: '.*' } }, route: { cluster } }]
+            : policy.routes.map((rule) => {
+                const headers: Msg[] = rule.headers.map(([name, regex]) => ({ name, stringMatch: { safeRegex: { regex } } }));
+                if (rule.method !== null) headers.unshift({ name: ':method', stringMatch: { exact: rule.method } });
+                const perFilter: Msg = { [RBAC_FILTER]: rbacPerRoute(rule.principals.map(authenticated)) };
+                const limit = perRouteLimit.get(rule.pathRegex);
+                if (limit !== undefined) perFilter[RATE_LIMIT_FILTER] = httpRateLimit(`inbound_route_${svcKey}_${rule.name}`, limit);
+                const route: Msg = { name: rule.name, match: { safeRegex: { regex: rule.pathRegex } }, route: { cluster }, typedPerFilterConfig: perFilter };
+                if (headers.length > 0) (route.match as Msg).headers = headers;
+                return route;
+              });
+        if (routes.length === 0) continue;
+        const vhost: Msg = {
+          name: `inbound_virtual-host|${svcKey}`,
+          domains: ports.flatMap((p) => serviceDomains(ns, svc, p.port, true)),
+          routes,
+        };
+        const limit = setting?.rateLimit?.http ?? null;
+        if (limit !== null) vhost.typedPerFilterConfig = { [RATE_LIMIT_FILTER]: httpRateLimit(`inbound_${svcKey}_http`, limit) };
+        vhosts.push(vhost);
+      }
+      return routeConfig(rdsInbound(targetPort), vhosts);
+    },
+  };
+}
+
+/** Ingress routes of a port: every path to the local cluster, only for the IngressBackend's sources. */
+export function ingressRoutes(services: readonly string[], port: number): DerivationSpec<EncodedResource | null> {
+  return {
+    id: `envoy/rds/ingress/${port}#${services.join(',')}`,
+    hash: hashResource,
+    compute(r) {
+      const routes: Msg[] = [];
+      for (const svcKey of services) {
+        for (const rule of r.derive(ingressRules(svcKey))) {
+          if (rule.port !== port) continue;
+          const [ns, svc] = splitKey(svcKey);
+          routes.push({
+            name: `ingress_${svcKey}`,
+            match: { safeRegex: { regex: '.*' } },
+            route: { cluster: localClusterName(ns, svc, port) },
+            typedPerFilterConfig: { [RBAC_FILTER]: rbacPerRoute(rule.principals) },
+          });
+        }
+      }
+      // One virtual host: ingress traffic carries outside host names, and routes of several services on one
+      // pod port would all lead to the same application anyway.
+      return routeConfig(rdsIngress(port), routes.length === 0 ? [] : [{ name: 'ingress_virtual-host', domains: ['*'], routes: [routes[0] as Msg] }]);
+    },
+  };
+}
+
+export function egressRoutes(caller: string, port: number): DerivationSpec<EncodedResource | null> {
+  return {
+    id: `envoy/rds/egress/${port}@${caller}`,
+    hash: hashResource,
+    compute(r) {
+      const entry = r.derive(egressPlan(caller)).http.find((h) => h.port === port);
+      const vhosts = (entry?.hosts ?? []).map((host) => ({
+        name: `egress_virtual-host|${host}:${port}`,
+        domains: [host, `${host}:${port}`],
+        routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: egressClusterName(host, port) } }],
+      }));
+      return routeConfig(rdsEgress(port), vhosts);
+    },
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * A proxy's resources of one type. Two levels: a per-proxy derivation that only finds the proxy's shape
+ * (identity, services, scraping) and a shared one per shape that assembles the set, so replicas of a
+ * workload share the set as well as every resource in it.
+ */
+import { TypeUrl, type DerivationSpec, type EncodedResource, type ProxyIdentity, type Reader, type ResourceSet } from '@weft/core';
+import { egressCluster, localCluster, metricsCluster, passthroughCluster, upstreamCluster } from './clusters.js';
+import { loadAssignment } from './endpoints.js';
+import { inboundListener, outboundListener, prometheusListener } from './listeners.js';
+import { meshSettings, proxyShape, servicePorts, shapeId, type ProxyShape } from './mesh.js';
+import { egressPlan, ingressRules, isHttp, outboundPlan, planClusters } from './plan.js';
+import { hashSet, toSet } from './proto.js';
+import { egressRoutes, inboundRoutes, ingressRoutes, outboundRoutes } from './routes.js';
+import { rootInboundSecret, rootOutboundSecret, serviceCertSecret } from './secrets.js';
+
+type Build = (r: Reader, shape: ProxyShape) => (EncodedResource | null)[];
+
+function inboundTargetPorts(r: Reader, services: readonly string[], httpOnly: boolean): [string, number][] {
+  const out: [string, number][] = [];
+  for (const svc of services) {
+    const seen = new Set<number>();
+    for (const p of r.derive(servicePorts(svc))) {
+      if (seen.has(p.targetPort) || (httpOnly && !isHttp(p.protocol))) continue;
+      seen.add(p.targetPort);
+      out.push([svc, p.targetPort]);
+    }
+  }
+  return out;
+}
+
+const sortedUnique = (xs: Iterable<number>): number[] => [...new Set(xs)].sort((a, b) => a - b);
+
+const builders: Record<string, Build> = {
+  [TypeUrl.Listener]: (r, s) => [
+    r.derive(outboundListener(s.identity)),
+    s.workload === null ? null : r.derive(inboundListener(s.identity, s.services)),
+    s.prometheus ? r.derive(prometheusListener) : null,
+  ],
+  [TypeUrl.RouteConfiguration]: (r, s) => {
+    const plan = r.derive(outboundPlan(s.identity));
+    const egress = r.derive(egressPlan(s.identity));
+    const outbound = sortedUnique(plan.filter((e) => isHttp(e.protocol)).map((e) => e.port)).map((p) => r.derive(outboundRoutes(s.identity, p)));
+    const inbound = sortedUnique(inboundTargetPorts(r, s.services, true).map(([, p]) => p)).map((p) => r.derive(inboundRoutes(s.identity, s.services, p)));
+    const ingress = sortedUnique(s.services.flatMap((svc) => r.derive(ingressRules(svc)).map((x) => x.port))).map((p) => r.derive(ingressRoutes(s.services, p)));
+    const egressHttp = egress.http.map((h) => r.derive(egressRoutes(s.identity, h.port)));
+    return [...outbound, ...inbound, ...ingress, ...egressHttp];
+  },
+  [TypeUrl.Cluster]: (r, s) => {
+    const egress = r.derive(egressPlan(s.identity));
+    return [
+      ...planClusters(r.derive(outboundPlan(s.identity))).map((c) => r.derive(upstreamCluster(c.svc, c.targetPort, s.identity))),
+      ...inboundTargetPorts(r, s.services, false).map(([svc, p]) => r.derive(localCluster(svc, p))),
+      egress.passthrough || egress.cidr.length > 0 ? r.derive(passthroughCluster) : null,
+      ...egress.http.flatMap((h) => h.hosts.map((host) => r.derive(egressCluster(host, h.port)))),
+      ...egress.sni.map((x) => r.derive(egressCluster(x.host, x.port))),
+      s.prometheus ? r.derive(metricsCluster) : null,
+    ];
+  },
+  [TypeUrl.ClusterLoadAssignment]: (r, s) => {
+    const caller = r.derive(meshSettings).permissive ? '*' : s.identity;
+    return planClusters(r.derive(outboundPlan(s.identity))).map((c) => r.derive(loadAssignment(c.svc, c.targetPort, caller)));
+  },
+  [TypeUrl.Secret]: (r, s) => [
+    r.derive(serviceCertSecret(s.identity)),
+    r.derive(rootInboundSecret),
+    ...[...new Set(planClusters(r.derive(outboundPlan(s.identity))).map((c) => c.svc))].map((svc) => r.derive(rootOutboundSecret(svc))),
+  ],
+};
+
+export const TYPE_SHORT: Readonly<Record<string, string>> = {
+  [TypeUrl.Listener]: 'lds',
+  [TypeUrl.RouteConfiguration]: 'rds',
+  [TypeUrl.Cluster]: 'cds',
+  [TypeUrl.ClusterLoadAssignment]: 'eds',
+  [TypeUrl.Secret]: 'sds',
+};
+
+function sharedSet(typeUrl: string, shape: ProxyShape, build: Build): DerivationSpec<ResourceSet> {
+  return {
+    id: `envoy/set/${TYPE_SHORT[typeUrl] ?? typeUrl}@${shapeId(shape)}`,
+    hash: hashSet,
+    compute: (r) => toSet(build(r, shape)),
+  };
+}
+
+export function isServedType(typeUrl: string): boolean {
+  return builders[typeUrl] !== undefined;
+}
+
+/** The per-proxy root a proxy actor holds for one type. */
+export function proxySet(proxy: ProxyIdentity, typeUrl: string): DerivationSpec<ResourceSet> {
+  const build = builders[typeUrl];
+  return {
+    id: `envoy/proxy-set/${TYPE_SHORT[typeUrl] ?? typeUrl}/${proxy.uuid}@${proxy.namespace}/${proxy.serviceAccount}`,
+    hash: hashSet,
+    compute(r) {
+      if (build === undefined) return new Map();
+      return r.derive(sharedSet(typeUrl, r.derive(proxyShape(proxy)), build));
+    },
+  };
+}
