@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { decodeBatch, encodePrepared, prepareEvent, type PreparedEvent } from './codec.js';
-import { LogCorruptError, LogUnavailableError, LogWriteError } from './errors.js';
+import { EventSchemaVersionError, LogCorruptError, LogUnavailableError, LogWriteError } from './errors.js';
 import { batchEnd, Follower, Notifier, sliceBatch } from './follow.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import {
@@ -82,6 +82,8 @@ export class FileEventLog implements EventLog {
   private recent: Recent[] = [];
   private recentBytes = 0;
   private refreshing: Promise<void> | null = null;
+  private syncs = 0;
+  private appended = 0;
 
   private constructor(
     readonly dir: string,
@@ -144,6 +146,11 @@ export class FileEventLog implements EventLog {
     return this.next;
   }
 
+  /** Counters since open: appended batches and the data syncs that made them durable (group commit). */
+  stats(): { readonly batches: number; readonly syncs: number; readonly segments: number } {
+    return { batches: this.appended, syncs: this.syncs, segments: this.segments.length };
+  }
+
   append(batch: readonly EventInput[]): Promise<number[]> {
     if (this.readOnly) return Promise.reject(new LogUnavailableError(`event log ${this.dir} is open read-only`));
     if (this.closed) return Promise.reject(new LogUnavailableError(`event log ${this.dir} is closed`));
@@ -196,6 +203,8 @@ export class FileEventLog implements EventLog {
         written += bytesWritten;
       }
       await this.fh!.datasync();
+      this.syncs++;
+      this.appended += chunkEntries.length;
       for (const e of chunkEntries) {
         const count = e.p.events.length;
         if (seg.records === 0 || e.pos - (seg.index.at(-1)?.pos ?? 0) >= INDEX_INTERVAL_BYTES) {
@@ -413,6 +422,7 @@ function blankSegment(dir: string, name: string, firstOffset: number): Segment {
 /** Read-only: verifies records past the known end of a segment. */
 async function extendSegment(seg: Segment): Promise<void> {
   const scan = await scanSegment(seg.file, seg.bytes, seg.endOffset, { records: seg.records, index: seg.index });
+  if (scan.problem?.error instanceof EventSchemaVersionError) throw scan.problem.error;
   if (scan.problem?.fatal === true) throw new LogCorruptError(seg.file, scan.problem.pos, scan.problem.reason);
   seg.bytes = scan.validBytes;
   seg.endOffset = scan.endOffset;
@@ -465,7 +475,9 @@ async function loadSegments(dir: string, readOnly: boolean, logger: Logger): Pro
     seg.index = scan.index;
     const isLast = i === names.length - 1;
     if (scan.problem !== null) {
-      const { pos, reason, fatal } = scan.problem;
+      const { pos, reason, fatal, error } = scan.problem;
+      // A newer schema is not damage: say so rather than call it corrupt.
+      if (error instanceof EventSchemaVersionError) throw error;
       if (fatal || !isLast) throw new LogCorruptError(seg.file, pos, reason);
       if (readOnly) {
         seg.tailProblem = { pos, reason };

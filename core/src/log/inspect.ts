@@ -88,7 +88,10 @@ export async function inspectLog(dir: string): Promise<LogInspection> {
         severity: tornTail ? 'torn-tail' : 'corrupt',
       });
     }
-    expected = scan.endOffset;
+    // Past a damaged segment the next one's start cannot be checked: its events are unknown.
+    expected = scan.problem === null ? scan.endOffset : null;
   }
-  return { dir: abs, segments, totalEvents, head: expected ?? 0, problems, writer: await readLock(abs) };
+  const last = segments.at(-1);
+  const head = last === undefined ? 0 : last.firstOffset + last.events;
+  return { dir: abs, segments, totalEvents, head, problems, writer: await readLock(abs) };
 }

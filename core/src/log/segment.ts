@@ -125,7 +125,7 @@ export interface SegmentScan {
   records: number;
   index: IndexEntry[];
   /** Where and why the scan stopped before the end of the file; null when every byte checked out. */
-  problem: { pos: number; reason: string; fatal: boolean } | null;
+  problem: { pos: number; reason: string; fatal: boolean; error?: Error } | null;
   /** Size of the file when scanned. */
   fileBytes: number;
 }
@@ -164,7 +164,7 @@ export async function scanSegment(
         summary = summarizeBatch(item.payload, `${file} at byte ${item.pos}`);
       } catch (err) {
         const fatal = err instanceof EventSchemaVersionError;
-        scan.problem = { pos: item.pos, reason: `undecodable payload: ${(err as Error).message}`, fatal };
+        scan.problem = { pos: item.pos, reason: `undecodable payload: ${(err as Error).message}`, fatal, error: err as Error };
         break;
       }
       if (summary.firstOffset !== scan.endOffset) {
