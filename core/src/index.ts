@@ -31,3 +31,8 @@ export { INDEX_NAMES } from './catalog/indexes.js';
 export * from './derive/engine.js';
 export * from './derive/errors.js';
 export { canonicalJsonOf, contentHash } from './derive/canonical.js';
+export * from './model/errors.js';
+export { normalizeManifest, MANIFEST_KINDS } from './model/validate.js';
+export type { NormalizedResource, IgnoredDocument, ParseResult, DocumentOrigin } from './model/validate.js';
+export { parseDuration, isCidr, isIpAddress } from './model/values.js';
+export { appProtocolFromPortName, MONITORED_BY_LABEL, PROXY_UUID_LABEL } from './model/kinds-core.js';
