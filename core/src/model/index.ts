@@ -1,4 +1,4 @@
-/** The mesh model: resource types and manifest validation/normalization. */
+/** The mesh model: resource types and manifest validation/normalization (what core/src/index.ts re-exports). */
 export * from './types.js';
 export * from './errors.js';
 export { parseManifests } from './parse.js';
