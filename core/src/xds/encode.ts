@@ -21,12 +21,16 @@ export function encodeResource(typeUrl: string, name: string, message: object, d
   return { name, typeUrl, version, any, dump };
 }
 
-/** A nested Any in protobufjs object form, for typed_config and friends. */
-export function packAny(typeUrl: string, message: object): { typeUrl: string; value: Uint8Array } {
+/**
+ * A nested Any in protobufjs object form, for typed_config and friends. protobufjs defines
+ * google.protobuf.Any with the field name `type_url` (its built-in definition keeps proto case), so that is
+ * the key fromObject reads; `typeUrl` stays for callers that read it back.
+ */
+export function packAny(typeUrl: string, message: object): { typeUrl: string; type_url: string; value: Uint8Array } {
   const type = envoyType(typeUrl);
   const problem = type.verify(message);
   if (problem !== null) throw new TypeError(`cannot encode nested ${typeUrl}: ${problem}`);
-  return { typeUrl, value: type.encode(type.fromObject(message)).finish() };
+  return { typeUrl, type_url: typeUrl, value: type.encode(type.fromObject(message)).finish() };
 }
 
 /** google.protobuf.Any { type_url = 1; value = 2 } written by hand: two length-delimited fields. */
