@@ -90,7 +90,7 @@ export class Catalog implements CatalogLike {
 
   lookup(index: IndexName, value: string): readonly string[] {
     const m = this.indexes.get(index);
-    if (m === undefined) throw new CatalogError('CATALOG_BAD_EVENT', `unknown index "${index}"; use one of ${INDEX_NAMES.join(', ')}`);
+    if (m === undefined) throw new CatalogError('CATALOG_UNKNOWN_INDEX', `unknown index "${index}"; use one of ${INDEX_NAMES.join(', ')}`);
     const e = m.get(value);
     if (e === undefined) return EMPTY;
     return (e.sorted ??= Object.freeze([...e.members].sort(compareStrings)));

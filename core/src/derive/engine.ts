@@ -27,6 +27,8 @@ export interface DetailedEngineStats extends EngineStats {
   readonly unchanged: number;
   /** Distinct retained root ids. */
   readonly roots: number;
+  /** Dependency keys some held derivation reads (size of the key -> dependents index). */
+  readonly keys: number;
   readonly revision: number;
 }
 
@@ -319,6 +321,7 @@ export class Engine implements DerivationEngine {
       cutoffs: this.nCutoffs,
       unchanged: this.nUnchanged,
       roots: this.roots.size,
+      keys: this.keyIndex.size,
       revision: this.rev,
     };
   }
