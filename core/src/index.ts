@@ -36,3 +36,6 @@ export { normalizeManifest, MANIFEST_KINDS } from './model/validate.js';
 export type { NormalizedResource, IgnoredDocument, ParseResult, DocumentOrigin } from './model/validate.js';
 export { parseDuration, isCidr, isIpAddress } from './model/values.js';
 export { appProtocolFromPortName, MONITORED_BY_LABEL, PROXY_UUID_LABEL } from './model/kinds-core.js';
+export * from './runtime/weft.js';
+export * from './runtime/backends.js';
+export { parseManifests } from './model/parse.js';

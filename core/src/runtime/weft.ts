@@ -1,0 +1,363 @@
+import 'reflect-metadata';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DependencyContainer } from 'tsyringe';
+import { Catalog } from '../catalog/catalog.js';
+import type { CatalogLike } from '../catalog/types.js';
+import type { CertificateIssuer } from '../certs/types.js';
+import { CertificateManager } from '../certs/manager.js';
+import { Engine } from '../derive/engine.js';
+import { ConfigError, WeftError } from '../errors.js';
+import type { EventLog, EventLogBackend, LogBatch, Subscription } from '../log/types.js';
+import { keyOf, RESOURCE_KINDS, type ResourceKind } from '../model/types.js';
+import { DebugServer } from '../observe/debug.js';
+import { createLogger, type Logger } from '../observe/logger.js';
+import { startMetricsServer, WeftMetrics, type MetricsServer } from '../observe/metrics.js';
+import { Tokens, type ResourceSource, type SourceSink } from '../plugin/api.js';
+import { createPluginContainer, loadPlugins, type LoadedPlugin } from '../plugin/loader.js';
+import type { ProxyAdapter } from '../xds/adapter.js';
+import { XdsServer, type XdsTls } from '../xds/server.js';
+import { builtinBackends, openLog } from './backends.js';
+import type { WeftConfig } from './config.js';
+
+/**
+ * Composition of a running control plane. Everything that can be checked is checked before anything
+ * listens or watches (config, plugins, extension points); then the pieces start in dependency order
+ * (log, catalog caught up, certificates, servers, sources last) and stop in the reverse order.
+ */
+
+/** Directory Weft's own package lives in: package names in `plugins:` also resolve from here. */
+export const CORE_PACKAGE_DIR = path.resolve(__dirname, '..', '..');
+
+export interface StartOptions {
+  readonly logger?: Logger;
+}
+
+export interface Listening {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RunningWeft {
+  readonly config: WeftConfig;
+  readonly plugins: readonly LoadedPlugin[];
+  readonly container: DependencyContainer;
+  readonly log: EventLog;
+  readonly catalog: Catalog;
+  readonly engine: Engine;
+  readonly metrics: WeftMetrics;
+  readonly adapters: readonly ProxyAdapter[];
+  readonly certificates: CertificateManager | undefined;
+  readonly sources: readonly ResourceSource[];
+  readonly xds: XdsServer;
+  readonly xdsAddress: Listening;
+  readonly debug: Listening | undefined;
+  readonly metricsAddress: Listening | undefined;
+  /** Resolves once the catalog has applied every event up to `offset` (for tests and tools). */
+  caughtUp(offset: number): Promise<void>;
+  /** Settles when Weft stopped: resolved on close(), rejected when a fatal error stopped it. */
+  readonly stopped: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Extension points, resolved from the container and checked for clashes. */
+export interface Extensions {
+  readonly backends: EventLogBackend[];
+  readonly sources: ResourceSource[];
+  readonly issuers: CertificateIssuer[];
+  readonly adapters: ProxyAdapter[];
+}
+
+function all<T>(container: DependencyContainer, token: string): T[] {
+  return container.isRegistered(token, true) ? container.resolveAll<T>(token) : [];
+}
+
+function unique<T>(items: readonly T[], keyOfItem: (t: T) => string, what: string, label: string): void {
+  const seen = new Set<string>();
+  for (const item of items) {
+    const k = keyOfItem(item);
+    if (seen.has(k)) throw new ConfigError(`${label}: two plugins register a ${what} "${k}"; load only one of them`);
+    seen.add(k);
+  }
+}
+
+export function resolveExtensions(container: DependencyContainer, config: WeftConfig): Extensions {
+  const ext: Extensions = {
+    backends: all<EventLogBackend>(container, Tokens.EventLogBackend),
+    sources: all<ResourceSource>(container, Tokens.ResourceSource),
+    issuers: all<CertificateIssuer>(container, Tokens.CertificateIssuer),
+    adapters: all<ProxyAdapter>(container, Tokens.ProxyAdapter),
+  };
+  unique(ext.sources, (s) => s.name, 'resource source named', config.label);
+  unique(ext.adapters, (a) => a.kind, 'proxy adapter for kind', config.label);
+  if (ext.issuers.length > 1) {
+    throw new ConfigError(
+      `${config.label}: ${ext.issuers.length} certificate issuers are registered (${ext.issuers.map((i) => i.name).join(', ')}); ` +
+        'load exactly one issuer plugin',
+    );
+  }
+  if (ext.issuers.length === 0 && !config.xds.insecure) {
+    throw new ConfigError(
+      `${config.label}: no certificate issuer plugin is loaded, so proxies cannot get mTLS certificates; ` +
+        'add @weft/plugin-ca-local to plugins, or set xds.insecure: true for development',
+    );
+  }
+  return ext;
+}
+
+/** Imports and registers the configured plugins into a fresh container with the built-in log backends. */
+export async function loadConfiguredPlugins(
+  config: WeftConfig,
+  logger: Logger,
+): Promise<{ container: DependencyContainer; plugins: LoadedPlugin[] }> {
+  const container = createPluginContainer();
+  for (const backend of builtinBackends(logger.child({ component: 'log' }))) {
+    container.register<EventLogBackend>(Tokens.EventLogBackend, { useValue: backend });
+  }
+  const plugins = await loadPlugins(config.plugins, container, {
+    label: config.label,
+    configDir: config.configDir,
+    resolvePaths: [CORE_PACKAGE_DIR],
+    context: { logger, dataDir: config.dataDir, configDir: config.configDir, trustDomain: config.trustDomain },
+  });
+  return { container, plugins };
+}
+
+/**
+ * Names on the ADS server's certificate: the service names a proxy may dial (weft, weft.<mesh>.svc and the
+ * FQDN under the trust domain), localhost, and the listen address when it is a concrete IP.
+ */
+export function xdsServerNames(config: WeftConfig): { dnsNames: string[]; ipAddresses: string[] } {
+  const dnsNames = ['weft', `weft.${config.meshName}.svc`, `weft.${config.meshName}.svc.${config.trustDomain}`, 'localhost'];
+  const ipAddresses = ['127.0.0.1'];
+  const host = config.xds.host;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(host) && host !== '0.0.0.0' && host !== '127.0.0.1') ipAddresses.push(host);
+  else if (!/^[\d.:]+$/.test(host) && host !== 'localhost') dnsNames.push(host);
+  return { dnsNames, ipAddresses };
+}
+
+/** The sink a source writes through: appends to the log; `known` is what the catalog holds from it. */
+export function createSourceSink(
+  source: Pick<ResourceSource, 'name'>,
+  log: Pick<EventLog, 'append'>,
+  catalog: Pick<CatalogLike, 'list' | 'sourceOf'>,
+  logger: Logger,
+): SourceSink {
+  return {
+    append: (batch) => log.append(batch),
+    known: () => {
+      const out = new Map<string, { kind: ResourceKind; key: string; body: unknown }>();
+      for (const kind of RESOURCE_KINDS) {
+        for (const body of catalog.list(kind)) {
+          const key = keyOf((body as { meta: { namespace: string; name: string } }).meta);
+          if (catalog.sourceOf(kind, key) === source.name) out.set(`${kind}/${key}`, { kind, key, body });
+        }
+      }
+      return out;
+    },
+    logger: logger.child({ source: source.name }),
+  };
+}
+
+export async function startWeft(config: WeftConfig, options: StartOptions = {}): Promise<RunningWeft> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  logger.info('starting', { config: config.file ?? '<defaults>', dataDir: config.dataDir, log: config.log });
+
+  // Phase 1: nothing runs yet; any error leaves nothing behind.
+  const { container, plugins } = await loadConfiguredPlugins(config, logger);
+  for (const p of plugins) logger.info('plugin loaded', { plugin: p.name, from: p.spec, index: p.index });
+  const ext = resolveExtensions(container, config);
+
+  // Phase 2: start in dependency order; on failure, stop what started, in reverse.
+  const stops: { name: string; stop: () => Promise<void> }[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.reverse().splice(0)) {
+      try {
+        await s.stop();
+      } catch (err) {
+        logger.error('stopping a component failed', { component: s.name, error: (err as Error).message });
+      }
+    }
+  };
+
+  let settle!: { resolve: () => void; reject: (err: unknown) => void };
+  const stopped = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  // A caller that only awaits close() must not see an unhandled rejection.
+  stopped.catch(() => undefined);
+
+  try {
+    await fs.promises.mkdir(config.dataDir, { recursive: true });
+    const log = await openLog(config.log, ext.backends, config.label);
+    stops.push({ name: 'log', stop: () => log.close() });
+
+    const metrics = new WeftMetrics();
+    const catalog = new Catalog();
+    const engine = new Engine(catalog, {
+      onEvent: (e) => {
+        if (e.type === 'recompute' || e.type === 'unchanged') metrics.derivationsRecomputed.inc();
+      },
+    });
+
+    const t0 = Date.now();
+    let replayed = 0;
+    const applyBatch = (batch: LogBatch): ReturnType<Catalog['apply']> => {
+      const changes = catalog.apply(batch);
+      for (const e of batch.events) metrics.eventsApplied.inc({ kind: e.kind, op: e.op });
+      metrics.logOffset.set(catalog.lastOffset);
+      return changes;
+    };
+    for await (const batch of log.read(0)) {
+      applyBatch(batch);
+      replayed += batch.events.length;
+    }
+    logger.info('log replayed into the catalog', { events: replayed, offset: catalog.lastOffset, ms: Date.now() - t0 });
+
+    const waiters: { offset: number; resolve: () => void }[] = [];
+    const wake = (): void => {
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        const w = waiters[i]!;
+        if (catalog.lastOffset >= w.offset) {
+          waiters.splice(i, 1);
+          w.resolve();
+        }
+      }
+    };
+    // Set once the ADS server exists; batches applied before that have no proxy to notify.
+    const live: { xds?: XdsServer } = {};
+    let failed = false;
+    const subscription: Subscription = log.follow(catalog.lastOffset + 1, (batch) => {
+      if (failed) return;
+      try {
+        const changes = applyBatch(batch);
+        const ids = engine.invalidate(changes.keys);
+        if (live.xds !== undefined && ids.size > 0) {
+          const appendedAt = batch.events[batch.events.length - 1]?.time;
+          live.xds.notify(ids, { offsets: changes.offsets, ...(appendedAt === undefined ? {} : { appendedAt }) });
+        }
+      } catch (err) {
+        // A batch the catalog cannot fold means the state would diverge from the log: stop, loudly.
+        failed = true;
+        logger.error('applying a log batch failed; stopping', { error: (err as Error).message });
+        void stopAll().then(() => settle.reject(err));
+      }
+      wake();
+    });
+    stops.push({ name: 'catalog', stop: () => subscription.close() });
+
+    let certificates: CertificateManager | undefined;
+    const issuer = ext.issuers[0];
+    if (issuer !== undefined) {
+      const manager = new CertificateManager({ issuer, engine, log, logger, trustDomain: config.trustDomain });
+      certificates = manager;
+      stops.push({ name: 'certificates', stop: async () => manager.close() });
+      logger.info('certificate issuer ready', { issuer: issuer.name });
+    }
+
+    let tls: XdsTls = { mode: 'insecure' };
+    if (!config.xds.insecure && certificates !== undefined) {
+      const names = xdsServerNames(config);
+      const cert = await certificates.serverCertificate(names.dnsNames, { ipAddresses: names.ipAddresses });
+      tls = { mode: 'mtls', key: cert.keyPem, cert: [cert.certPem, ...cert.chainPem].join('\n'), ca: certificates.trustBundle() };
+    }
+    const ads = new XdsServer({
+      engine,
+      adapters: new Map(ext.adapters.map((a) => [a.kind, a])),
+      tls,
+      trustDomain: config.trustDomain,
+      maxProxies: config.xds.maxProxies,
+      coalesceMs: config.xds.coalesceMs,
+      maxConcurrentPushes: config.xds.maxConcurrentPushes,
+      ...(certificates === undefined ? {} : { certificates }),
+      metrics,
+      logger,
+    });
+    live.xds = ads;
+    stops.push({ name: 'xds server', stop: () => ads.close() });
+    if (certificates !== undefined && tls.mode === 'mtls') {
+      const unsubscribe = certificates.on('trustBundle', ({ bundle }) => ads.setTrustBundle(bundle));
+      stops.push({ name: 'trust bundle watch', stop: async () => unsubscribe() });
+    }
+    const xdsPort = await ads.listen(config.xds.host, config.xds.port);
+    const xdsAddress: Listening = { host: config.xds.host, port: xdsPort };
+    logger.info('xds server listening', {
+      address: `${config.xds.host}:${xdsPort}`,
+      mode: tls.mode,
+      adapters: ext.adapters.map((a) => a.kind),
+    });
+    if (ext.adapters.length === 0) logger.warn('no proxy adapter plugin is loaded; every proxy will be refused');
+
+    let debugAddress: Listening | undefined;
+    if (config.debug.enabled) {
+      const debug = new DebugServer(logger.child({ component: 'debug' }));
+      debug
+        .route('/healthz', () => ({ body: { status: 'ok', offset: catalog.lastOffset } }))
+        .route('/debug/plugins', () => ({ body: plugins.map((p) => ({ name: p.name, from: p.spec, index: p.index })) }))
+        .route('/debug/sources', () => ({ body: ext.sources.map((s) => s.name) }))
+        .route('/debug/adapters', () => ({ body: ext.adapters.map((a) => ({ kind: a.kind, typeUrls: a.typeUrls })) }))
+        .route('/debug/log', () => ({ body: { location: config.log, head: log.head(), applied: catalog.lastOffset } }))
+        .route('/debug/engine', () => ({ body: engine.stats() }))
+        .route('/debug/xds', () => ({ body: { address: `${xdsAddress.host}:${xdsAddress.port}`, ...ads.stats() } }));
+      ads.registerDebugRoutes(debug);
+      const port = await debug.listen(config.debug.host, config.debug.port);
+      stops.push({ name: 'debug server', stop: () => debug.close() });
+      debugAddress = { host: config.debug.host, port };
+    }
+
+    let metricsAddress: Listening | undefined;
+    if (config.metrics.enabled) {
+      const metricsServer: MetricsServer = await startMetricsServer(metrics, config.metrics.host, config.metrics.port);
+      stops.push({ name: 'metrics server', stop: () => metricsServer.close() });
+      metricsAddress = { host: config.metrics.host, port: metricsServer.port };
+    }
+
+    for (const source of ext.sources) {
+      await source.start(createSourceSink(source, log, catalog, logger));
+      stops.push({ name: `source ${source.name}`, stop: () => source.stop() });
+      logger.info('source started', { source: source.name });
+    }
+
+    let closing: Promise<void> | undefined;
+    const weft: RunningWeft = {
+      config,
+      plugins,
+      container,
+      log,
+      catalog,
+      engine,
+      metrics,
+      adapters: ext.adapters,
+      certificates,
+      sources: ext.sources,
+      xds: ads,
+      xdsAddress,
+      debug: debugAddress,
+      metricsAddress,
+      caughtUp: (offset) =>
+        catalog.lastOffset >= offset ? Promise.resolve() : new Promise((resolve) => waiters.push({ offset, resolve })),
+      stopped,
+      close: () => {
+        closing ??= (async () => {
+          logger.info('stopping');
+          await stopAll();
+          logger.info('stopped');
+          settle.resolve();
+        })();
+        return closing;
+      },
+    };
+    logger.info('ready', {
+      offset: catalog.lastOffset,
+      plugins: plugins.map((p) => p.name),
+      sources: ext.sources.map((s) => s.name),
+      adapters: ext.adapters.map((a) => a.kind),
+      xds: `${xdsAddress.host}:${xdsAddress.port}`,
+      debug: debugAddress === undefined ? null : `${debugAddress.host}:${debugAddress.port}`,
+      metrics: metricsAddress === undefined ? null : `${metricsAddress.host}:${metricsAddress.port}`,
+    });
+    return weft;
+  } catch (err) {
+    await stopAll();
+    if (err instanceof WeftError) throw err;
+    throw new WeftError('START_FAILED', `Weft could not start: ${(err as Error).message}`, { cause: err });
+  }
+}
