@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { encodeResource, packAny, type EncodedResource, type ResourceSet } from '@weft/core';
+import { envoyType } from '@weft/protos';
+import { Type } from 'protobufjs';
 
 /** A message in protobufjs object form (camelCase fields, enums by name, nested Any from `packAny`). */
 export type Msg = Record<string, unknown>;
@@ -53,17 +55,56 @@ export function pack(value: unknown): unknown {
     if (k === '@type') typeUrl = String(v);
     else out[k] = pack(v);
   }
-  return typeUrl === undefined ? out : packAny(typeUrl, out);
+  return typeUrl === undefined ? out : packAny(typeUrl, fromObject(typeUrl, out));
 }
 
 /** Encodes once; the dump is the translator's own tree (nested typed configs shown with '@type'). */
 export function encode(typeUrl: string, name: string, message: Msg): EncodedResource {
-  return encodeResource(typeUrl, name, pack(message) as Msg, message);
+  checkFields(typeUrl, message, name);
+  return encodeResource(typeUrl, name, fromObject(typeUrl, pack(message) as Msg), message);
+}
+
+/**
+ * encodeResource and packAny verify runtime message form (enums as numbers); translators write object form
+ * (enums by name), so convert first. Unknown fields are caught by the golden tests and the Envoy checker.
+ */
+function fromObject(typeUrl: string, message: Msg): object {
+  return envoyType(typeUrl).fromObject(message);
+}
+
+/**
+ * protobufjs drops fields it does not know; a misspelt field would vanish from the config without a trace.
+ * Every field name of a translator's tree is therefore checked against the schema before encoding.
+ */
+export function checkFields(typeUrl: string, tree: unknown, path = ''): void {
+  walkFields(envoyType(typeUrl), tree, path === '' ? typeUrl.slice(typeUrl.lastIndexOf('.') + 1) : path);
+}
+
+function walkFields(type: Type, value: unknown, path: string): void {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array || Array.isArray(value)) return;
+  if (type.fullName === '.google.protobuf.Any') {
+    const url = (value as Msg)['@type'];
+    if (typeof url !== 'string') throw new TypeError(`${path}: an Any needs '@type'`);
+    walkFields(envoyType(url), value, `${path}<${url.slice(url.lastIndexOf('.') + 1)}>`);
+    return;
+  }
+  for (const [key, v] of Object.entries(value as Msg)) {
+    if (key === '@type') continue;
+    const field = type.fields[key];
+    if (field === undefined) throw new TypeError(`${path}.${key}: ${type.fullName.slice(1)} has no field "${key}"`);
+    field.resolve();
+    const sub = field.resolvedType;
+    if (!(sub instanceof Type)) continue;
+    if (field.map) for (const [k, item] of Object.entries(v as Msg)) walkFields(sub, item, `${path}.${key}[${k}]`);
+    else if (Array.isArray(v)) v.forEach((item, i) => walkFields(sub, item, `${path}.${key}[${i}]`));
+    else walkFields(sub, v, `${path}.${key}`);
+  }
 }
 
 /** Encodes with an explicit dump (secrets: fingerprints instead of key material). */
 export function encodeRedacted(typeUrl: string, name: string, message: Msg, dump: unknown): EncodedResource {
-  return encodeResource(typeUrl, name, message, dump);
+  checkFields(typeUrl, message, name);
+  return encodeResource(typeUrl, name, fromObject(typeUrl, message), dump);
 }
 
 export function hashResource(r: EncodedResource | null): string {
