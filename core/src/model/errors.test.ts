@@ -35,6 +35,14 @@ const cases: readonly Case[] = [
     ],
   },
   {
+    name: 'broken JSON is reported with its line (JSON is read as YAML on the error path)',
+    yaml: '{"apiVersion": "v1",\n "kind": "ServiceAccount",\n "metadata": {"name": "a"\n',
+    errors: [
+      'f.yaml document 0: YAML syntax error at line 4, column 1: Flow map in block collection must be sufficiently indented and end with a }',
+      'f.yaml document 0: YAML syntax error at line 4, column 1: Flow map must end with a }',
+    ],
+  },
+  {
     name: 'unknown apiVersion of a known kind lists the supported one',
     yaml: SPLIT('[{service: a, weight: 1}]').replace('v1alpha2', 'v1alpha4'),
     errors: [
