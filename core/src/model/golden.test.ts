@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { parseManifests } from './parse.js';
 
 // Tests run from dist/model; the golden files stay in the source tree.
@@ -38,3 +39,16 @@ for (const input of inputs) {
     assert.deepEqual(JSON.parse(JSON.stringify(actual)), expected);
   });
 }
+
+test('the same manifests as one JSON array normalize exactly as the YAML stream does', () => {
+  for (const input of inputs.filter((f) => /\.ya?ml$/.test(f))) {
+    const text = readFileSync(join(TESTDATA, input), 'utf8');
+    const objects = parseAllDocuments(text)
+      .map((d) => d.toJS() as unknown)
+      .filter((v) => v !== null);
+    const fromYaml = parseManifests(text, input);
+    const fromJson = parseManifests(JSON.stringify(objects), input);
+    assert.deepEqual(fromJson.resources, fromYaml.resources, input);
+    assert.equal(fromJson.errors.length, fromYaml.errors.length, input);
+  }
+});
