@@ -59,6 +59,13 @@ const cases: readonly Case[] = [
     ],
   },
   {
+    name: 'TrafficSplit apex in another namespace',
+    yaml: SPLIT('[{service: a, weight: 1}]').replace('service: bookstore\n', 'service: bookstore.other.svc.cluster.local\n'),
+    errors: [
+      'f.yaml document 0 (TrafficSplit bookstore/bookstore-split): spec.service: must be a service in the TrafficSplit\'s namespace "bookstore", got "bookstore.other.svc.cluster.local"',
+    ],
+  },
+  {
     name: 'TrafficSplit without backends',
     yaml: SPLIT('[]'),
     errors: ['f.yaml document 0 (TrafficSplit bookstore/bookstore-split): spec.backends: must list at least one entry'],

@@ -200,7 +200,12 @@ export function normalizeTrafficSplit(is: Issues, doc: Obj, meta: Meta): Traffic
     if (name !== undefined) matches.push(name);
   }
   if (apex === undefined) return undefined;
-  // SMI allows the apex as a FQDN ("bookstore.bookstore.svc.cluster.local"); the service is its first label.
-  const service = apex.split('.')[0] ?? apex;
+  // SMI allows the apex as a FQDN ("bookstore.bookstore.svc.cluster.local"); the service is its first label
+  // and must live in the split's namespace.
+  const [service = apex, apexNamespace] = apex.split('.');
+  if (apexNamespace !== undefined && apexNamespace !== meta.namespace) {
+    is.add('spec.service', `must be a service in the TrafficSplit's namespace "${meta.namespace}", got ${describe(apex)}`);
+    return undefined;
+  }
   return { meta, service, backends, matches };
 }
