@@ -14,7 +14,8 @@
  * Unknown fields inside a known kind are ignored, as the Kubernetes API server prunes them. Beyond the
  * types' own rules, these mistakes are flagged because they would otherwise silently change what the mesh
  * does: names that are not lower-case RFC 1123 names, label values that are not strings, a TrafficTarget
- * whose destination is in another namespace, repeated match names in an HTTPRouteGroup, unknown Envoy
+ * whose destination (or a TrafficSplit whose FQDN apex) is in another namespace, repeated match names in an
+ * HTTPRouteGroup, the same resource twice in one file (parse.ts), unknown Envoy
  * retry conditions, unknown appProtocol values, duplicate IngressBackend backends.
  */
 import type { Meta, ResourceKind, ResourceOf } from './types.js';
