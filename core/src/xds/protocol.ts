@@ -322,10 +322,12 @@ export class XdsSession {
       respond: boolean;
     }
     const plans = new Map<string, Plan>();
+    const computed = new Map<string, DesiredSet>();
     for (const typeUrl of order) {
       const st = this.types.get(typeUrl)!;
       const d = desired(typeUrl);
       if (st.syncedHash === d.hash && !st.needsResponse) continue;
+      computed.set(typeUrl, d);
       const target = new Map<string, EncodedResource>();
       if (st.wildcard) {
         for (const [name, r] of d.set) target.set(name, r);
@@ -341,10 +343,7 @@ export class XdsSession {
         this.mode === 'delta' ? [...st.names].filter((n) => !target.has(n) && !st.sent.has(n) && !st.absentReported.has(n)) : [];
       // SotW re-sends the whole type on any change; delta only the difference.
       const respond = st.needsResponse || upserts.length > 0 || absent.length > 0 || (this.mode === 'sotw' && removals.length > 0);
-      if (!respond && removals.length === 0) {
-        if (st.inflight === undefined) st.syncedHash = d.hash;
-        continue;
-      }
+      if (!respond && removals.length === 0) continue;
       plans.set(typeUrl, { st, d, target, upserts, removals, absent, respond });
     }
 
@@ -393,9 +392,9 @@ export class XdsSession {
       send(p, false, true);
     }
     for (const p of plans.values()) if (p.upserts.length > 0 || p.removals.length > 0) this.blocked = true;
-    for (const typeUrl of order) {
-      const st = this.types.get(typeUrl)!;
-      if (!plans.has(typeUrl) && st.syncedHash === undefined) st.syncedHash = desired(typeUrl).hash;
+    // A type is in sync at the hash just planned unless something of it is still held back.
+    for (const [typeUrl, d] of computed) {
+      this.types.get(typeUrl)!.syncedHash = plans.has(typeUrl) ? undefined : d.hash;
     }
     if (!this.blocked) {
       this.causeOffsets = [];
