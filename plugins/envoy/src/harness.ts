@@ -47,13 +47,13 @@ export function batchOf(events: readonly Omit<MeshEvent, 'v' | 'offset' | 'time'
 }
 
 /** Loads manifests into a fresh catalog + engine; every Workload with a proxy uuid becomes a proxy. */
-export function loadMesh(yamlText: string, file: string): Mesh {
+export function loadMesh(yamlText: string, file: string, options: ConstructorParameters<typeof Engine>[1] = {}): Mesh {
   const parsed = parseManifests(yamlText, file);
   if (parsed.errors.length > 0) throw new Error(`${file}: ${parsed.errors.map((e) => e.message).join('\n')}`);
   const catalog = new Catalog();
   const batch = batchOf(parsed.resources.map((r) => ({ op: 'upsert' as const, kind: r.kind, key: r.key, body: r.body })), 0);
   catalog.apply(batch);
-  const engine = new Engine(catalog);
+  const engine = new Engine(catalog, options);
   engine.setExternal(CertExternals.trustBundle, [fakePem('mesh root')]);
   const proxies = catalog
     .list('Workload')
