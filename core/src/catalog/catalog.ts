@@ -33,7 +33,11 @@ interface IndexEntry {
 /** The undo and diff journal of one batch: originals are recorded on first touch. */
 class Tx {
   readonly resources = new Map<DepKey, { readonly kind: ResourceKind; readonly key: string; readonly orig: Entry | undefined }>();
-  readonly indexEntries = new Map<DepKey, { readonly index: IndexName; readonly value: string; readonly orig: ReadonlySet<string> }>();
+  /**
+   * Net membership change per touched index entry (+1 added, -1 removed, 0 back to where it was). Member
+   * operations are only recorded when they really change membership, so an entry changed iff a delta is non-zero.
+   */
+  readonly indexEntries = new Map<DepKey, { readonly index: IndexName; readonly value: string; readonly delta: Map<string, number> }>();
   /** Event that last changed a key within this batch (event-level change). */
   readonly lastEvent = new Map<DepKey, MeshEvent>();
   readonly offsets: number[] = [];
@@ -48,8 +52,9 @@ const KIND_SET: ReadonlySet<string> = new Set(RESOURCE_KINDS);
  * The projection: folds batches of events into mesh state plus the indexes translators need, and reports
  * exactly which dependency keys changed so the derivation engine re-runs only what read them.
  *
- * Indexes are maintained incrementally: a Service change rescans only the workloads of its namespace, a
- * Workload change only the services of its namespace. Resource bodies are treated as immutable.
+ * Indexes are maintained incrementally: a Service change looks only at the workloads of its namespace that
+ * carry its selector's first label, a Workload change only at the services of its namespace whose selector
+ * starts with one of its labels. Resource bodies are treated as immutable.
  */
 export class Catalog implements CatalogLike {
   private readonly kinds = new Map<ResourceKind, Map<string, Entry>>();
@@ -61,8 +66,10 @@ export class Catalog implements CatalogLike {
   private readonly wlMatches = new Map<string, Set<string>>();
   /** service key -> identity -> number of matched workloads running as that identity. */
   private readonly pairCounts = new Map<string, Map<string, number>>();
-  private readonly nsWorkloads = new Map<string, Set<string>>();
-  private readonly nsServices = new Map<string, Set<string>>();
+  /** "ns\0label=value" -> workload keys carrying that label: candidates for a selector containing it. */
+  private readonly workloadsByLabel = new Map<string, Set<string>>();
+  /** "ns\0label=value" -> service keys whose selector's first (smallest) label is that one. */
+  private readonly servicesByFirstLabel = new Map<string, Set<string>>();
   private last = -1;
 
   constructor() {
@@ -267,12 +274,15 @@ export class Catalog implements CatalogLike {
   }
 
   private reselectService(key: string, oldS: Service | undefined, newS: Service | undefined, tx: Tx | null): void {
-    if (oldS !== undefined) setRemove(this.nsServices, oldS.meta.namespace, key);
-    if (newS !== undefined) setAdd(this.nsServices, newS.meta.namespace, key);
+    const oldLabel = oldS === undefined ? undefined : firstSelectorLabel(oldS);
+    const newLabel = newS === undefined ? undefined : firstSelectorLabel(newS);
+    if (oldLabel !== undefined) setRemove(this.servicesByFirstLabel, oldLabel, key);
+    if (newLabel !== undefined) setAdd(this.servicesByFirstLabel, newLabel, key);
     const before: ReadonlySet<string> = new Set(this.svcMatches.get(key));
     const after = new Set<string>();
-    if (newS !== undefined) {
-      for (const w of this.nsWorkloads.get(newS.meta.namespace) ?? EMPTY_SET) {
+    if (newS !== undefined && newLabel !== undefined) {
+      // Only workloads carrying the selector's first label can match: no scan of the namespace.
+      for (const w of this.workloadsByLabel.get(newLabel) ?? EMPTY_SET) {
         if (selects(newS, this.store('Workload').get(w)?.body as Workload)) after.add(w);
       }
     }
@@ -286,14 +296,17 @@ export class Catalog implements CatalogLike {
   }
 
   private reselectWorkload(key: string, oldW: Workload | undefined, newW: Workload | undefined, tx: Tx | null): void {
-    if (oldW !== undefined) setRemove(this.nsWorkloads, oldW.meta.namespace, key);
-    if (newW !== undefined) setAdd(this.nsWorkloads, newW.meta.namespace, key);
+    if (oldW !== undefined) for (const l of labelKeys(oldW)) setRemove(this.workloadsByLabel, l, key);
+    if (newW !== undefined) for (const l of labelKeys(newW)) setAdd(this.workloadsByLabel, l, key);
     const before: ReadonlySet<string> = new Set(this.wlMatches.get(key));
     const after = new Set<string>();
     const services = this.store('Service');
     if (newW !== undefined) {
-      for (const s of this.nsServices.get(newW.meta.namespace) ?? EMPTY_SET) {
-        if (selects(services.get(s)?.body as Service, newW)) after.add(s);
+      // Candidates: services of the namespace whose selector starts with one of the workload's labels.
+      for (const l of labelKeys(newW)) {
+        for (const s of this.servicesByFirstLabel.get(l) ?? EMPTY_SET) {
+          if (selects(services.get(s)?.body as Service, newW)) after.add(s);
+        }
       }
     }
     const oldId = oldW === undefined ? '' : identityOf(oldW);
@@ -349,10 +362,12 @@ export class Catalog implements CatalogLike {
     this.indexRemove('serviceAccountsByService', svc, identity, tx);
   }
 
-  private touchIndex(index: IndexName, value: string, e: IndexEntry | undefined, tx: Tx | null): void {
+  private touchIndex(index: IndexName, value: string, member: string, change: 1 | -1, tx: Tx | null): void {
     if (tx === null) return;
     const k = depKeys.index(index, value);
-    if (!tx.indexEntries.has(k)) tx.indexEntries.set(k, { index, value, orig: e === undefined ? EMPTY_SET : new Set(e.members) });
+    let t = tx.indexEntries.get(k);
+    if (t === undefined) tx.indexEntries.set(k, (t = { index, value, delta: new Map() }));
+    t.delta.set(member, (t.delta.get(member) ?? 0) + change);
     if (tx.event !== undefined) tx.lastEvent.set(k, tx.event);
   }
 
@@ -360,7 +375,7 @@ export class Catalog implements CatalogLike {
     const m = this.indexes.get(index) as Map<string, IndexEntry>;
     let e = m.get(value);
     if (e?.members.has(member) === true) return;
-    this.touchIndex(index, value, e, tx);
+    this.touchIndex(index, value, member, 1, tx);
     if (e === undefined) m.set(value, (e = { members: new Set(), sorted: null }));
     e.members.add(member);
     e.sorted = null;
@@ -370,7 +385,7 @@ export class Catalog implements CatalogLike {
     const m = this.indexes.get(index) as Map<string, IndexEntry>;
     const e = m.get(value);
     if (e === undefined || !e.members.has(member)) return;
-    this.touchIndex(index, value, e, tx);
+    this.touchIndex(index, value, member, -1, tx);
     e.members.delete(member);
     e.sorted = null;
     if (e.members.size === 0) m.delete(value);
@@ -388,11 +403,18 @@ export class Catalog implements CatalogLike {
       this.setProvenance(rKey, now === undefined ? undefined : tx.lastEvent.get(rKey));
     }
     for (const kind of kindsChanged) keys.add(depKeys.kind(kind));
-    for (const [iKey, { index, value, orig }] of tx.indexEntries) {
-      const now = (this.indexes.get(index) as Map<string, IndexEntry>).get(value)?.members ?? EMPTY_SET;
-      if (sameMembers(orig, now)) continue;
+    for (const [iKey, { index, value, delta }] of tx.indexEntries) {
+      let changed = false;
+      for (const d of delta.values()) {
+        if (d !== 0) {
+          changed = true;
+          break;
+        }
+      }
+      if (!changed) continue;
       keys.add(iKey);
-      this.setProvenance(iKey, now.size === 0 ? undefined : tx.lastEvent.get(iKey));
+      const exists = (this.indexes.get(index) as Map<string, IndexEntry>).has(value);
+      this.setProvenance(iKey, exists ? tx.lastEvent.get(iKey) : undefined);
     }
     const lastEv = batch.events[batch.events.length - 1];
     if (lastEv !== undefined) this.last = lastEv.offset;
@@ -420,8 +442,8 @@ export class Catalog implements CatalogLike {
     this.svcMatches.clear();
     this.wlMatches.clear();
     this.pairCounts.clear();
-    this.nsWorkloads.clear();
-    this.nsServices.clear();
+    this.workloadsByLabel.clear();
+    this.servicesByFirstLabel.clear();
     for (const kind of RESOURCE_KINDS) {
       if (kind === 'Service') continue;
       for (const [key, e] of this.store(kind)) this.reindex(kind, key, undefined, e.body, null);
@@ -443,10 +465,21 @@ function bodyProblem(key: unknown, body: unknown): string | null {
   return null;
 }
 
-function sameMembers(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
-  return true;
+/** "ns\0label=value" for each label of a workload. */
+function labelKeys(w: Workload): string[] {
+  const out: string[] = [];
+  const labels = w.meta.labels;
+  for (const k in labels) out.push(`${w.meta.namespace}\0${k}=${labels[k] as string}`);
+  return out;
+}
+
+/** The selector's smallest label as "ns\0label=value"; undefined when the service selects nothing. */
+function firstSelectorLabel(s: Service): string | undefined {
+  const sel = s.selector;
+  if (sel === null) return undefined;
+  let first: string | undefined;
+  for (const k in sel) if (first === undefined || k < first) first = k;
+  return first === undefined ? undefined : `${s.meta.namespace}\0${first}=${sel[first] as string}`;
 }
 
 function setAdd(m: Map<string, Set<string>>, k: string, v: string): void {

@@ -9,7 +9,7 @@ import { WeftError } from '../errors.js';
  * "an upsert with an identical body changes nothing" compare.
  */
 export function canonicalJsonOf(value: unknown): string {
-  return write(value, new Set<object>(), '$');
+  return write(value, new Set<object>(), []);
 }
 
 /** sha256 (hex) of the canonical JSON of a value. */
@@ -17,62 +17,80 @@ export function contentHash(value: unknown): string {
   return createHash('sha256').update(canonicalJsonOf(value)).digest('hex');
 }
 
-function write(value: unknown, path: Set<object>, where: string): string {
+// Hot path (every upsert and every derivation is hashed): plain loops and string appends, and the
+// location of a value is only turned into text when there is an error to report.
+function write(value: unknown, open: Set<object>, path: (string | number)[]): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+      return Number.isFinite(value) ? String(value) : 'null';
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':
-      return JSON.stringify(value.toString());
-    case 'undefined':
-    case 'function':
-    case 'symbol':
-      return 'null';
+      return `"${value.toString()}"`;
     case 'object':
       break;
+    default:
+      return 'null';
   }
   if (value === null) return 'null';
   const obj = value as object;
   if (obj instanceof Uint8Array) return `"${Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength).toString('hex')}"`;
-  if (path.has(obj)) {
-    throw new WeftError('CANONICAL_JSON_CYCLE', `cannot hash a value with a reference cycle at ${where}; derivation values must be trees`);
+  if (open.has(obj)) {
+    const where = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
+    throw new WeftError('CANONICAL_JSON_CYCLE', `cannot hash a value with a reference cycle at $${where}; derivation values must be trees`);
   }
-  path.add(obj);
-  try {
-    if (Array.isArray(obj)) {
-      return `[${obj.map((v: unknown, i) => write(v, path, `${where}[${i}]`)).join(',')}]`;
+  open.add(obj);
+  let out: string;
+  if (Array.isArray(obj)) {
+    out = '[';
+    for (let i = 0; i < obj.length; i++) {
+      if (i > 0) out += ',';
+      path.push(i);
+      out += write(obj[i] as unknown, open, path);
+      path.pop();
     }
-    if (obj instanceof Map) {
-      const entries = [...(obj as Map<unknown, unknown>).entries()].map(
-        ([k, v]) => [write(k, path, `${where}<key>`), write(v, path, `${where}<value>`)] as const,
-      );
-      entries.sort((a, b) => compareStrings(a[0], b[0]));
-      return `[${entries.map(([k, v]) => `[${k},${v}]`).join(',')}]`;
+    out += ']';
+  } else if (obj instanceof Map) {
+    const entries: string[] = [];
+    for (const [k, v] of obj as Map<unknown, unknown>) {
+      path.push('<map>');
+      entries.push(`[${write(k, open, path)},${write(v, open, path)}]`);
+      path.pop();
     }
-    if (obj instanceof Set) {
-      const items = [...(obj as Set<unknown>)].map((v) => write(v, path, `${where}<item>`));
-      items.sort(compareStrings);
-      return `[${items.join(',')}]`;
+    entries.sort();
+    out = `[${entries.join(',')}]`;
+  } else if (obj instanceof Set) {
+    const items: string[] = [];
+    for (const v of obj as Set<unknown>) {
+      path.push('<set>');
+      items.push(write(v, open, path));
+      path.pop();
     }
-    const withJson = obj as { toJSON?: unknown };
-    if (typeof withJson.toJSON === 'function') {
-      return write((withJson.toJSON as () => unknown).call(obj), path, where);
-    }
+    items.sort();
+    out = `[${items.join(',')}]`;
+  } else if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
+    open.delete(obj);
+    return write((obj as { toJSON: () => unknown }).toJSON(), open, path);
+  } else {
     const rec = obj as Record<string, unknown>;
-    const keys = Object.keys(rec).sort(compareStrings);
-    const parts: string[] = [];
+    const keys = Object.keys(rec).sort(); // default order is UTF-16 code units, as compareStrings
+    out = '{';
+    let first = true;
     for (const k of keys) {
       const v = rec[k];
       if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-      parts.push(`${JSON.stringify(k)}:${write(v, path, `${where}.${k}`)}`);
+      if (!first) out += ',';
+      first = false;
+      path.push(k);
+      out += `${JSON.stringify(k)}:${write(v, open, path)}`;
+      path.pop();
     }
-    return `{${parts.join(',')}}`;
-  } finally {
-    path.delete(obj);
+    out += '}';
   }
+  open.delete(obj);
+  return out;
 }
 
 /** Code-unit order, locale independent, so the same input sorts the same everywhere. */
