@@ -5,11 +5,17 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CertExternals, type EncodedResource, type LogBatch, type MeshEvent, type ProxyIdentity, type ServiceCertificate } from '@weft/core';
-// The projection, the engine and the manifest parser are not (yet) in the public barrel; tests reach them directly.
-import { Catalog } from '@weft/core/dist/catalog/catalog.js';
-import { Engine } from '@weft/core/dist/derive/engine.js';
-import { parseManifests } from '@weft/core/dist/model/index.js';
+import {
+  CertExternals,
+  Catalog,
+  Engine,
+  parseManifests,
+  type EncodedResource,
+  type LogBatch,
+  type MeshEvent,
+  type ProxyIdentity,
+  type ServiceCertificate,
+} from '@weft/core';
 import { stringify } from 'yaml';
 import { EnvoyAdapter, ENVOY_TYPE_URLS } from './adapter.js';
 import { TYPE_SHORT } from './sets.js';
