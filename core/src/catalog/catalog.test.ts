@@ -496,3 +496,45 @@ test('property: same events in the same order give equal snapshots; snapshot + t
     { numRuns: 100 },
   );
 });
+
+test('a batch failing half-way is rolled back completely', () => {
+  const f = new EventFactory();
+  const c = new Catalog();
+  c.apply(
+    f.batch(
+      f.upsert('Service', serviceBody('a', 's', { app: 'x' })),
+      f.upsert('Workload', workloadBody('a', 'w', { app: 'x' }, 'sa', { proxyUuid: 'u' })),
+    ),
+  );
+  const before = c.snapshot();
+  const entries = () => INDEX_NAMES.map((i) => c.entries(i));
+  const indexesBefore = entries();
+  // Passes the shape check but cannot be hashed: the failure happens after earlier events were applied.
+  const cyclic = workloadBody('a', 'loop', { app: 'x' }, 'sa') as Workload & { self?: unknown };
+  cyclic.self = cyclic;
+  assert.throws(() =>
+    c.apply(
+      f.batch(
+        f.delete('Workload', 'a/w'),
+        f.upsert('Service', serviceBody('a', 's2', { app: 'x' })),
+        f.upsert('Workload', cyclic),
+      ),
+    ),
+  );
+  assert.deepEqual(c.snapshot(), before);
+  assert.deepEqual(entries(), indexesBefore);
+  assert.deepEqual(c.list('Workload').map((w) => w.meta.name), ['w']);
+  // And the catalog keeps working incrementally afterwards.
+  const cs = c.apply(f.batch(f.delete('Workload', 'a/w')));
+  assert.ok(cs.keys.has('i:workloadsByService/a/s'));
+  assert.deepEqual(c.lookup('workloadByProxyUuid', 'u'), []);
+});
+
+test('fromSnapshot rejects a malformed snapshot with a typed error', () => {
+  const good = new Catalog().snapshot();
+  assert.throws(() => Catalog.fromSnapshot({ ...good, v: 2 } as unknown as CatalogSnapshot), (e: unknown) => e instanceof CatalogError && e.code === 'CATALOG_BAD_SNAPSHOT');
+  assert.throws(
+    () => Catalog.fromSnapshot({ ...good, resources: [{ kind: 'Pod' as ResourceKind, key: 'a/b', body: {}, source: 's' }] }),
+    (e: unknown) => e instanceof CatalogError && /unknown kind "Pod"/.test(e.message),
+  );
+});
