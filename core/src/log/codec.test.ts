@@ -29,7 +29,7 @@ test('canonicalJson refuses values JSON cannot carry, naming where', () => {
   assert.throws(() => canonicalJson({ f: () => 1 }), /f: a function/);
   const cyclic: Record<string, unknown> = {};
   cyclic['self'] = cyclic;
-  assert.throws(() => canonicalJson(cyclic), /self: the value contains a cycle/);
+  assert.throws(() => canonicalJson(cyclic), /self\.self\.self.*: nested deeper than 200 levels \(a cycle\?\)$/);
   // The same object twice is not a cycle.
   const shared = { x: 1 };
   assert.equal(canonicalJson([shared, shared]), '[{"x":1},{"x":1}]');

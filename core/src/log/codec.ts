@@ -12,9 +12,11 @@ import { EVENT_SCHEMA_VERSION, type EventInput, type LogBatch, type MeshEvent, t
 /** A value that has no canonical JSON form (NaN, a bigint, a function, a cycle...). */
 export class CanonicalJsonError extends WeftError {
   readonly path: string;
+  readonly reason: string;
   constructor(path: string, reason: string) {
     super('JSON_NOT_CANONICAL', `${path === '' ? 'value' : path}: ${reason}`);
     this.path = path;
+    this.reason = reason;
   }
 }
 
@@ -25,51 +27,71 @@ export class CanonicalJsonError extends WeftError {
  * JSON cannot carry faithfully (NaN, ±Infinity, bigint, functions, symbols, cycles).
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, '', new Set<object>());
+  return write(value, 0);
 }
 
-function write(value: unknown, path: string, stack: Set<object>): string {
+/** Deeper than any normalized resource; reaching it means a cycle (or a value no resource can be). */
+const MAX_DEPTH = 200;
+
+// Hot on every append: strings are concatenated (no arrays, no path bookkeeping); the path of a bad value
+// is assembled only when an error unwinds.
+function write(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      if (!Number.isFinite(value)) throw new CanonicalJsonError(path, `${value} has no JSON form`);
+      if (!Number.isFinite(value)) throw new CanonicalJsonError('', `${value} has no JSON form`);
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
+      if (depth > MAX_DEPTH) throw new CanonicalJsonError('', `nested deeper than ${MAX_DEPTH} levels (a cycle?)`);
       const toJSON = (value as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === 'function') return write(toJSON.call(value), path, stack);
-      if (stack.has(value)) throw new CanonicalJsonError(path, 'the value contains a cycle');
-      stack.add(value);
-      let out: string;
+      if (typeof toJSON === 'function') return write(toJSON.call(value), depth + 1);
       if (Array.isArray(value)) {
-        const parts: string[] = [];
+        let out = '[';
         for (let i = 0; i < value.length; i++) {
           const item: unknown = value[i];
-          parts.push(item === undefined ? 'null' : write(item, `${path}[${i}]`, stack));
+          if (i > 0) out += ',';
+          try {
+            out += item === undefined ? 'null' : write(item, depth + 1);
+          } catch (err) {
+            throw within(err, `[${i}]`);
+          }
         }
-        out = `[${parts.join(',')}]`;
-      } else {
-        const record = value as Record<string, unknown>;
-        const keys = Object.keys(record).sort();
-        const parts: string[] = [];
-        for (const k of keys) {
-          const item = record[k];
-          if (item === undefined) continue;
-          parts.push(`${JSON.stringify(k)}:${write(item, path === '' ? k : `${path}.${k}`, stack)}`);
-        }
-        out = `{${parts.join(',')}}`;
+        return `${out}]`;
       }
-      stack.delete(value);
-      return out;
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      let out = '{';
+      let first = true;
+      for (const k of keys) {
+        const item = record[k];
+        if (item === undefined) continue;
+        try {
+          out += `${first ? '' : ','}${JSON.stringify(k)}:${write(item, depth + 1)}`;
+        } catch (err) {
+          throw within(err, k);
+        }
+        first = false;
+      }
+      return `${out}}`;
     }
     case 'undefined':
-      throw new CanonicalJsonError(path, 'undefined has no JSON form');
+      throw new CanonicalJsonError('', 'undefined has no JSON form');
     default:
-      throw new CanonicalJsonError(path, `a ${typeof value} has no JSON form`);
+      throw new CanonicalJsonError('', `a ${typeof value} has no JSON form`);
   }
+}
+
+/** Prefixes the path of an error raised inside a member. */
+function within(err: unknown, step: string): unknown {
+  if (!(err instanceof CanonicalJsonError)) return err;
+  let path = err.path === '' ? step : err.path.startsWith('[') ? `${step}${err.path}` : `${step}.${err.path}`;
+  // A cycle unwinds through MAX_DEPTH levels; the first steps are enough to find it.
+  if (path.length > 120) path = `${path.slice(0, 120)}...`;
+  return new CanonicalJsonError(path, err.reason);
 }
 
 // --- envelope -------------------------------------------------------------------------------------------
@@ -246,8 +268,6 @@ export function summarizeBatch(bytes: Uint8Array, where = 'event batch'): BatchS
   return { firstOffset: checkEnvelope(raw, where), count: raw.events.length };
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Decodes a batch, validating the schema version, each op and kind, the offsets and the bodies. */
 export function decodeBatch(bytes: Uint8Array, where = 'event batch'): LogBatch {
   const raw = decodeRaw(bytes, where);
@@ -269,7 +289,8 @@ export function decodeBatch(bytes: Uint8Array, where = 'event batch'): LogBatch 
     } else {
       let body: unknown;
       try {
-        body = JSON.parse(utf8.decode(e.body));
+        // The writer produced this from a JS string (well-formed UTF-8) and the CRC vouches for the bytes.
+        body = JSON.parse(Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength).toString('utf8'));
       } catch (err) {
         throw new EventDecodeError(`${where}, event #${i}`, `body is not JSON (${(err as Error).message})`, {
           cause: err,

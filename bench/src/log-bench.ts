@@ -1,0 +1,216 @@
+/**
+ * Event log benchmark: appends N events (default 100k) of realistic normalized resources (Workloads,
+ * Endpoints, Services; ~300-500 B of canonical JSON each) to a FileEventLog, in 100-event batches and as
+ * 1-event batches from concurrent appenders (group commit), then reads them back (open scan, read + decode)
+ * and replays them into the Catalog.
+ *
+ *   npm run bench:log -w bench [-- --events 100000 --concurrency 64]
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  Catalog,
+  canonicalJson,
+  FileEventLog,
+  silentLogger,
+  type Endpoints,
+  type EventInput,
+  type EventLog,
+  type LogBatch,
+  type Service,
+  type Workload,
+} from '@weft/core';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive whole number`);
+  return v;
+}
+
+const NAMESPACES = 20;
+const SERVICES_PER_NS = 25;
+const PODS_PER_SERVICE = 40;
+
+const meta = (namespace: string, name: string, labels: Record<string, string> = {}): Workload['meta'] => ({
+  namespace,
+  name,
+  labels,
+  annotations: {},
+});
+
+function service(ns: string, s: number): Service {
+  return {
+    meta: meta(ns, `svc-${s}`, { app: `svc-${s}` }),
+    ports: [{ name: 'http', port: 14001, targetPort: 14001, protocol: 'TCP', appProtocol: 'http' }],
+    selector: { app: `svc-${s}` },
+    clusterIP: `10.96.${s}.${ns.length}`,
+  };
+}
+
+function workload(ns: string, s: number, p: number, gen: number): Workload {
+  return {
+    meta: meta(ns, `svc-${s}-pod-${p}`, {
+      app: `svc-${s}`,
+      version: `v${gen % 3}`,
+      'pod-template-hash': `5d8f${(s * 977 + p) % 10000}`,
+      'osm-proxy-uuid': `0f0e${String(s).padStart(4, '0')}-${String(p).padStart(4, '0')}-4000-8000-00000000${String(gen % 10000).padStart(4, '0')}`,
+    }),
+    serviceAccount: `svc-${s}`,
+    ips: [`10.${NAMESPACES + (s % 200)}.${p}.${gen % 250}`],
+    ports: [
+      { name: 'http', containerPort: 14001, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 15010, protocol: 'TCP' },
+    ],
+    proxyUuid: `0f0e${String(s).padStart(4, '0')}-${String(p).padStart(4, '0')}-4000-8000-00000000${String(gen % 10000).padStart(4, '0')}`,
+    ready: gen % 7 !== 0,
+  };
+}
+
+function endpoints(ns: string, s: number, gen: number): Endpoints {
+  return {
+    meta: meta(ns, `svc-${s}`),
+    subsets: [
+      {
+        addresses: [0, 1, 2].map((k) => ({ ip: `10.${NAMESPACES + (s % 200)}.${(gen + k) % PODS_PER_SERVICE}.${k}`, workload: `${ns}/svc-${s}-pod-${(gen + k) % PODS_PER_SERVICE}` })),
+        ports: [{ name: 'http', port: 14001, protocol: 'TCP', appProtocol: 'http' }],
+      },
+    ],
+  };
+}
+
+/** A mesh's history: services first, then pods coming and going and endpoints following them. */
+export function meshEvents(n: number): EventInput[] {
+  const out: EventInput[] = [];
+  for (let ns = 0; ns < NAMESPACES && out.length < n; ns++) {
+    for (let s = 0; s < SERVICES_PER_NS && out.length < n; s++) {
+      const namespace = `ns-${ns}`;
+      out.push({ source: 'bench', op: 'upsert', kind: 'Service', key: `${namespace}/svc-${s}`, body: service(namespace, s) });
+    }
+  }
+  for (let i = 0; out.length < n; i++) {
+    const ns = `ns-${i % NAMESPACES}`;
+    const s = Math.floor(i / NAMESPACES) % SERVICES_PER_NS;
+    const p = Math.floor(i / (NAMESPACES * SERVICES_PER_NS)) % PODS_PER_SERVICE;
+    const gen = Math.floor(i / (NAMESPACES * SERVICES_PER_NS * PODS_PER_SERVICE));
+    const key = `${ns}/svc-${s}-pod-${p}`;
+    if (i % 4 === 3) out.push({ source: 'bench', op: 'upsert', kind: 'Endpoints', key: `${ns}/svc-${s}`, body: endpoints(ns, s, i) });
+    else if (i % 23 === 22) out.push({ source: 'bench', op: 'delete', kind: 'Workload', key });
+    else out.push({ source: 'bench', op: 'upsert', kind: 'Workload', key, body: workload(ns, s, p, gen + i) });
+  }
+  return out;
+}
+
+function rate(events: number, ms: number): string {
+  return `${Math.round(events / (ms / 1000)).toLocaleString('en-US')} events/s`;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t0];
+}
+
+/**
+ * Reads every batch of a log and hands it to `apply`: the replay path. With `apply` a catalog's, this is
+ * start-up replay; with a no-op it measures read + decode alone.
+ */
+export async function replay(log: EventLog, apply: (batch: LogBatch) => void): Promise<{ events: number; ms: number }> {
+  const t0 = performance.now();
+  let events = 0;
+  for await (const batch of log.read(0)) {
+    apply(batch);
+    events += batch.events.length;
+  }
+  return { events, ms: performance.now() - t0 };
+}
+
+async function main(): Promise<void> {
+  const total = arg('events', 100_000);
+  const concurrency = arg('concurrency', 64);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-log-bench-'));
+  const lines: string[] = [];
+  const say = (s: string): void => {
+    lines.push(s);
+    console.log(s);
+  };
+  try {
+    const events = meshEvents(total);
+    const bodyBytes = events.reduce((sum, e) => sum + (e.body === undefined ? 0 : Buffer.byteLength(canonicalJson(e.body))), 0);
+    const withBody = events.filter((e) => e.body !== undefined).length;
+    say(`log bench: ${total} events, mean body ${Math.round(bodyBytes / withBody)} B (canonical JSON), node ${process.version}, ${os.cpus().length} cpus`);
+
+    // 1. 100 events per batch, one append at a time.
+    const dirA = path.join(root, 'batch100');
+    const logA = await FileEventLog.open(dirA, { logger: silentLogger });
+    const [, msA] = await timed(async () => {
+      for (let i = 0; i < total; i += 100) await logA.append(events.slice(i, i + 100));
+    });
+    const statsA = logA.stats();
+    await logA.close();
+    const bytesA = fs.readdirSync(dirA).filter((f) => f.endsWith('.seg')).reduce((s, f) => s + fs.statSync(path.join(dirA, f)).size, 0);
+    say(`append, 100 per batch, sequential: ${rate(total, msA)} (${msA.toFixed(0)} ms, ${statsA.syncs} syncs, ${(bytesA / 1048576).toFixed(1)} MiB on disk)`);
+
+    // 2. 1 event per batch from concurrent appenders: group commit.
+    const dirB = path.join(root, 'batch1');
+    const logB = await FileEventLog.open(dirB, { logger: silentLogger });
+    let next = 0;
+    const [, msB] = await timed(async () => {
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < total) {
+            const e = events[next++]!;
+            await logB.append([e]);
+          }
+        }),
+      );
+    });
+    const statsB = logB.stats();
+    await logB.close();
+    say(
+      `append, 1 per batch, ${concurrency} concurrent appenders: ${rate(total, msB)} (${msB.toFixed(0)} ms, ` +
+        `${statsB.syncs} syncs, ${(statsB.batches / statsB.syncs).toFixed(1)} batches per sync)`,
+    );
+
+    // 3. Open (verifies every record) and read + decode.
+    for (const [label, dir] of [
+      ['100-event batches', dirA],
+      ['1-event batches', dirB],
+    ] as const) {
+      const [log, msOpen] = await timed(() => FileEventLog.open(dir, { readOnly: true, logger: silentLogger }));
+      const r = await replay(log, () => undefined);
+      await log.close();
+      if (r.events !== total) throw new Error(`read ${r.events} events from ${label}, wrote ${total}`);
+      say(`open + verify (${label}): ${msOpen.toFixed(0)} ms (${rate(total, msOpen)}); read + decode: ${rate(r.events, r.ms)} (${r.ms.toFixed(0)} ms)`);
+    }
+
+    // 4. Replay into the catalog: read + decode + apply.
+    {
+      const [log, msOpen] = await timed(() => FileEventLog.open(dirA, { readOnly: true, logger: silentLogger }));
+      const catalog = new Catalog();
+      let applyMs = 0;
+      const r = await replay(log, (batch) => {
+        const t0 = performance.now();
+        catalog.apply(batch);
+        applyMs += performance.now() - t0;
+      });
+      await log.close();
+      say(
+        `replay into Catalog (100-event batches): ${rate(r.events, r.ms)} read+decode+apply (${r.ms.toFixed(0)} ms, ` +
+          `of which apply ${applyMs.toFixed(0)} ms); with open ${rate(r.events, r.ms + msOpen)}; ` +
+          `${catalog.size('Workload')} workloads, ${catalog.size('Endpoints')} endpoints, ${catalog.size('Service')} services`,
+      );
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
