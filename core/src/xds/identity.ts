@@ -22,7 +22,12 @@ export class XdsIdentityError extends WeftError {
   }
 }
 
-/** Checks a client certificate (DER) against the trust bundle and the clock, and reads the proxy's identity. */
+/**
+ * Checks a client certificate (DER) against the trust bundle and the clock, and reads the proxy's identity.
+ * grpc-js hands over the peer certificate only when the TLS layer verified it, so a certificate that is
+ * expired or from another CA usually arrives here as `undefined`; the checks below still run, so that the
+ * rule holds whatever the transport did.
+ */
 export function verifyClientCertificate(
   der: Buffer | undefined,
   bundle: readonly X509Certificate[],
@@ -32,7 +37,8 @@ export function verifyClientCertificate(
   if (der === undefined || der.length === 0) {
     throw new XdsIdentityError(
       'XDS_UNAUTHENTICATED',
-      'no client certificate presented; ADS requires mTLS with a proxy certificate issued by the mesh CA (see "weft bootstrap")',
+      'no verified client certificate: it is missing, expired or not yet valid, or not signed by the mesh trust bundle; ' +
+        'ADS requires mTLS with a current proxy certificate issued by the mesh CA (see "weft bootstrap")',
     );
   }
   let cert: X509Certificate;
