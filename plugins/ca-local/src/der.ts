@@ -44,8 +44,12 @@ const buf = (binary: string): Buffer => Buffer.from(binary, 'binary');
 function seq(items: Asn1[]): Asn1 {
   return asn1.create(U, T.SEQUENCE, true, items);
 }
+const oidBytes = new Map<string, string>();
 function oid(value: string): Asn1 {
-  return asn1.create(U, T.OID, false, asn1.oidToDer(value).getBytes());
+  // Encoding an OID is string work forge repeats on every call; certificates use a dozen, over and over.
+  let bytes = oidBytes.get(value);
+  if (bytes === undefined) oidBytes.set(value, (bytes = asn1.oidToDer(value).getBytes()));
+  return asn1.create(U, T.OID, false, bytes);
 }
 function octets(value: Uint8Array): Asn1 {
   return asn1.create(U, T.OCTETSTRING, false, bin(value));
@@ -147,11 +151,16 @@ export function authorityKeyIdentifier(keyId: Uint8Array): Asn1 {
   return extension(OID.authorityKeyIdentifier, false, seq([asn1.create(CTX, 0, false, bin(keyId))]));
 }
 
-/** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits of an SPKI. */
-export function keyIdentifier(spkiDer: Uint8Array): Buffer {
-  const spki = asn1.fromDer(bin(spkiDer));
+/** A SubjectPublicKeyInfo parsed once, for both the certificate body and the key identifier. */
+export function parseSpki(spkiDer: Uint8Array): Asn1 {
+  return asn1.fromDer(bin(spkiDer));
+}
+
+/** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits of an SPKI (DER or already parsed). */
+export function keyIdentifier(spki: Uint8Array | Asn1): Buffer {
+  const node = spki instanceof Uint8Array ? parseSpki(spki) : spki;
   // forge keeps the raw contents (unused-bits byte first) when it also decoded them as nested ASN.1.
-  const bits = (spki.value as Asn1[])[1] as (Asn1 & { bitStringContents?: string }) | undefined;
+  const bits = (node.value as Asn1[])[1] as (Asn1 & { bitStringContents?: string }) | undefined;
   const contents = bits?.bitStringContents ?? (typeof bits?.value === 'string' ? bits.value : undefined);
   if (bits === undefined || bits.type !== T.BITSTRING || contents === undefined) {
     throw new CaMaterialError('public key is not a SubjectPublicKeyInfo');
@@ -172,7 +181,8 @@ export interface TbsInput {
   readonly subject: Asn1;
   readonly notBefore: Date;
   readonly notAfter: Date;
-  readonly spkiDer: Uint8Array;
+  /** The subject's public key, DER or parsed with parseSpki. */
+  readonly spki: Uint8Array | Asn1;
   readonly extensions: readonly Asn1[];
 }
 
@@ -204,7 +214,7 @@ export function buildCertificate(input: TbsInput, signer: KeyObject): Buffer {
     input.issuer,
     seq([time(input.notBefore), time(input.notAfter)]),
     input.subject,
-    asn1.fromDer(bin(input.spkiDer)),
+    input.spki instanceof Uint8Array ? parseSpki(input.spki) : input.spki,
     asn1.create(CTX, 3, true, [seq([...input.extensions])]),
   ]);
   const tbsDer = der(tbs);

@@ -27,6 +27,7 @@ import {
   extKeyUsage,
   keyIdentifier,
   keyUsage,
+  parseSpki,
   randomSerial,
   subjectAltName,
   subjectKeyIdentifier,
@@ -220,6 +221,7 @@ export class LocalCa implements CertificateIssuer {
     } else {
       const keys = await leafKeys(this.keyAlgorithm);
       keyPem = keys.privateKey;
+      const spki = parseSpki(keys.publicKey);
       der = buildCertificate(
         {
           serial,
@@ -227,8 +229,8 @@ export class LocalCa implements CertificateIssuer {
           subject: encodeName([[OID.commonName, request.commonName]]),
           notBefore,
           notAfter,
-          spkiDer: keys.publicKey,
-          extensions: leafExtensions(request, keys.publicKey, signer.keyId, this.keyAlgorithm),
+          spki,
+          extensions: leafExtensions(request, spki, signer.keyId, this.keyAlgorithm),
         },
         signer.key,
       );
@@ -306,17 +308,31 @@ async function leafKeys(algorithm: KeyAlgorithm): Promise<{ publicKey: Buffer; p
   );
 }
 
-function leafExtensions(request: CertificateRequest, spki: Buffer, caKeyId: Buffer, algorithm: KeyAlgorithm): forge.asn1.Asn1[] {
-  const usages = [
-    ...(request.usage === 'server' || request.usage === 'both' ? [OID.serverAuth] : []),
-    ...(request.usage === 'client' || request.usage === 'both' ? [OID.clientAuth] : []),
-  ];
+// The extensions that depend only on usage and key type are the same for every leaf: built once.
+const fixedExtensions = new Map<string, forge.asn1.Asn1[]>();
+function usageExtensions(usage: CertificateRequest['usage'], algorithm: KeyAlgorithm): forge.asn1.Asn1[] {
+  const key = `${usage}/${algorithm}`;
+  let exts = fixedExtensions.get(key);
+  if (exts === undefined) {
+    const usages = [
+      ...(usage === 'server' || usage === 'both' ? [OID.serverAuth] : []),
+      ...(usage === 'client' || usage === 'both' ? [OID.clientAuth] : []),
+    ];
+    exts = [
+      basicConstraints(false),
+      // RSA keys may also carry TLS 1.2 key transport; ECDSA keys only sign.
+      keyUsage(algorithm === 'rsa-2048' ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature]),
+      extKeyUsage(usages),
+    ];
+    fixedExtensions.set(key, exts);
+  }
+  return exts;
+}
+
+function leafExtensions(request: CertificateRequest, spki: forge.asn1.Asn1, caKeyId: Buffer, algorithm: KeyAlgorithm): forge.asn1.Asn1[] {
   const sans = (request.dnsNames?.length ?? 0) + (request.uris?.length ?? 0) + (request.ipAddresses?.length ?? 0);
   return [
-    basicConstraints(false),
-    // RSA keys may also carry TLS 1.2 key transport; ECDSA keys only sign.
-    keyUsage(algorithm === 'rsa-2048' ? [KeyUsage.digitalSignature, KeyUsage.keyEncipherment] : [KeyUsage.digitalSignature]),
-    extKeyUsage(usages),
+    ...usageExtensions(request.usage, algorithm),
     ...(sans > 0 ? [subjectAltName(request)] : []),
     subjectKeyIdentifier(keyIdentifier(spki)),
     authorityKeyIdentifier(caKeyId),
@@ -350,7 +366,7 @@ async function generateRoot(options: LocalCaOptions): Promise<CaFiles> {
       subject: name,
       notBefore,
       notAfter,
-      spkiDer: spki,
+      spki,
       extensions: [
         basicConstraints(true),
         keyUsage([KeyUsage.digitalSignature, KeyUsage.keyCertSign, KeyUsage.cRLSign]),
