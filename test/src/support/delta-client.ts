@@ -37,6 +37,12 @@ export interface NodeSpec {
 
 type Raw = Buffer | Record<string, unknown>;
 
+export interface StreamOptions {
+  /** Open the stream on this existing channel (many streams, one connection) instead of a new one. */
+  readonly shared?: grpc.Client;
+  readonly options?: grpc.ChannelOptions;
+}
+
 function nodeObject(node: NodeSpec): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(node.metadata ?? {})) fields[k] = { stringValue: v };
@@ -61,6 +67,7 @@ abstract class AdsTestStream<Res> {
   private waiters: ((r: Res | undefined) => void)[] = [];
   readonly status: Promise<grpc.StatusObject>;
   private ended = false;
+  private readonly ownsClient: boolean;
 
   protected constructor(
     address: string,
@@ -68,9 +75,10 @@ abstract class AdsTestStream<Res> {
     requestType: string,
     decodeResponse: (buf: Buffer) => Res,
     credentials: grpc.ChannelCredentials,
-    channelOptions: grpc.ChannelOptions = {},
+    channelOptions: StreamOptions = {},
   ) {
-    this.client = new grpc.Client(address, credentials, channelOptions);
+    this.client = channelOptions.shared ?? new grpc.Client(address, credentials, channelOptions.options ?? {});
+    this.ownsClient = channelOptions.shared === undefined;
     const reqType = envoyType(requestType);
     const serialize = (r: Raw): Buffer => (Buffer.isBuffer(r) ? r : Buffer.from(reqType.encode(reqType.fromObject(r)).finish()));
     this.call = this.client.makeBidiStreamRequest(path, serialize, decodeResponse);
@@ -131,13 +139,13 @@ abstract class AdsTestStream<Res> {
   /** Half-closes and closes the channel. */
   close(): void {
     this.call.end();
-    this.client.close();
+    if (this.ownsClient) this.client.close();
   }
 
   /** Cancels the stream without a half-close (a proxy that vanished). */
   cancel(): void {
     this.call.cancel();
-    this.client.close();
+    if (this.ownsClient) this.client.close();
   }
 }
 
@@ -145,7 +153,7 @@ const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 
 export class DeltaClient extends AdsTestStream<DeltaResponseView> {
   private firstSent = false;
-  constructor(address: string, private readonly node: NodeSpec, credentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}) {
+  constructor(address: string, private readonly node: NodeSpec, credentials = grpc.credentials.createInsecure(), options: StreamOptions = {}) {
     super(
       address,
       `${ADS}/DeltaAggregatedResources`,
@@ -207,7 +215,7 @@ export class DeltaClient extends AdsTestStream<DeltaResponseView> {
 
 export class SotwClient extends AdsTestStream<SotwResponseView> {
   private firstSent = false;
-  constructor(address: string, private readonly node: NodeSpec, credentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}) {
+  constructor(address: string, private readonly node: NodeSpec, credentials = grpc.credentials.createInsecure(), options: StreamOptions = {}) {
     super(
       address,
       `${ADS}/StreamAggregatedResources`,
