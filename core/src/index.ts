@@ -40,3 +40,4 @@ export type { NormalizedResource, IgnoredDocument, ParseResult, DocumentOrigin }
 export { parseDuration, isCidr, isIpAddress } from './model/values.js';
 export { appProtocolFromPortName, MONITORED_BY_LABEL, PROXY_UUID_LABEL } from './model/kinds-core.js';
 export * from './log/index.js';
+export { envoyType, envoyProtos, weftProtos } from '@weft/protos';

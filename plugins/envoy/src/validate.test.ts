@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it, before } from 'node:test';
 import { TypeUrl, encodeAnyBytes, packAny } from '@weft/core';
-import { envoyType } from '@weft/protos';
+import { envoyType } from '@weft/core';
 import { EnvoyAdapter } from './adapter.js';
 import { caseDirs, loadCase, proxyResources } from './harness.js';
 
