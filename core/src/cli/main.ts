@@ -1,25 +1,21 @@
-import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { WeftError } from '../errors.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import {
+  CORE_PACKAGE_DIR,
   envOverrides,
   loadConfigFile,
   normalizeConfig,
   type ConfigOverrides,
   type WeftConfig,
 } from '../runtime/config.js';
-import { CORE_PACKAGE_DIR, startWeft } from '../runtime/weft.js';
 import { flag, intOption, parseCommandLine, stringOption, UsageError, type OptionSpec, type Parsed } from './args.js';
-import { bootstrapFor } from './bootstrap.js';
-import { inspectCommand, tailCommand } from './log.js';
-import { validatePaths } from './validate.js';
 
 /**
  * The `weft` command. Output meant for people or scripts goes to stdout; Weft's own structured logs go to
  * stderr. Exit codes: 0 success, 1 failure (invalid input, a start that failed), 2 a command line that
- * cannot be understood.
+ * cannot be understood. Commands load their modules on demand, so `weft --help` stays instant.
  */
 
 export interface CliIO {
@@ -108,10 +104,16 @@ function processIO(): CliIO {
     env: process.env,
     signal: () =>
       new Promise((resolve) => {
+        let first = true;
+        // The handlers stay: a second signal during shutdown must not kill the process before the log
+        // is closed (its lock released, its last batch synced).
         const on = (sig: string): void => {
-          process.off('SIGINT', on);
-          process.off('SIGTERM', on);
-          resolve(sig);
+          if (first) {
+            first = false;
+            resolve(sig);
+          } else {
+            process.stderr.write(`weft: ${sig} received while stopping; still shutting down (SIGKILL forces it)\n`);
+          }
         };
         process.on('SIGINT', on);
         process.on('SIGTERM', on);
@@ -164,6 +166,7 @@ async function start(argv: readonly string[], io: CliIO): Promise<number> {
   const config = resolveConfig(parsed, io, extra);
   const logger = io.logger ?? createLogger({ level: config.logLevel });
   const signal = io.signal();
+  const { startWeft } = await import('../runtime/weft.js');
   const weft = await startWeft(config, { logger });
   const outcome = await Promise.race([
     signal.then((sig) => ({ sig })),
@@ -188,6 +191,7 @@ async function validate(argv: readonly string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (parsed.positionals.length === 0) throw new UsageError('give at least one file or folder to validate');
+  const { validatePaths } = await import('./validate.js');
   const { text, ok } = validatePaths(parsed.positionals, io.cwd);
   io.stdout(text);
   return ok ? 0 : 1;
@@ -207,6 +211,7 @@ async function logCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const dir = parsed.positionals[0];
   if (dir === undefined || parsed.positionals.length > 1) throw new UsageError(`weft log ${sub} takes exactly one log directory`);
   const abs = path.resolve(io.cwd, dir);
+  const { inspectCommand, tailCommand } = await import('./log.js');
   if (sub === 'inspect') {
     if (parsed.values.from !== undefined || flag(parsed, 'follow')) throw new UsageError('--from and --follow belong to weft log tail');
     return inspectCommand(abs, flag(parsed, 'json'), io.stdout);
@@ -247,6 +252,7 @@ async function bootstrap(argv: readonly string[], io: CliIO): Promise<number> {
   // Plugins log at load; keep stdout for the bootstrap and stderr quiet unless something is wrong.
   const logger = io.logger ?? createLogger({ level: 'warn' });
   const xdsAddress = stringOption(parsed, 'xds-address');
+  const { bootstrapFor } = await import('./bootstrap.js');
   const result = await bootstrapFor(
     config,
     {

@@ -98,5 +98,9 @@ export function validatePaths(paths: readonly string[], cwd: string = process.cw
   const texts = new Map<string, string>();
   for (const f of files) texts.set(displayPath(f, cwd), fs.readFileSync(f, 'utf8'));
   const report = validateTexts(texts);
+  if (files.length === 0 && missing.length === 0) {
+    // Validating nothing is almost always a wrong path; saying "0 errors" would hide it.
+    return { text: `error: no manifest files (*.yaml, *.yml, *.json) under ${paths.join(', ')}\n`, ok: false };
+  }
   return { text: formatReport(report, missing), ok: report.errors.length === 0 && missing.length === 0 };
 }

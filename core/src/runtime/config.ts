@@ -78,6 +78,9 @@ export interface ConfigOverrides {
 
 export const FILES_PLUGIN = '@weft/plugin-files';
 
+/** Directory Weft's own package lives in: package names in `plugins:` also resolve from here. */
+export const CORE_PACKAGE_DIR = path.resolve(__dirname, '..', '..');
+
 const TOP_LEVEL = [
   'dataDir',
   'log',

@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogLike } from '../catalog/types.js';
@@ -18,16 +17,13 @@ import { createPluginContainer, loadPlugins, type LoadedPlugin } from '../plugin
 import type { ProxyAdapter } from '../xds/adapter.js';
 import { XdsServer, type XdsTls } from '../xds/server.js';
 import { builtinBackends, openLog } from './backends.js';
-import type { WeftConfig } from './config.js';
+import { CORE_PACKAGE_DIR, type WeftConfig } from './config.js';
 
 /**
  * Composition of a running control plane. Everything that can be checked is checked before anything
  * listens or watches (config, plugins, extension points); then the pieces start in dependency order
  * (log, catalog caught up, certificates, servers, sources last) and stop in the reverse order.
  */
-
-/** Directory Weft's own package lives in: package names in `plugins:` also resolve from here. */
-export const CORE_PACKAGE_DIR = path.resolve(__dirname, '..', '..');
 
 export interface StartOptions {
   readonly logger?: Logger;
@@ -345,6 +341,8 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
         return closing;
       },
     };
+    // Ready means the catalog reflects everything the sources appended at start.
+    await weft.caughtUp(log.head() - 1);
     logger.info('ready', {
       offset: catalog.lastOffset,
       plugins: plugins.map((p) => p.name),
