@@ -228,6 +228,19 @@ describe('CertificateManager', () => {
     assert.equal(h.issued.filter((i) => i.reason === 'root-rotation').length, 2);
   });
 
+  it('re-issues under the new root even when an issuance under the old one is in flight', async () => {
+    const h = harness();
+    await h.manager.ensure(bookstore);
+    await h.manager.beginRootRotation();
+    h.clock.advance(24 * HOUR); // expired: the next ensure issues again, under root-1
+    const inflight = h.manager.ensure(bookstore);
+    const reissue = h.manager.reissueUnderNewRoot();
+    await inflight;
+    await reissue;
+    assert.match(h.certsOf('bookstore', 'bookstore').at(-1)!.certPem, /by root-2/);
+    assert.equal(h.issuer.serial, 3);
+  });
+
   it('runs a whole root rotation with propagation waits on the clock', async () => {
     const h = harness();
     await h.manager.ensure(bookstore);

@@ -250,7 +250,7 @@ export class CertificateManager implements IdentityCertificates {
     }
     await rotator.activate();
     const entries = [...this.entries.values()];
-    const results = await Promise.allSettled(entries.map((e) => this.issue(e, 'root-rotation')));
+    const results = await Promise.allSettled(entries.map((e) => this.reissue(e)));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) {
       // Stay in "overlap": retrying this step re-issues everything, the old root is still trusted.
@@ -330,6 +330,15 @@ export class CertificateManager implements IdentityCertificates {
     this.bundle = [...bundle];
     this.engine.setExternal(CertExternals.trustBundle, this.bundle);
     this.emit('trustBundle', { bundle: this.bundle });
+  }
+
+  /**
+   * A fresh issuance under the issuer's current root: an issuance already in flight may have been
+   * signed by the previous root, so it is waited for (its outcome belongs to its own caller), not shared.
+   */
+  private async reissue(entry: Entry): Promise<IssuedCertificate> {
+    if (entry.inflight !== undefined) await Promise.allSettled([entry.inflight]);
+    return this.issue(entry, 'root-rotation');
   }
 
   /** One issuance at a time per entry; concurrent callers share it. */

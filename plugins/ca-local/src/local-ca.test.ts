@@ -97,6 +97,9 @@ describe('LocalCa issuance', () => {
     const issued = await ca.issue(bookstore);
     assert.ok(issued.notAfter.getTime() < Date.now(), 'expired certificate for tests of expiry handling');
     assert.throws(() => opensslVerify(tmp.dir, { roots: ca.trustBundle(), leaf: issued.certPem }), /certificate has expired/);
+    const shortRoot = await LocalCa.open({ rootValidityMs: 3600_000 });
+    const clamped = await shortRoot.issue(bookstore);
+    assert.equal(clamped.notAfter.getTime(), new Date(x509(shortRoot.trustBundle()[0]!).validTo).getTime(), 'a leaf never outlives its CA');
     const short = await (await LocalCa.open({})).issue({ ...bookstore, validityMs: 10 * 60_000 });
     assert.ok(Math.abs(short.notAfter.getTime() - Date.now() - 10 * 60_000) < 2000);
   });

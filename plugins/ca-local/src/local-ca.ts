@@ -77,6 +77,8 @@ interface Signer {
   /** Intermediates a leaf carries: the signing CA when it is not a root, then those above it. */
   readonly chainPem: readonly string[];
   readonly forge: ForgeCa | undefined;
+  /** A leaf never outlives its CA: verification would fail from that moment on anyway. */
+  readonly notAfter: number;
 }
 
 function pemOf(der: Uint8Array): string {
@@ -112,6 +114,7 @@ function makeSigner(certPem: string, keyPem: string, chainPem: readonly string[]
     keyId: keyId ?? keyIdentifier(spki),
     chainPem,
     forge: key.asymmetricKeyType === 'rsa' ? forgeCa(certPem, keyPem) : undefined,
+    notAfter: new Date(x509.validTo).getTime(),
   };
 }
 
@@ -209,9 +212,9 @@ export class LocalCa implements CertificateIssuer {
     if (!(validity > 0)) throw new CaMaterialError(`certificate request validity ${validity} ms must be positive`);
     const now = this.now();
     const notBefore = wholeSeconds(now - CLOCK_SKEW_MS);
-    const notAfter = wholeSeconds(now + validity);
-    const serial = randomSerial(randomBytes(16));
     const signer = this.signer;
+    const notAfter = wholeSeconds(Math.min(now + validity, signer.notAfter));
+    const serial = randomSerial(randomBytes(16));
     let der: Buffer;
     let keyPem: string;
     if (this.keyAlgorithm === 'rsa-2048' && signer.forge !== undefined) {
