@@ -198,6 +198,7 @@ export class XdsServer {
   private readonly seenUuids = new Set<string>();
   private streamCounter = 0;
   private closed = false;
+  private listening = false;
 
   constructor(private readonly options: XdsServerOptions) {
     this.logger = (options.logger ?? silentLogger).child({ component: 'xds' });
@@ -235,7 +236,10 @@ export class XdsServer {
     return new Promise((resolve, reject) => {
       this.server.bindAsync(address, this.credentials, (err, bound) => {
         if (err !== null) reject(new ConfigError(`xds server cannot listen on ${address}: ${err.message}`, { cause: err }));
-        else resolve(bound);
+        else {
+          this.listening = true;
+          resolve(bound);
+        }
       });
     });
   }
@@ -275,8 +279,14 @@ export class XdsServer {
     };
   }
 
-  /** Adds /debug/proxies and /debug/proxies/<id or uuid> to a debug server. */
+  /** Adds /debug/proxies, /debug/proxies/<id or uuid>, /healthz and /readyz to a debug server. */
   registerDebugRoutes(debug: DebugServer): void {
+    debug.route('/healthz', () => ({ body: { status: 'ok' } }));
+    debug.route('/readyz', () =>
+      this.listening && !this.closed
+        ? { body: { status: 'ready', proxies: this.supervisor.size } }
+        : { status: 503, body: { status: this.closed ? 'closed' : 'not listening yet' } },
+    );
     debug.route('/debug/proxies', () => ({ body: { proxies: this.proxies() } }));
     debug.route('/debug/proxies/*', (req) => {
       const detail = this.proxy(req.rest);
@@ -450,12 +460,12 @@ export class XdsServer {
     const specs = new Map(adapter.typeUrls.map((t) => [t, adapter.resources(identity, t)] as const));
     const session = new XdsSession({ mode, typeUrls: adapter.typeUrls, historySize: this.options.historySize ?? 32 });
     let retained: string[] = [];
-    let proxyRef: ConnectedProxy | undefined;
+    const rootIds = [...new Set([...specs.values()].map((spec) => spec.id))];
     const nacksLogged = new Set<string>();
 
     const port: ProxyPort = {
       retain: () => {
-        retained = proxyRef?.rootIds.slice() ?? [];
+        retained = rootIds.slice();
         for (const id of retained) engine.retain(id);
       },
       release: () => {
@@ -507,7 +517,6 @@ export class XdsServer {
     };
 
     const proxy = new ConnectedProxy(streamId, identity, session, call.getPeer(), specs, port, this.coalesceMs);
-    proxyRef = proxy;
     proxy.actor.subscribe({
       error: (err: unknown) => {
         problem('actor-failed', 'proxy actor failed; stream ended', { error: (err as Error)?.message ?? String(err) });
