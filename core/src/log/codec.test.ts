@@ -92,3 +92,76 @@ test('decoded batches type-check as LogBatch', () => {
   const b: LogBatch = decodeBatch(encodePrepared([prepareEvent(inputFor('x/y'), 0, 0)], 0));
   assert.equal(b.events.length, 1);
 });
+
+test('the wire decoder agrees with protobufjs on random batches', async () => {
+  const fc = await import('fast-check');
+  const Batch = weftProtos().lookupType('weft.event.v1.Batch');
+  const kinds = ['Workload', 'Service', 'Endpoints', 'TrafficTarget'] as const;
+  const event = fc.record({
+    op: fc.constantFrom('upsert' as const, 'delete' as const),
+    kind: fc.constantFrom(...kinds),
+    key: fc.string({ minLength: 1, maxLength: 40 }),
+    source: fc.string({ minLength: 1, maxLength: 12 }),
+    time: fc.maxSafeNat(),
+    body: fc.jsonValue(),
+  });
+  fc.assert(
+    fc.property(fc.array(event, { minLength: 1, maxLength: 8 }), fc.maxSafeNat(), (events, first) => {
+      const firstOffset = Math.min(first, Number.MAX_SAFE_INTEGER - events.length);
+      const inputs = events.map((e) =>
+        e.op === 'delete' ? { source: e.source, op: e.op, kind: e.kind, key: e.key, time: e.time } : { ...e, body: e.body ?? 0 },
+      );
+      const bytes = encodePrepared(inputs.map((e, i) => prepareEvent(e, i, 0)), firstOffset);
+      const ours = decodeBatch(bytes);
+      const theirs = Batch.toObject(Batch.decode(bytes), { longs: Number, defaults: true }) as {
+        events: { v: number; offset: number; time: number; source: string; op: number; kind: string; key: string; body: Uint8Array }[];
+      };
+      assert.equal(ours.events.length, theirs.events.length);
+      ours.events.forEach((e, i) => {
+        const t = theirs.events[i]!;
+        assert.deepEqual(
+          [e.v, e.offset, e.time, e.source, e.op === 'upsert' ? 1 : 2, e.kind, e.key],
+          [t.v, t.offset, t.time, t.source, t.op, t.kind, t.key],
+        );
+        assert.equal(e.body === undefined ? '' : canonicalJson(e.body), Buffer.from(t.body).toString('utf8'));
+      });
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('the wire decoder skips unknown fields and refuses truncated input with a typed error', () => {
+  const bytes = Buffer.from(encodePrepared([prepareEvent(inputFor('ns/a'), 0, 7)], 3));
+  // Add to the event fields 15 (varint) and 16 (bytes), and to the batch field 3, as a newer writer might.
+  const extra = Buffer.from([0x78, 0x96, 0x01, 0x82, 0x01, 0x02, 0x41, 0x42]);
+  assert.equal(bytes[0], 0x0a);
+  const lengthBytes = (n: number): Buffer => {
+    const out: number[] = [];
+    while (n > 127) {
+      out.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    out.push(n);
+    return Buffer.from(out);
+  };
+  const eventBytes = Buffer.concat([decodeLengthDelimited(bytes), extra]);
+  const widened = Buffer.concat([Buffer.from([0x0a]), lengthBytes(eventBytes.length), eventBytes, Buffer.from([0x18, 0x05])]);
+  assert.deepEqual(decodeBatch(widened), decodeBatch(bytes));
+  for (let len = 1; len < bytes.length; len++) {
+    assert.throws(() => decodeBatch(bytes.subarray(0, len)), (err: unknown) => err instanceof EventDecodeError || err instanceof EventSchemaVersionError, `cut at ${len}`);
+  }
+});
+
+/** The payload of the first field-1 entry of an encoded Batch. */
+function decodeLengthDelimited(bytes: Buffer): Buffer {
+  let pos = 1;
+  let len = 0;
+  let mul = 1;
+  for (;;) {
+    const b = bytes[pos++]!;
+    len += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) break;
+    mul *= 128;
+  }
+  return bytes.subarray(pos, pos + len);
+}

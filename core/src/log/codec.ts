@@ -201,62 +201,144 @@ export function encodeBatch(batch: LogBatch): Uint8Array {
   return batchMessage().encode({ events: messages }).finish();
 }
 
-/** A decoded protobuf uint64: a number, or a Long when it does not fit 32 bits. */
-type Uint64 = number | { low: number; high: number };
-
-function toSafe(value: Uint64, what: string, where: string): number {
-  const n = typeof value === 'number' ? value : (value.high >>> 0) * 0x1_0000_0000 + (value.low >>> 0);
-  if (!Number.isSafeInteger(n)) throw new EventDecodeError(where, `${what} ${n} is beyond 2^53`);
-  return n;
-}
-
 /** Header fields of a batch, decoded without parsing bodies (for scanning a log on open). */
 export interface BatchSummary {
   readonly firstOffset: number;
   readonly count: number;
 }
 
-interface RawBatch {
-  events: {
-    v: number;
-    offset: Uint64;
-    time: Uint64;
-    source: string;
-    op: number;
-    kind: string;
-    key: string;
-    body: Uint8Array;
-  }[];
+/**
+ * One event as it sits in the payload: numbers already checked to be safe integers, strings decoded, the
+ * body still bytes ([bodyStart, bodyEnd) of the payload).
+ */
+interface RawEvent {
+  v: number;
+  offset: number;
+  time: number;
+  source: string;
+  op: number;
+  kind: string;
+  key: string;
+  bodyStart: number;
+  bodyEnd: number;
 }
 
-function decodeRaw(bytes: Uint8Array, where: string): RawBatch {
-  let raw: RawBatch;
-  try {
-    raw = batchMessage().decode(bytes) as unknown as RawBatch;
-  } catch (err) {
-    throw new EventDecodeError(where, `not a weft.event.v1.Batch (${(err as Error).message})`, { cause: err });
-  }
-  if (raw.events.length === 0) throw new EventDecodeError(where, 'the batch holds no events');
-  return raw;
-}
+class Truncated extends Error {}
 
-function checkEnvelope(raw: RawBatch, where: string): number {
-  let first = 0;
-  for (let i = 0; i < raw.events.length; i++) {
-    const e = raw.events[i]!;
-    const at = `${where}, event #${i}`;
-    if (e.v !== EVENT_SCHEMA_VERSION) throw new EventSchemaVersionError(e.v, at);
-    const offset = toSafe(e.offset, 'offset', at);
-    if (i === 0) first = offset;
-    else if (offset !== first + i) {
-      throw new EventDecodeError(at, `offset ${offset} breaks the batch's contiguous offsets (expected ${first + i})`);
+/**
+ * Reads weft.event.v1.Batch straight from the wire format. Replay decodes every event of the log, and this
+ * is ~2x faster than protobufjs' generic decoder (no Long objects for uint64, no message instances, bodies
+ * left as byte ranges); protobufjs still encodes, and the tests hold both to the same results. Unknown fields
+ * are skipped, as protobuf requires, so a newer writer's additive fields do not break an older reader.
+ */
+function decodeRaw(bytes: Uint8Array, where: string): { buf: Buffer; events: RawEvent[] } {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const events: RawEvent[] = [];
+  let pos = 0;
+
+  const varint = (end: number): number => {
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (pos >= end) throw new Truncated();
+      const b = buf[pos++]!;
+      result += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return result;
+      mul *= 128;
     }
-    if (e.op !== OP_UPSERT && e.op !== OP_DELETE) throw new EventDecodeError(at, `unknown op ${e.op}`);
-    if (!KINDS.has(e.kind)) throw new EventDecodeError(at, `unknown kind ${JSON.stringify(e.kind)}`);
-    if (e.key === '') throw new EventDecodeError(at, 'empty key');
-    if (e.source === '') throw new EventDecodeError(at, 'empty source');
-    if ((e.op === OP_UPSERT) !== e.body.length > 0) {
-      throw new EventDecodeError(at, e.op === OP_UPSERT ? 'an upsert without body' : 'a delete with a body');
+    throw new EventDecodeError(where, 'a varint runs over 10 bytes');
+  };
+  const skip = (wire: number, end: number): void => {
+    switch (wire) {
+      case 0:
+        varint(end);
+        return;
+      case 1:
+        pos += 8;
+        break;
+      case 2: {
+        // Not `pos += varint(end)`: that would add to the position from before the length was read.
+        const len = varint(end);
+        pos += len;
+        break;
+      }
+      case 5:
+        pos += 4;
+        break;
+      default:
+        throw new EventDecodeError(where, `unsupported protobuf wire type ${wire}`);
+    }
+    if (pos > end) throw new Truncated();
+  };
+  const safe = (n: number, what: string): number => {
+    if (!Number.isSafeInteger(n)) throw new EventDecodeError(`${where}, event #${events.length}`, `${what} ${n} is beyond 2^53`);
+    return n;
+  };
+
+  try {
+    const total = buf.length;
+    while (pos < total) {
+      const tag = varint(total);
+      if (tag >>> 3 !== 1 || (tag & 7) !== 2) {
+        skip(tag & 7, total);
+        continue;
+      }
+      const len = varint(total);
+      const end = pos + len;
+      if (end > total) throw new Truncated();
+      const e: RawEvent = { v: 0, offset: 0, time: 0, source: '', op: 0, kind: '', key: '', bodyStart: 0, bodyEnd: 0 };
+      while (pos < end) {
+        const t = varint(end);
+        const field = t >>> 3;
+        const wire = t & 7;
+        if (wire === 0 && field >= 1 && field <= 5 && field !== 4) {
+          const n = varint(end);
+          if (field === 1) e.v = n;
+          else if (field === 2) e.offset = safe(n, 'offset');
+          else if (field === 3) e.time = safe(n, 'time');
+          else e.op = n;
+        } else if (wire === 2 && field >= 4 && field <= 8 && field !== 5) {
+          const l = varint(end);
+          const s = pos;
+          pos += l;
+          if (pos > end) throw new Truncated();
+          if (field === 8) {
+            e.bodyStart = s;
+            e.bodyEnd = pos;
+          } else {
+            const str = buf.toString('utf8', s, pos);
+            if (field === 4) e.source = str;
+            else if (field === 6) e.kind = str;
+            else e.key = str;
+          }
+        } else {
+          skip(wire, end);
+        }
+      }
+      events.push(e);
+    }
+  } catch (err) {
+    if (err instanceof Truncated) throw new EventDecodeError(where, 'not a weft.event.v1.Batch (it ends inside a field)');
+    throw err;
+  }
+  if (events.length === 0) throw new EventDecodeError(where, 'the batch holds no events');
+  return { buf, events };
+}
+
+function checkEnvelope(events: readonly RawEvent[], where: string): number {
+  const first = events[0]!.offset;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.v !== EVENT_SCHEMA_VERSION) throw new EventSchemaVersionError(e.v, `${where}, event #${i}`);
+    if (e.offset !== first + i) {
+      throw new EventDecodeError(`${where}, event #${i}`, `offset ${e.offset} breaks the batch's contiguous offsets (expected ${first + i})`);
+    }
+    if (e.op !== OP_UPSERT && e.op !== OP_DELETE) throw new EventDecodeError(`${where}, event #${i}`, `unknown op ${e.op}`);
+    if (!KINDS.has(e.kind)) throw new EventDecodeError(`${where}, event #${i}`, `unknown kind ${JSON.stringify(e.kind)}`);
+    if (e.key === '') throw new EventDecodeError(`${where}, event #${i}`, 'empty key');
+    if (e.source === '') throw new EventDecodeError(`${where}, event #${i}`, 'empty source');
+    if ((e.op === OP_UPSERT) !== e.bodyEnd > e.bodyStart) {
+      throw new EventDecodeError(`${where}, event #${i}`, e.op === OP_UPSERT ? 'an upsert without body' : 'a delete with a body');
     }
   }
   return first;
@@ -264,40 +346,31 @@ function checkEnvelope(raw: RawBatch, where: string): number {
 
 /** Decodes and checks the envelope of a batch (schema version, ops, kinds, offsets) without parsing bodies. */
 export function summarizeBatch(bytes: Uint8Array, where = 'event batch'): BatchSummary {
-  const raw = decodeRaw(bytes, where);
-  return { firstOffset: checkEnvelope(raw, where), count: raw.events.length };
+  const { events } = decodeRaw(bytes, where);
+  return { firstOffset: checkEnvelope(events, where), count: events.length };
 }
 
 /** Decodes a batch, validating the schema version, each op and kind, the offsets and the bodies. */
 export function decodeBatch(bytes: Uint8Array, where = 'event batch'): LogBatch {
-  const raw = decodeRaw(bytes, where);
+  const { buf, events: raw } = decodeRaw(bytes, where);
   checkEnvelope(raw, where);
-  const events: MeshEvent[] = new Array<MeshEvent>(raw.events.length);
-  for (let i = 0; i < raw.events.length; i++) {
-    const e = raw.events[i]!;
-    const base = {
-      v: e.v,
-      offset: toSafe(e.offset, 'offset', where),
-      time: toSafe(e.time, 'time', where),
-      source: e.source,
-      op: (e.op === OP_UPSERT ? 'upsert' : 'delete') as Op,
-      kind: e.kind as ResourceKind,
-      key: e.key,
-    };
-    if (e.body.length === 0) {
-      events[i] = base;
-    } else {
-      let body: unknown;
-      try {
-        // The writer produced this from a JS string (well-formed UTF-8) and the CRC vouches for the bytes.
-        body = JSON.parse(Buffer.from(e.body.buffer, e.body.byteOffset, e.body.byteLength).toString('utf8'));
-      } catch (err) {
-        throw new EventDecodeError(`${where}, event #${i}`, `body is not JSON (${(err as Error).message})`, {
-          cause: err,
-        });
-      }
-      events[i] = { ...base, body };
+  const events: MeshEvent[] = new Array<MeshEvent>(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const e = raw[i]!;
+    const op: Op = e.op === OP_UPSERT ? 'upsert' : 'delete';
+    const kind = e.kind as ResourceKind;
+    if (e.bodyEnd === e.bodyStart) {
+      events[i] = { v: e.v, offset: e.offset, time: e.time, source: e.source, op, kind, key: e.key };
+      continue;
     }
+    let body: unknown;
+    try {
+      // The writer produced this from a JS string (well-formed UTF-8) and the CRC vouches for the bytes.
+      body = JSON.parse(buf.toString('utf8', e.bodyStart, e.bodyEnd));
+    } catch (err) {
+      throw new EventDecodeError(`${where}, event #${i}`, `body is not JSON (${(err as Error).message})`, { cause: err });
+    }
+    events[i] = { v: e.v, offset: e.offset, time: e.time, source: e.source, op, kind, key: e.key, body };
   }
   return { events };
 }
