@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TypeUrl } from '@weft/core';
+import { DebugServer, TypeUrl } from '@weft/core';
 import { DeltaClient, type DeltaResponseView } from '../support/delta-client.js';
 import { endpointsBody, serviceBody } from '../support/grpc-test-adapter.js';
 import { startMesh, waitFor, type TestMesh } from '../support/mesh.js';
@@ -26,8 +26,15 @@ const names = (r: DeltaResponseView): string[] => r.resources.map((x) => x.name)
 
 describe('delta ADS protocol', () => {
   let mesh: TestMesh;
+  const ensured: string[] = [];
   before(async () => {
-    mesh = await startMesh();
+    mesh = await startMesh({
+      certificates: {
+        ensure: async (id) => {
+          ensured.push(`${id.namespace}/${id.serviceAccount}`);
+        },
+      },
+    });
     await mesh.append([svc('a'), svc('b'), eps('a', 1001), eps('b', 2001)]);
   });
   after(async () => {
@@ -77,6 +84,13 @@ describe('delta ADS protocol', () => {
       // Push records carry the event offsets that caused them.
       const edsPushes = detail.pushes.filter((p) => p.typeUrl === TypeUrl.ClusterLoadAssignment);
       assert.ok(edsPushes[edsPushes.length - 1]!.offsets.length > 0, 'the EDS push names the offsets behind it');
+
+      // An event nothing the proxy uses reads: no actor is even told.
+      await mesh.append([
+        { source: 'test', op: 'upsert', kind: 'ServiceAccount', key: 'demo/sa1', body: { meta: { namespace: 'demo', name: 'sa1', labels: {}, annotations: {} } } },
+      ]);
+      assert.equal(mesh.lastTouched(), 0);
+      await c.expectNone(50);
 
       // Delete service b: CDS removes it.
       await mesh.append([del('Service', 'b')]);
@@ -221,6 +235,40 @@ describe('delta ADS protocol', () => {
       c.ack(second);
     } finally {
       c.close();
+    }
+  });
+
+  it('asks the certificate manager for the identity before the first push, and shows proxies on /debug/proxies', async () => {
+    const debug = new DebugServer();
+    mesh.server.registerDebugRoutes(debug);
+    const port = await debug.listen('127.0.0.1', 0);
+    const c = new DeltaClient(mesh.address, { ...NODE, id: 'p-debug' });
+    try {
+      c.request({ typeUrl: TypeUrl.Cluster });
+      c.ack(await c.next());
+      assert.ok(ensured.includes('demo/client'));
+      await waitFor('ACK', () => mesh.server.proxy('p-debug')?.state === 'idle');
+      const get = async (path: string) => {
+        const r = await fetch(`http://127.0.0.1:${port}${path}`);
+        return { status: r.status, text: await r.text() };
+      };
+      const list = await get('/debug/proxies');
+      assert.equal(list.status, 200);
+      const body = JSON.parse(list.text) as { proxies: { uuid: string; state: string; types: { ackedVersion: string; lastNack: unknown }[] }[] };
+      const p = body.proxies.find((x) => x.uuid === 'p-debug')!;
+      assert.equal(p.state, 'idle');
+      assert.match(p.types[0]!.ackedVersion, /^[0-9a-f]{16}$/);
+      assert.equal(p.types[0]!.lastNack, null);
+      const one = await get('/debug/proxies/p-debug');
+      assert.equal(one.status, 200);
+      assert.ok((JSON.parse(one.text) as { pushes: unknown[] }).pushes.length >= 1);
+      assert.equal((await get('/debug/proxies/nobody')).status, 404);
+      assert.equal((await get('/healthz')).status, 200);
+      assert.equal((await get('/readyz')).status, 200);
+      assert.doesNotMatch(list.text + one.text, /PRIVATE KEY/);
+    } finally {
+      c.close();
+      await debug.close();
     }
   });
 
