@@ -1,0 +1,591 @@
+/**
+ * The push-latency harness. For each system (weft, floor, full, gcp) in turn: start it in its own process,
+ * connect N simulated proxies spread over worker processes (the connect storm), then apply each scenario
+ * and measure, per proxy, the time from the append of the event to the ACK that completed its update.
+ *
+ *   npm run bench -- --proxies 1000 [--mode sotw|delta] [--systems weft,floor,full,gcp] [--scenarios ...]
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { buildDump, writeDump, type Dump } from './dump.js';
+import { buildScenarios, generateMesh, parseScenarios, SCENARIOS, type GeneratedMesh, type Scenario, type ScenarioName } from './mesh.js';
+import { markdownReport } from './report.js';
+import type { ChildReply, ChildRequest, CpuStats } from './server/child.js';
+import { nowMicros, type ConnectMessage, type Mode, type ResponseRow, type WorkerReport } from './sim/worker.js';
+import { TYPE_LABEL } from './sim/xds.js';
+
+export const SYSTEMS = ['weft', 'floor', 'full', 'gcp'] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+export const SYSTEM_LABEL: Readonly<Record<SystemName, string>> = {
+  weft: 'Weft (incremental)',
+  floor: 'floor (bare grpc-js, pre-encoded)',
+  full: 'Weft, full recompute (OSM model)',
+  gcp: 'go-control-plane v0.14.0',
+};
+
+export interface RunOptions {
+  readonly proxies: number;
+  readonly mode: Mode;
+  readonly systems: readonly SystemName[];
+  readonly scenarios: readonly ScenarioName[];
+  readonly services: number;
+  readonly endpoints: number;
+  readonly calls: number;
+  readonly seed: number;
+  readonly perWorker: number;
+  /** A scenario ends once every proxy it changes has answered and nothing arrived for this long. */
+  readonly quietMs: number;
+  readonly timeoutMs: number;
+  /** Where results go; undefined writes nothing. */
+  readonly outDir: string | undefined;
+  readonly gcpBin: string;
+  readonly progress: boolean;
+}
+
+export interface Distribution {
+  readonly count: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+export interface StormResult {
+  readonly proxies: number;
+  readonly configured: number;
+  /** From the first stream opened to the last proxy fully configured. */
+  readonly seconds: number;
+  readonly responses: number;
+  readonly bytes: number;
+  readonly nacks: number;
+  readonly serverCpuSeconds: number;
+  readonly serverRssBytes: number;
+  /** (RSS with every proxy connected - RSS before any connected) / proxies. */
+  readonly rssPerProxyBytes: number;
+  readonly closedStreams: number;
+}
+
+export interface ScenarioResult {
+  readonly scenario: ScenarioName;
+  readonly description: string;
+  readonly applies: boolean;
+  readonly note?: string;
+  readonly steps: number;
+  /** Proxies whose configuration the scenario changes (from Weft's dumped output). */
+  readonly affected: number;
+  /** Affected proxies whose last ACK came after the step that last changed them. */
+  readonly converged: number;
+  /** ms from the append of the event to the ACK completing each affected proxy's update. */
+  readonly latencyMs: Distribution;
+  /** ms from the first append to the last ACK of the scenario. */
+  readonly finalConvergenceMs: number;
+  readonly responses: number;
+  readonly responsesByType: Readonly<Record<string, number>>;
+  /** Responses to proxies the scenario does not change (should be 0). */
+  readonly responsesToUnaffected: number;
+  /** Policy scenario: responses to proxies outside the 1% it targets (must be 0). */
+  readonly responsesOutsideTarget?: number;
+  readonly bytes: number;
+  readonly nacks: number;
+  /** Server CPU seconds per step, minus the idle rate measured before the scenario. */
+  readonly cpuSecondsPerChange: number;
+  readonly cpuSecondsPerChangeRaw: number;
+}
+
+export interface SystemResult {
+  readonly system: SystemName;
+  readonly label: string;
+  readonly storm: StormResult;
+  /** Idle server CPU, seconds per second, measured after the storm. */
+  readonly idleCpu: number;
+  readonly scenarios: readonly ScenarioResult[];
+  readonly error?: string;
+}
+
+export interface RunResult {
+  readonly date: string;
+  readonly machine: { readonly cpus: number; readonly memoryGiB: number; readonly node: string; readonly platform: string; readonly loadAverage: readonly number[] };
+  readonly options: Omit<RunOptions, 'outDir' | 'gcpBin' | 'progress'>;
+  readonly mesh: { readonly services: number; readonly podsPerService: number; readonly proxies: number; readonly resources: number };
+  readonly systems: readonly SystemResult[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class UsageError extends Error {}
+
+export function parseArgs(argv: readonly string[]): RunOptions {
+  const opts: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument "${a}"`);
+    const eq = a.indexOf('=');
+    if (eq > 0) opts[a.slice(2, eq)] = a.slice(eq + 1);
+    else if (a === '--no-write' || a === '--no-progress') opts[a.slice(2)] = 'true';
+    else {
+      const v = argv[i + 1];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      opts[a.slice(2)] = v;
+      i++;
+    }
+  }
+  const known = ['proxies', 'mode', 'systems', 'scenarios', 'services', 'endpoints', 'calls', 'seed', 'per-worker', 'quiet-ms', 'timeout-s', 'out', 'no-write', 'gcp-bin', 'no-progress'];
+  for (const k of Object.keys(opts)) if (!known.includes(k)) throw new UsageError(`unknown option --${k}; options: ${known.map((x) => `--${x}`).join(' ')}`);
+  const int = (k: string, d: number, min: number): number => {
+    const v = opts[k] === undefined ? d : Number(opts[k]);
+    if (!Number.isInteger(v) || v < min) throw new UsageError(`--${k} must be an integer >= ${min}, got "${opts[k]}"`);
+    return v;
+  };
+  const mode = opts.mode ?? 'sotw';
+  if (mode !== 'sotw' && mode !== 'delta') throw new UsageError(`--mode must be sotw or delta, got "${mode}"`);
+  const systems = (opts.systems ?? SYSTEMS.join(',')).split(',').filter((s) => s !== '');
+  for (const s of systems) if (!(SYSTEMS as readonly string[]).includes(s)) throw new UsageError(`unknown system "${s}"; choose from ${SYSTEMS.join(', ')}`);
+  let scenarios: ScenarioName[];
+  try {
+    scenarios = parseScenarios(opts.scenarios ?? SCENARIOS.join(','));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const benchDir = path.resolve(__dirname, '..');
+  return {
+    proxies: int('proxies', 1000, 1),
+    mode,
+    systems: systems as SystemName[],
+    scenarios,
+    services: int('services', 1000, 2),
+    endpoints: int('endpoints', 3, 1),
+    calls: int('calls', 5, 0),
+    seed: int('seed', 1, 0),
+    perWorker: int('per-worker', 2500, 1),
+    quietMs: int('quiet-ms', 1000, 50),
+    timeoutMs: int('timeout-s', 120, 1) * 1000,
+    outDir: opts['no-write'] === 'true' ? undefined : path.resolve(opts.out ?? path.join(benchDir, 'results')),
+    gcpBin: path.resolve(opts['gcp-bin'] ?? path.join(benchDir, 'gcp', 'bin', 'gcp-server')),
+    progress: opts['no-progress'] !== 'true',
+  };
+}
+
+export function distribution(values: readonly number[]): Distribution {
+  const v = [...values].sort((a, b) => a - b);
+  const q = (p: number): number => (v.length === 0 ? NaN : v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))]!);
+  return { count: v.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: v.length === 0 ? NaN : v[v.length - 1]! };
+}
+
+/** A system's control channel: Node IPC for the TypeScript servers, JSON lines on stdio for the Go one. */
+class ServerHandle {
+  private next = 1;
+  private readonly waiting = new Map<number, { resolve: (r: ChildReply) => void; reject: (e: Error) => void }>();
+  private exited: Error | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly proc: ChildProcess,
+    private readonly sendLine: (m: ChildRequest) => void,
+  ) {
+    proc.on('exit', (code, signal) => {
+      this.exited = new Error(`${name} server exited (code ${code}, signal ${signal})`);
+      for (const w of this.waiting.values()) w.reject(this.exited);
+      this.waiting.clear();
+    });
+  }
+
+  static node(name: string, args: readonly string[]): ServerHandle {
+    const proc = fork(path.join(__dirname, 'server', 'child.js'), [...args], { execArgv: ['--expose-gc', '--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const h = new ServerHandle(name, proc, (m) => proc.send(m));
+    proc.on('message', (r: ChildReply) => h.onReply(r));
+    return h;
+  }
+
+  static lines(name: string, bin: string, args: readonly string[]): ServerHandle {
+    const proc = spawn(bin, [...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const h = new ServerHandle(name, proc, (m) => proc.stdin!.write(`${JSON.stringify(m)}\n`));
+    readline.createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (line.trim() === '') return;
+      h.onReply(JSON.parse(line) as ChildReply);
+    });
+    return h;
+  }
+
+  private onReply(r: ChildReply): void {
+    const w = this.waiting.get(r.id);
+    if (w === undefined) return;
+    this.waiting.delete(r.id);
+    if (r.type === 'error') w.reject(new Error(`${this.name} server: ${r.message}`));
+    else w.resolve(r);
+  }
+
+  call<T extends ChildReply['type']>(m: DistributiveOmit<ChildRequest, 'id'>, expect: T): Promise<Extract<ChildReply, { type: T }>> {
+    if (this.exited !== undefined) return Promise.reject(this.exited);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, {
+        resolve: (r) => (r.type === expect ? resolve(r as Extract<ChildReply, { type: T }>) : reject(new Error(`${this.name} server answered ${r.type} to ${m.type}`))),
+        reject,
+      });
+      this.sendLine({ ...m, id } as ChildRequest);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited !== undefined) return;
+    const done = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    await Promise.race([this.call({ type: 'stop' }, 'stopped').catch(() => undefined), sleep(5000)]);
+    await Promise.race([done, sleep(3000)]);
+    if (this.exited === undefined) this.proc.kill('SIGKILL');
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** What the workers report, gathered for the current window. */
+class Collector {
+  rows: ResponseRow[] = [];
+  lastArrival = 0;
+  readonly configured = new Map<number, number>();
+  readonly closed: { proxy: number; code: number; details: string }[] = [];
+  connectedWorkers = 0;
+
+  on(m: WorkerReport): void {
+    switch (m.type) {
+      case 'responses':
+        for (const r of m.rows) this.rows.push(r);
+        this.lastArrival = Date.now();
+        break;
+      case 'configured':
+        for (const [p, at] of m.rows) if (!this.configured.has(p)) this.configured.set(p, at);
+        this.lastArrival = Date.now();
+        break;
+      case 'closed':
+        this.closed.push({ proxy: m.proxy, code: m.code, details: m.details });
+        break;
+      case 'connected':
+        this.connectedWorkers++;
+        break;
+    }
+  }
+
+  reset(): ResponseRow[] {
+    const r = this.rows;
+    this.rows = [];
+    return r;
+  }
+}
+
+class Progress {
+  private last = 0;
+  constructor(private readonly enabled: boolean) {}
+  line(text: string, force = false): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (!force && now - this.last < 500) return;
+    this.last = now;
+    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`);
+    else process.stderr.write(`${text}\n`);
+  }
+  done(text: string): void {
+    if (!this.enabled) return;
+    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}\n`);
+    else process.stderr.write(`${text}\n`);
+  }
+}
+
+function sumBy<T>(xs: readonly T[], f: (x: T) => number): number {
+  let s = 0;
+  for (const x of xs) s += f(x);
+  return s;
+}
+
+interface Prepared {
+  readonly mesh: GeneratedMesh;
+  readonly scenarios: readonly Scenario[];
+  readonly dump: Dump;
+  readonly dumpFile: string;
+}
+
+async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, progress: Progress): Promise<SystemResult> {
+  const { mesh, scenarios, dump } = prep;
+  const N = mesh.proxies.length;
+  const label = `[${system} ${N} ${o.mode}]`;
+  let server: ServerHandle;
+  if (system === 'gcp') {
+    if (!fs.existsSync(o.gcpBin)) throw new Error(`${o.gcpBin} does not exist; build it with bench/gcp/build.sh (needs Go and the Go module proxy)`);
+    server = ServerHandle.lines('gcp', o.gcpBin, ['--dump', prep.dumpFile]);
+  } else {
+    server = ServerHandle.node(system, system === 'full' ? ['--system', 'weft', '--full-recompute'] : ['--system', system]);
+  }
+  const workers: ChildProcess[] = [];
+  const collector = new Collector();
+  try {
+    progress.line(`${label} starting the server`, true);
+    const started = await server.call(
+      { type: 'start', mesh: { services: o.services, endpointsPerService: o.endpoints, proxies: o.proxies, calls: o.calls, seed: o.seed }, scenarios: o.scenarios, dumpFile: prep.dumpFile },
+      'started',
+    );
+    const before = (await server.call({ type: 'stats', gc: true }, 'stats')).stats;
+
+    // Connect storm.
+    const count = Math.max(1, Math.ceil(N / o.perWorker));
+    for (let w = 0; w < count; w++) {
+      const child = fork(path.join(__dirname, 'sim', 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      child.on('message', (m: WorkerReport) => collector.on(m));
+      workers.push(child);
+    }
+    const t0 = nowMicros();
+    workers.forEach((child, w) => {
+      const proxies = mesh.proxies.map((p, i) => [i, p.nodeId] as const).filter(([i]) => i % count === w);
+      const msg: ConnectMessage = { type: 'connect', target: `127.0.0.1:${started.port}`, mode: o.mode, proxies, perTick: 100, tickMs: 5 };
+      child.send(msg);
+    });
+    const deadline = Date.now() + o.timeoutMs + N * 5;
+    while (collector.configured.size < N && Date.now() < deadline) {
+      if (collector.closed.length > 0 && collector.configured.size + collector.closed.length >= N) break;
+      progress.line(`${label} connect storm: ${collector.configured.size}/${N} configured, ${collector.rows.length} responses, ${((nowMicros() - t0) / 1e6).toFixed(1)} s`);
+      await sleep(50);
+    }
+    // Late responses of the storm (re-subscriptions) belong to it, not to the first scenario.
+    await waitQuiet(collector, o.quietMs, Date.now() + o.timeoutMs);
+    const stormRows = collector.reset();
+    const lastConfigured = Math.max(t0, ...collector.configured.values());
+    const after = (await server.call({ type: 'stats', gc: true }, 'stats')).stats;
+    const storm: StormResult = {
+      proxies: N,
+      configured: collector.configured.size,
+      seconds: (lastConfigured - t0) / 1e6,
+      responses: stormRows.length,
+      bytes: sumBy(stormRows, (r) => r[2]),
+      nacks: sumBy(stormRows, (r) => r[4]),
+      serverCpuSeconds: (after.cpuMicros - before.cpuMicros) / 1e6,
+      serverRssBytes: after.rss,
+      rssPerProxyBytes: (after.rss - before.rss) / N,
+      closedStreams: collector.closed.length,
+    };
+    progress.done(
+      `${label} connect storm: ${storm.configured}/${N} configured in ${storm.seconds.toFixed(2)} s, RSS ${(after.rss / 2 ** 20).toFixed(0)} MiB` +
+        (collector.closed.length > 0 ? `, ${collector.closed.length} streams closed (first: ${collector.closed[0]!.details})` : ''),
+    );
+    if (storm.configured < N) {
+      return { system, label: SYSTEM_LABEL[system], storm, idleCpu: NaN, scenarios: [], error: `only ${storm.configured} of ${N} proxies were configured` };
+    }
+
+    // Idle CPU rate, subtracted from scenario CPU so a quiet period does not count as work.
+    const idle0 = (await server.call({ type: 'stats' }, 'stats')).stats;
+    const idleT0 = Date.now();
+    await sleep(1000);
+    const idle1 = (await server.call({ type: 'stats' }, 'stats')).stats;
+    const idleCpu = (idle1.cpuMicros - idle0.cpuMicros) / 1e6 / ((Date.now() - idleT0) / 1000);
+    collector.reset();
+
+    const results: ScenarioResult[] = [];
+    for (const [index, sc] of scenarios.entries()) {
+      const dsc = dump.scenarios[index]!;
+      // Per node: the last step that changes it (its update completes with the ACK after that step).
+      const lastStep = new Map<string, number>();
+      dsc.steps.forEach((st, s) => st.changes.forEach((c) => lastStep.set(c.node, s)));
+      const cpu0: CpuStats = (await server.call({ type: 'stats' }, 'stats')).stats;
+      const w0 = Date.now();
+      collector.reset();
+      const applied = await server.call({ type: 'apply', scenario: sc.name }, 'applied');
+      const pending = new Set([...lastStep.keys()].map((n) => nodeIndex(mesh, n)));
+      const end = Date.now() + o.timeoutMs;
+      const seen = new Set<number>();
+      for (;;) {
+        for (const r of collector.rows) if (r[3] >= applied.appendAt[lastStep.get(mesh.proxies[r[0]]!.nodeId) ?? 0]!) seen.add(r[0]);
+        const missing = [...pending].filter((p) => !seen.has(p)).length;
+        const quiet = Date.now() - Math.max(collector.lastArrival, w0) >= o.quietMs;
+        if ((missing === 0 && quiet) || Date.now() > end) break;
+        progress.line(`${label} ${sc.name}: ${pending.size - missing}/${pending.size} affected proxies answered, ${collector.rows.length} responses`);
+        await sleep(50);
+      }
+      const cpu1 = (await server.call({ type: 'stats' }, 'stats')).stats;
+      const elapsed = (Date.now() - w0) / 1000;
+      const rows = collector.reset();
+      results.push(scenarioResult(sc, dsc.steps.length, mesh, rows, lastStep, applied.appendAt, cpu0, cpu1, idleCpu, elapsed));
+      const last = results[results.length - 1]!;
+      progress.done(
+        `${label} ${sc.name}: p99 ${last.latencyMs.p99.toFixed(1)} ms over ${last.converged}/${last.affected} proxies, ${last.responses} responses, CPU ${(last.cpuSecondsPerChange * 1000).toFixed(1)} ms/change`,
+      );
+    }
+    return { system, label: SYSTEM_LABEL[system], storm, idleCpu, scenarios: results };
+  } finally {
+    for (const w of workers) {
+      if (w.connected) w.send({ type: 'close' });
+    }
+    await sleep(200);
+    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    await server.stop();
+  }
+}
+
+async function waitQuiet(c: Collector, quietMs: number, deadline: number): Promise<void> {
+  while (Date.now() - c.lastArrival < quietMs && Date.now() < deadline) await sleep(50);
+}
+
+const nodeIndexCache = new WeakMap<GeneratedMesh, Map<string, number>>();
+function nodeIndex(mesh: GeneratedMesh, node: string): number {
+  let m = nodeIndexCache.get(mesh);
+  if (m === undefined) {
+    m = new Map(mesh.proxies.map((p, i) => [p.nodeId, i]));
+    nodeIndexCache.set(mesh, m);
+  }
+  const i = m.get(node);
+  if (i === undefined) throw new Error(`the dump names node "${node}", which is not a generated proxy`);
+  return i;
+}
+
+function scenarioResult(
+  sc: Scenario,
+  steps: number,
+  mesh: GeneratedMesh,
+  rows: readonly ResponseRow[],
+  lastStep: ReadonlyMap<string, number>,
+  appendAt: readonly number[],
+  cpu0: CpuStats,
+  cpu1: CpuStats,
+  idleCpu: number,
+  elapsedSeconds: number,
+): ScenarioResult {
+  const lastAck = new Map<number, number>();
+  const byType: Record<string, number> = {};
+  let unaffected = 0;
+  let outside = 0;
+  for (const r of rows) {
+    const node = mesh.proxies[r[0]]!.nodeId;
+    lastAck.set(r[0], Math.max(lastAck.get(r[0]) ?? 0, r[3]));
+    const t = TYPE_LABEL[r[1]] ?? '?';
+    byType[t] = (byType[t] ?? 0) + 1;
+    if (!lastStep.has(node)) unaffected++;
+    if (sc.expectedNodes !== undefined && !sc.expectedNodes.has(node)) outside++;
+  }
+  const latencies: number[] = [];
+  for (const [node, s] of lastStep) {
+    const at = lastAck.get(nodeIndex(mesh, node));
+    const from = appendAt[s]!;
+    if (at !== undefined && at >= from) latencies.push((at - from) / 1000);
+  }
+  const first = appendAt[0] ?? 0;
+  const final = rows.length === 0 ? 0 : (Math.max(...lastAck.values()) - first) / 1000;
+  const raw = (cpu1.cpuMicros - cpu0.cpuMicros) / 1e6;
+  return {
+    scenario: sc.name,
+    description: sc.description,
+    applies: true,
+    ...(sc.name === 'rotation'
+      ? { note: 'certificate material set on the engine (not a log event); floor and go-control-plane replay the SDS change Weft produced' }
+      : {}),
+    steps,
+    affected: lastStep.size,
+    converged: latencies.length,
+    latencyMs: distribution(latencies),
+    finalConvergenceMs: final,
+    responses: rows.length,
+    responsesByType: byType,
+    responsesToUnaffected: unaffected,
+    ...(sc.expectedNodes === undefined ? {} : { responsesOutsideTarget: outside }),
+    bytes: sumBy(rows, (r) => r[2]),
+    nacks: sumBy(rows, (r) => r[4]),
+    cpuSecondsPerChange: Math.max(0, raw - idleCpu * elapsedSeconds) / steps,
+    cpuSecondsPerChangeRaw: raw / steps,
+  };
+}
+
+export async function runBenchmark(o: RunOptions): Promise<RunResult> {
+  const progress = new Progress(o.progress);
+  const mesh = generateMesh({ services: o.services, endpointsPerService: o.endpoints, proxies: o.proxies, calls: o.calls, seed: o.seed });
+  const scenarios = buildScenarios(mesh, o.scenarios);
+  progress.line(`generated ${o.services} services, ${mesh.podsPerService} pods each, ${mesh.proxies.length} proxies; dumping Weft's resources`, true);
+  const dump = await buildDump(mesh, scenarios);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-'));
+  const dumpFile = path.join(dir, 'dump.json');
+  writeDump(dump, dumpFile);
+  const prep: Prepared = { mesh, scenarios, dump, dumpFile };
+  const systems: SystemResult[] = [];
+  try {
+    for (const s of o.systems) {
+      try {
+        systems.push(await runSystem(s, o, prep, progress));
+      } catch (err) {
+        progress.done(`[${s}] failed: ${(err as Error).message}`);
+        systems.push({ system: s, label: SYSTEM_LABEL[s], storm: emptyStorm(mesh.proxies.length), idleCpu: NaN, scenarios: [], error: (err as Error).message });
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const { outDir: _o, gcpBin: _g, progress: _p, ...options } = o;
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}`, loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+    options,
+    mesh: { services: o.services, podsPerService: mesh.podsPerService, proxies: mesh.proxies.length, resources: dump.resources.length },
+    systems,
+  };
+}
+
+function emptyStorm(n: number): StormResult {
+  return { proxies: n, configured: 0, seconds: NaN, responses: 0, bytes: 0, nacks: 0, serverCpuSeconds: NaN, serverRssBytes: NaN, rssPerProxyBytes: NaN, closedStreams: 0 };
+}
+
+/** Stores the run: one file per scenario (plus "connect"), each accumulating runs keyed by N and mode. */
+export function writeResults(run: RunResult, outDir: string): string[] {
+  fs.mkdirSync(outDir, { recursive: true });
+  const written: string[] = [];
+  const names = ['connect', ...run.options.scenarios];
+  for (const name of names) {
+    const file = path.join(outDir, `${run.date}-${name}.json`);
+    const existing: { runs: unknown[] } = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { runs: unknown[] }) : { runs: [] };
+    const entry = {
+      proxies: run.mesh.proxies,
+      mode: run.options.mode,
+      machine: run.machine,
+      mesh: run.mesh,
+      systems: run.systems.map((s) => ({
+        system: s.system,
+        label: s.label,
+        ...(s.error === undefined ? {} : { error: s.error }),
+        ...(name === 'connect' ? { storm: s.storm, idleCpu: s.idleCpu } : { result: s.scenarios.find((x) => x.scenario === name) ?? null }),
+      })),
+    };
+    const runs = existing.runs.filter((r) => {
+      const x = r as { proxies: number; mode: string; systems: { system: string }[] };
+      if (x.proxies !== entry.proxies || x.mode !== entry.mode) return true;
+      // The same N and mode: keep the systems this run did not measure.
+      x.systems = x.systems.filter((s) => !run.options.systems.includes(s.system as SystemName));
+      return x.systems.length > 0;
+    });
+    runs.push(entry);
+    fs.writeFileSync(file, `${JSON.stringify({ scenario: name, runs }, null, 1)}\n`);
+    written.push(file);
+  }
+  const md = path.join(outDir, `${run.date}-${run.mesh.proxies}-${run.options.mode}.md`);
+  fs.writeFileSync(md, markdownReport(run));
+  written.push(md);
+  return written;
+}
+
+async function main(): Promise<void> {
+  let o: RunOptions;
+  try {
+    o = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\nusage: npm run bench -- --proxies 1000 [--mode sotw|delta] [--systems ${SYSTEMS.join(',')}] [--scenarios ${SCENARIOS.join(',')}]\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const run = await runBenchmark(o);
+  process.stdout.write(markdownReport(run));
+  if (o.outDir !== undefined) for (const f of writeResults(run, o.outDir)) process.stderr.write(`wrote ${f}\n`);
+  if (run.systems.some((s) => s.error !== undefined)) process.exitCode = 1;
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

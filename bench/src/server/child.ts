@@ -1,0 +1,171 @@
+/**
+ * A system under test in its own process, so that its CPU and memory are its own. The harness drives it
+ * over the IPC channel: start, apply a scenario (this process appends the events and reports when, taken
+ * just before each append, in epoch microseconds), and stats (CPU, RSS).
+ *
+ *   node child.js --system weft [--full-recompute]   Weft: event log -> catalog -> engine -> ADS server
+ *   node child.js --system floor                     bare gRPC server replaying Weft's dumped bytes
+ */
+import { CertExternals, silentLogger, XdsServer, type DerivationEngine, type Engine, type Subscription } from '@weft/core';
+import { readDump } from '../dump.js';
+import { buildScenarios, generateMesh, type MeshOptions, type Scenario, type ScenarioName } from '../mesh.js';
+import { nowMicros } from '../sim/worker.js';
+import { buildWeftState, fakeServiceCert, setCertificates, type WeftState } from '../weft-state.js';
+import { FloorServer } from './floor.js';
+import { FullRecomputeEngine } from './full-recompute.js';
+
+export type ChildRequest =
+  | { readonly type: 'start'; readonly id: number; readonly mesh: MeshOptions; readonly scenarios: readonly ScenarioName[]; readonly dumpFile?: string }
+  | { readonly type: 'apply'; readonly id: number; readonly scenario: ScenarioName }
+  /** `gc`: collect garbage first (for memory figures; never between CPU samples of a scenario). */
+  | { readonly type: 'stats'; readonly id: number; readonly gc?: boolean }
+  | { readonly type: 'stop'; readonly id: number };
+
+export interface CpuStats {
+  /** process.cpuUsage(): user + system, microseconds. */
+  readonly cpuMicros: number;
+  readonly rss: number;
+  readonly heapUsed: number;
+}
+
+export type ChildReply =
+  | { readonly type: 'started'; readonly id: number; readonly port: number; readonly stats: CpuStats }
+  | { readonly type: 'applied'; readonly id: number; readonly appendAt: readonly number[]; readonly stats: CpuStats }
+  | { readonly type: 'stats'; readonly id: number; readonly stats: CpuStats }
+  | { readonly type: 'stopped'; readonly id: number }
+  | { readonly type: 'error'; readonly id: number; readonly message: string };
+
+export function cpuStats(): CpuStats {
+  const c = process.cpuUsage();
+  const m = process.memoryUsage();
+  return { cpuMicros: c.user + c.system, rss: m.rss, heapUsed: m.heapUsed };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface System {
+  readonly port: number;
+  apply(scenario: Scenario, index: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+async function startWeftSystem(mesh: ReturnType<typeof generateMesh>, full: boolean): Promise<System> {
+  const st: WeftState = await buildWeftState(mesh);
+  let engine: DerivationEngine = st.engine;
+  if (full) {
+    const fe = new FullRecomputeEngine(st.catalog);
+    const seeded: Pick<Engine, 'setExternal'> = { setExternal: (name, value) => (fe.seedExternal(name, value), new Set<string>()) };
+    setCertificates(seeded, mesh);
+    engine = fe;
+  }
+  const xds = new XdsServer({
+    engine,
+    adapters: new Map([[st.adapter.kind, st.adapter]]),
+    tls: { mode: 'insecure' },
+    maxProxies: mesh.proxies.length + 1000,
+    logger: silentLogger,
+  });
+  const port = await xds.listen('127.0.0.1', 0);
+  // What the runtime does for each batch: fold, invalidate what it touched, tell the proxies holding it.
+  const sub: Subscription = st.log.follow(st.log.head(), (batch) => {
+    const changes = st.catalog.apply(batch);
+    const ids = engine.invalidate(changes.keys);
+    if (ids.size > 0) xds.notify(ids, { offsets: changes.offsets, appendedAt: batch.events[batch.events.length - 1]?.time ?? Date.now() });
+  });
+  return {
+    port,
+    async apply(scenario) {
+      const at: number[] = [];
+      for (const [i, step] of scenario.steps.entries()) {
+        if (i > 0 && scenario.intervalMs > 0) await sleep(scenario.intervalMs);
+        at.push(nowMicros());
+        if (step.kind === 'events') {
+          await st.log.append(step.events);
+        } else {
+          // Rotation is not a log event: the certificate manager hands the engine new material.
+          const ids = engine.setExternal(CertExternals.serviceCert(step.namespace, step.serviceAccount), fakeServiceCert(step.namespace, step.serviceAccount, step.generation));
+          xds.notify(ids, { offsets: [], appendedAt: Date.now() });
+        }
+      }
+      return at;
+    },
+    async close() {
+      await sub.close();
+      await xds.close();
+    },
+  };
+}
+
+async function startFloor(dumpFile: string): Promise<System> {
+  const dump = readDump(dumpFile);
+  const floor = new FloorServer(dump);
+  const port = await floor.listen('127.0.0.1');
+  return {
+    port,
+    async apply(scenario, index) {
+      const steps = dump.scenarios[index];
+      if (steps === undefined || steps.name !== scenario.name) throw new Error(`the dump has no scenario "${scenario.name}" at position ${index}`);
+      const at: number[] = [];
+      for (const [i, step] of steps.steps.entries()) {
+        if (i > 0 && steps.intervalMs > 0) await sleep(steps.intervalMs);
+        at.push(nowMicros());
+        floor.applyStep(step);
+      }
+      return at;
+    },
+    async close() {
+      floor.close();
+    },
+  };
+}
+
+function main(): void {
+  const argv = process.argv.slice(2);
+  const sys = argv[argv.indexOf('--system') + 1];
+  const full = argv.includes('--full-recompute');
+  if (argv.indexOf('--system') < 0 || (sys !== 'weft' && sys !== 'floor')) {
+    process.stderr.write('usage: child.js --system weft|floor [--full-recompute]\n');
+    process.exit(2);
+  }
+  let system: System | undefined;
+  let scenarios: Scenario[] = [];
+  const reply = (r: ChildReply): void => {
+    process.send?.(r);
+  };
+  const handle = async (m: ChildRequest): Promise<void> => {
+    switch (m.type) {
+      case 'start': {
+        const mesh = generateMesh(m.mesh);
+        scenarios = buildScenarios(mesh, m.scenarios);
+        if (sys === 'floor') {
+          if (m.dumpFile === undefined) throw new Error('the floor needs dumpFile');
+          system = await startFloor(m.dumpFile);
+        } else system = await startWeftSystem(mesh, full);
+        reply({ type: 'started', id: m.id, port: system.port, stats: cpuStats() });
+        return;
+      }
+      case 'apply': {
+        const index = scenarios.findIndex((s) => s.name === m.scenario);
+        if (system === undefined || index < 0) throw new Error(`cannot apply "${m.scenario}": not started or not a configured scenario`);
+        const appendAt = await system.apply(scenarios[index]!, index);
+        reply({ type: 'applied', id: m.id, appendAt, stats: cpuStats() });
+        return;
+      }
+      case 'stats':
+        if (m.gc === true && global.gc !== undefined) global.gc();
+        reply({ type: 'stats', id: m.id, stats: cpuStats() });
+        return;
+      case 'stop':
+        await system?.close();
+        reply({ type: 'stopped', id: m.id });
+        setTimeout(() => process.exit(0), 20);
+        return;
+    }
+  };
+  process.on('message', (m: ChildRequest) => {
+    handle(m).catch((err: unknown) => reply({ type: 'error', id: m.id, message: (err as Error).stack ?? String(err) }));
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+if (require.main === module) main();

@@ -1,0 +1,133 @@
+/**
+ * The floor: a bare @grpc/grpc-js ADS server that pushes pre-encoded bytes (Weft's own output, dumped once)
+ * and waits for the ACKs. No catalog, no derivations, no actors: what is left is the cost of gRPC, HTTP/2
+ * and the sockets, the least any control plane on this runtime can pay for the same pushes.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Dump, DumpResource, DumpStep } from '../dump.js';
+import { decodeRequest, encodeDeltaResponse, encodeSotwResponse } from '../sim/xds.js';
+
+interface Res {
+  readonly type: number;
+  readonly name: string;
+  readonly version: string;
+  readonly any: Buffer;
+}
+
+interface Stream {
+  readonly call: grpc.ServerDuplexStream<Buffer, Buffer>;
+  readonly delta: boolean;
+  readonly subscribed: Set<number>;
+}
+
+const identity = (b: Buffer): Buffer => b;
+const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+function method(name: string): grpc.MethodDefinition<Buffer, Buffer> {
+  return {
+    path: `${SERVICE}/${name}`,
+    requestStream: true,
+    responseStream: true,
+    requestDeserialize: identity,
+    requestSerialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  };
+}
+
+export class FloorServer {
+  private readonly resources = new Map<number, Res>();
+  private readonly state = new Map<string, number[][]>();
+  private readonly streams = new Map<string, Stream>();
+  private readonly server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  private counter = 0;
+  /** Responses written, for the harness's cross-check. */
+  pushes = 0;
+
+  constructor(private readonly dump: Dump) {
+    this.add(dump.resources);
+    for (const [node, sets] of Object.entries(dump.initial)) this.state.set(node, sets.map((s) => [...s]));
+    this.server.addService(
+      { StreamAggregatedResources: method('StreamAggregatedResources'), DeltaAggregatedResources: method('DeltaAggregatedResources') },
+      {
+        StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.handle(call, false),
+        DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.handle(call, true),
+      },
+    );
+  }
+
+  private add(list: readonly DumpResource[]): void {
+    for (const r of list) this.resources.set(r.id, { type: r.type, name: r.name, version: r.version, any: Buffer.from(r.any, 'base64') });
+  }
+
+  listen(host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (err, port) => (err === null ? resolve(port) : reject(err)));
+    });
+  }
+
+  private handle(call: grpc.ServerDuplexStream<Buffer, Buffer>, delta: boolean): void {
+    let stream: Stream | undefined;
+    let node = '';
+    const drop = (): void => {
+      if (stream !== undefined && this.streams.get(node) === stream) this.streams.delete(node);
+    };
+    call.on('error', drop);
+    call.on('cancelled', drop);
+    call.on('end', () => {
+      drop();
+      call.end();
+    });
+    call.on('data', (buf: Buffer) => {
+      const req = decodeRequest(buf, delta);
+      if (stream === undefined) {
+        node = req.nodeId ?? '';
+        if (!this.state.has(node)) {
+          call.emit('error', { code: grpc.status.NOT_FOUND, details: `no dumped resources for node "${node}"` });
+          return;
+        }
+        stream = { call, delta, subscribed: new Set() };
+        this.streams.set(node, stream);
+      }
+      const type = this.dump.types.indexOf(req.typeUrl);
+      if (type < 0 || stream.subscribed.has(type)) return; // ACKs, NACKs and re-subscriptions: nothing to send
+      stream.subscribed.add(type);
+      this.push(node, stream, type, undefined);
+    });
+  }
+
+  private push(node: string, stream: Stream, type: number, before: readonly number[] | undefined): void {
+    const ids = this.state.get(node)![type]!;
+    const typeUrl = this.dump.types[type]!;
+    const nonce = String(++this.counter);
+    let buf: Buffer;
+    if (!stream.delta) {
+      buf = encodeSotwResponse(typeUrl, nonce, nonce, ids.map((id) => this.resources.get(id)!.any));
+    } else {
+      const prev = new Set(before ?? []);
+      const now = ids.map((id) => this.resources.get(id)!);
+      const names = new Set(now.map((r) => r.name));
+      const removed = (before ?? []).map((id) => this.resources.get(id)!.name).filter((n) => !names.has(n));
+      buf = encodeDeltaResponse(typeUrl, nonce, ids.filter((id) => !prev.has(id)).map((id) => this.resources.get(id)!), removed);
+    }
+    this.pushes++;
+    stream.call.write(buf);
+  }
+
+  /** Switches the changed proxies to their new sets and pushes to those connected and subscribed. */
+  applyStep(step: DumpStep): void {
+    this.add(step.resources);
+    for (const c of step.changes) {
+      const sets = this.state.get(c.node);
+      if (sets === undefined) continue;
+      const before = sets[c.type]!;
+      sets[c.type] = [...c.ids];
+      const stream = this.streams.get(c.node);
+      if (stream !== undefined && stream.subscribed.has(c.type)) this.push(c.node, stream, c.type, before);
+    }
+  }
+
+  close(): void {
+    this.server.forceShutdown();
+  }
+}
