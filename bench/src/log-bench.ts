@@ -107,24 +107,40 @@ function rate(events: number, ms: number): string {
   return `${Math.round(events / (ms / 1000)).toLocaleString('en-US')} events/s`;
 }
 
+/** CPU time (user + system) of this process since `since`, in ms: unlike wall time, not inflated by other load. */
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
+let lastCpuMs = 0;
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await fn();
-  return [r, performance.now() - t0];
+  const ms = performance.now() - t0;
+  lastCpuMs = cpuMs(c0);
+  return [r, ms];
 }
+
+const cpu = (events: number): string => `cpu ${lastCpuMs.toFixed(0)} ms = ${rate(events, lastCpuMs)} per cpu`;
 
 /**
  * Reads every batch of a log and hands it to `apply`: the replay path. With `apply` a catalog's, this is
  * start-up replay; with a no-op it measures read + decode alone.
  */
-export async function replay(log: EventLog, apply: (batch: LogBatch) => void): Promise<{ events: number; ms: number }> {
+export async function replay(
+  log: EventLog,
+  apply: (batch: LogBatch) => void,
+): Promise<{ events: number; ms: number; cpuMs: number }> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   let events = 0;
   for await (const batch of log.read(0)) {
     apply(batch);
     events += batch.events.length;
   }
-  return { events, ms: performance.now() - t0 };
+  return { events, ms: performance.now() - t0, cpuMs: cpuMs(c0) };
 }
 
 async function main(): Promise<void> {
@@ -151,7 +167,7 @@ async function main(): Promise<void> {
     const statsA = logA.stats();
     await logA.close();
     const bytesA = fs.readdirSync(dirA).filter((f) => f.endsWith('.seg')).reduce((s, f) => s + fs.statSync(path.join(dirA, f)).size, 0);
-    say(`append, 100 per batch, sequential: ${rate(total, msA)} (${msA.toFixed(0)} ms, ${statsA.syncs} syncs, ${(bytesA / 1048576).toFixed(1)} MiB on disk)`);
+    say(`append, 100 per batch, sequential: ${rate(total, msA)} (${msA.toFixed(0)} ms, ${cpu(total)}, ${statsA.syncs} syncs, ${(bytesA / 1048576).toFixed(1)} MiB on disk)`);
 
     // 2. 1 event per batch from concurrent appenders: group commit.
     const dirB = path.join(root, 'batch1');
@@ -170,7 +186,7 @@ async function main(): Promise<void> {
     const statsB = logB.stats();
     await logB.close();
     say(
-      `append, 1 per batch, ${concurrency} concurrent appenders: ${rate(total, msB)} (${msB.toFixed(0)} ms, ` +
+      `append, 1 per batch, ${concurrency} concurrent appenders: ${rate(total, msB)} (${msB.toFixed(0)} ms, ${cpu(total)}, ` +
         `${statsB.syncs} syncs, ${(statsB.batches / statsB.syncs).toFixed(1)} batches per sync)`,
     );
 
@@ -183,7 +199,10 @@ async function main(): Promise<void> {
       const r = await replay(log, () => undefined);
       await log.close();
       if (r.events !== total) throw new Error(`read ${r.events} events from ${label}, wrote ${total}`);
-      say(`open + verify (${label}): ${msOpen.toFixed(0)} ms (${rate(total, msOpen)}); read + decode: ${rate(r.events, r.ms)} (${r.ms.toFixed(0)} ms)`);
+      say(
+        `open + verify (${label}): ${msOpen.toFixed(0)} ms (${rate(total, msOpen)}, ${cpu(total)}); ` +
+          `read + decode: ${rate(r.events, r.ms)} (${r.ms.toFixed(0)} ms, cpu ${r.cpuMs.toFixed(0)} ms = ${rate(r.events, r.cpuMs)} per cpu)`,
+      );
     }
 
     // 4. Replay into the catalog: read + decode + apply.
@@ -199,7 +218,8 @@ async function main(): Promise<void> {
       await log.close();
       say(
         `replay into Catalog (100-event batches): ${rate(r.events, r.ms)} read+decode+apply (${r.ms.toFixed(0)} ms, ` +
-          `of which apply ${applyMs.toFixed(0)} ms); with open ${rate(r.events, r.ms + msOpen)}; ` +
+          `of which apply ${applyMs.toFixed(0)} ms; cpu ${r.cpuMs.toFixed(0)} ms = ${rate(r.events, r.cpuMs)} per cpu); ` +
+          `with open ${rate(r.events, r.ms + msOpen)}; ` +
           `${catalog.size('Workload')} workloads, ${catalog.size('Endpoints')} endpoints, ${catalog.size('Service')} services`,
       );
     }
