@@ -141,7 +141,7 @@ test('FileEventLog: readers and followers while the writer appends', async () =>
     }
     await writer;
     for (const r of reads) assert.deepEqual(r, Array.from({ length: r.length }, (_, i) => i));
-    for (let i = 0; i < 200 && (followed.length < 125 || polled.length < 125); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && (followed.length < 125 || polled.length < 125); i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(followed, Array.from({ length: 125 }, (_, i) => i));
     assert.deepEqual(polled, Array.from({ length: 125 }, (_, i) => i), 'a read-only follower picks up another writer');
     await sub.close();
@@ -302,6 +302,11 @@ test('file backend: locations and read-only', async () => {
   await ro.close();
 });
 
-test('FileEventLog: bad options are ConfigErrors', async () => {
+test('FileEventLog: bad options and unusable directories are typed errors', async () => {
   await assert.rejects(FileEventLog.open(freshDir(), { segmentBytes: 10 }), { code: 'CONFIG_INVALID' });
+  const file = path.join(root, 'a-file');
+  fs.writeFileSync(file, 'x');
+  await assert.rejects(FileEventLog.open(file), (err: unknown) => err instanceof LogUnavailableError && err.message.includes(file));
+  await assert.rejects(FileEventLog.open(file, { readOnly: true }), /is not a directory/);
+  await assert.rejects(inspectLog(path.join(root, 'missing')), /does not exist/);
 });

@@ -120,7 +120,11 @@ export class FileEventLog implements EventLog {
       });
       if (!stat.isDirectory()) throw new LogUnavailableError(`event log location ${abs} is not a directory`);
     } else {
-      await fs.mkdir(abs, { recursive: true });
+      try {
+        await fs.mkdir(abs, { recursive: true });
+      } catch (err) {
+        throw new LogUnavailableError(`cannot create the event log directory ${abs}: ${(err as Error).message}`, { cause: err });
+      }
     }
     const lock = readOnly ? null : await acquireLock(abs);
     let fh: fs.FileHandle | null = null;
