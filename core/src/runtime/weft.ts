@@ -285,6 +285,8 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
     let debugAddress: Listening | undefined;
     if (config.debug.enabled) {
       const debug = new DebugServer(logger.child({ component: 'debug' }));
+      // The ADS server's routes first: the instance-wide /healthz below (with the applied offset) wins.
+      ads.registerDebugRoutes(debug);
       debug
         .route('/healthz', () => ({ body: { status: 'ok', offset: catalog.lastOffset } }))
         .route('/debug/plugins', () => ({ body: plugins.map((p) => ({ name: p.name, from: p.spec, index: p.index })) }))
@@ -293,7 +295,6 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
         .route('/debug/log', () => ({ body: { location: config.log, head: log.head(), applied: catalog.lastOffset } }))
         .route('/debug/engine', () => ({ body: engine.stats() }))
         .route('/debug/xds', () => ({ body: { address: `${xdsAddress.host}:${xdsAddress.port}`, ...ads.stats() } }));
-      ads.registerDebugRoutes(debug);
       const port = await debug.listen(config.debug.host, config.debug.port);
       stops.push({ name: 'debug server', stop: () => debug.close() });
       debugAddress = { host: config.debug.host, port };

@@ -78,13 +78,6 @@ export class FilesSource implements ResourceSource {
     await this.scanning;
   }
 
-  /** Resolves once the scans requested so far have run (for tests and shutdown). */
-  async settled(): Promise<void> {
-    while (this.scanning !== undefined || this.debounce !== undefined) {
-      await (this.scanning ?? new Promise((r) => setTimeout(r, this.options.debounceMs)));
-    }
-  }
-
   private watch(): void {
     try {
       this.watcher = fs.watch(this.options.dir, { recursive: true }, () => this.schedule());
