@@ -117,6 +117,20 @@ export class WeftMetrics {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   }
 
+  /** Counts a batch folded into the catalog (events by kind and op) and moves the log offset gauge. */
+  observeBatch(batch: { readonly events: readonly { readonly kind: string; readonly op: string; readonly offset: number }[] }): void {
+    for (const e of batch.events) this.eventsApplied.inc({ kind: e.kind, op: e.op });
+    const last = batch.events[batch.events.length - 1];
+    if (last !== undefined) this.logOffset.set(last.offset);
+  }
+
+  /** An Engine `onEvent` hook counting recomputations (runs that found an input changed). */
+  engineListener(): (event: { readonly type: string }) => void {
+    return (event) => {
+      if (event.type === 'recompute' || event.type === 'unchanged') this.derivationsRecomputed.inc();
+    };
+  }
+
   /** Value of a counter or gauge (with labels) as currently recorded; for tests and debug pages. */
   async value(name: string, labels: Record<string, string> = {}): Promise<number> {
     const metric = this.registry.getSingleMetric(name);

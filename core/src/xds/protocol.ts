@@ -269,6 +269,8 @@ export class XdsSession {
     if (!changed) return false;
     st.wildcard = wildcard;
     st.names = names;
+    // The client dropped what it unsubscribed from: not a removal to announce, and sent again on re-subscribe.
+    if (!wildcard) for (const name of [...st.sent.keys()]) if (!names.has(name)) st.sent.delete(name);
     // The protocol expects an answer to every subscription change, and the first request always gets one.
     st.needsResponse = first || wildcard || names.size > 0;
     return true;

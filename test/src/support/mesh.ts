@@ -31,8 +31,8 @@ export async function startMesh(
   const logger = captureLogger('info');
   const log = new MemoryEventLog({ logger });
   const catalog = new Catalog();
-  const engine = new Engine(catalog);
   const metrics = new WeftMetrics({ defaultMetrics: false });
+  const engine = new Engine(catalog, { onEvent: metrics.engineListener() });
   const adapters = options.adapters ?? new Map([['grpc', grpcTestAdapter('grpc')]]);
   const server = new XdsServer({
     coalesceMs: 2,
@@ -48,6 +48,7 @@ export async function startMesh(
   const applied: { offset: number; resolve: () => void }[] = [];
   const sub = log.follow(0, (batch) => {
     const changes = catalog.apply(batch);
+    metrics.observeBatch(batch);
     const ids = engine.invalidate(changes.keys);
     touched = server.notify(ids, { offsets: changes.offsets, appendedAt: batch.events[0]?.time ?? Date.now() });
     for (const w of applied.splice(0)) {

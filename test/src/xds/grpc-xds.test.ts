@@ -121,6 +121,11 @@ describe('real @grpc/grpc-js-xds clients through Weft', () => {
     assert.equal(last.typeUrl, TypeUrl.ClusterLoadAssignment);
     assert.ok(last.offsets.includes(mesh.catalog.lastOffset), `push offsets ${JSON.stringify(last.offsets)} include the endpoint event`);
     await waitFor('convergence observed', async () => (await mesh.metrics.count('weft_convergence_seconds')) > 0);
+    assert.ok((await mesh.metrics.value('weft_events_applied_total', { kind: 'Endpoints', op: 'upsert' })) >= 2);
+    assert.equal(await mesh.metrics.value('weft_log_offset'), mesh.catalog.lastOffset);
+    assert.ok((await mesh.metrics.value('weft_derivations_recomputed_total')) > 0);
+    assert.equal(await mesh.metrics.value('weft_connected_proxies'), 1);
+    assert.ok((await mesh.metrics.value('osm_proxy_response_send_success_count', { type: 'EDS' })) >= 2);
   });
 
   it('a cluster the client NACKs leaves it on its last good config, and Weft reports the NACK', async () => {
