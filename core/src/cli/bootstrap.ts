@@ -1,6 +1,9 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { WeftError } from '../errors.js';
+import { proxyCertificateRequest } from '../certs/identity.js';
+import type { CertificateIssuer } from '../certs/types.js';
 import type { EventLogBackend } from '../log/types.js';
 import type { Logger } from '../observe/logger.js';
 import { Tokens } from '../plugin/api.js';
@@ -23,6 +26,14 @@ export interface BootstrapTarget {
   readonly xdsAddress?: string;
   /** Directory where the proxy finds tls.crt, tls.key and ca.crt. */
   readonly tlsDir: string;
+  /** Issue the proxy's client certificate and write tls.crt, tls.key and ca.crt here. */
+  readonly writeCerts?: string;
+}
+
+export interface BootstrapOutput {
+  readonly bootstrap: unknown;
+  /** Files written for --write-certs. */
+  readonly written: readonly string[];
 }
 
 export class BootstrapError extends WeftError {
@@ -31,7 +42,7 @@ export class BootstrapError extends WeftError {
   }
 }
 
-export async function bootstrapFor(config: WeftConfig, target: BootstrapTarget, logger: Logger): Promise<unknown> {
+export async function bootstrapFor(config: WeftConfig, target: BootstrapTarget, logger: Logger): Promise<BootstrapOutput> {
   const { container } = await loadConfiguredPlugins(config, logger);
   const adapters = container.isRegistered(Tokens.ProxyAdapter, true)
     ? container.resolveAll<ProxyAdapter>(Tokens.ProxyAdapter)
@@ -94,5 +105,30 @@ export async function bootstrapFor(config: WeftConfig, target: BootstrapTarget, 
           },
         }),
   };
-  return adapter.bootstrap(proxy, server);
+  const bootstrap = adapter.bootstrap(proxy, server);
+  if (target.writeCerts === undefined) return { bootstrap, written: [] };
+  if (config.xds.insecure) throw new BootstrapError('--write-certs needs mTLS; the config sets xds.insecure: true');
+  const issuers = container.isRegistered(Tokens.CertificateIssuer, true)
+    ? container.resolveAll<CertificateIssuer>(Tokens.CertificateIssuer)
+    : [];
+  const issuer = issuers[0];
+  if (issuer === undefined) throw new BootstrapError('--write-certs needs a certificate issuer plugin in the config');
+  return { bootstrap, written: await writeProxyCertificates(issuer, proxy, target.writeCerts) };
+}
+
+/** The proxy's client certificate (CN <uuid>.<kind>.<sa>.<ns>.<td>), its key and the trust bundle, as files. */
+async function writeProxyCertificates(issuer: CertificateIssuer, proxy: ProxyIdentity, dir: string): Promise<string[]> {
+  const cert = await issuer.issue(
+    proxyCertificateRequest(
+      { uuid: proxy.uuid, kind: proxy.kind, serviceAccount: proxy.serviceAccount, namespace: proxy.namespace },
+      { trustDomain: proxy.trustDomain },
+    ),
+  );
+  await fs.promises.mkdir(dir, { recursive: true });
+  const files = { crt: path.join(dir, 'tls.crt'), key: path.join(dir, 'tls.key'), ca: path.join(dir, 'ca.crt') };
+  await fs.promises.writeFile(files.crt, [cert.certPem, ...cert.chainPem].map((p) => p.trim()).join('\n') + '\n');
+  // The key is for this proxy alone: owner-only from the first byte.
+  await fs.promises.writeFile(files.key, cert.keyPem, { mode: 0o600 });
+  await fs.promises.writeFile(files.ca, issuer.trustBundle().map((p) => p.trim()).join('\n') + '\n');
+  return [files.crt, files.key, files.ca];
 }

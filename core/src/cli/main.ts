@@ -89,6 +89,8 @@ Options:
   --kind <kind>         proxy kind (default envoy)
   --xds-address <host>  address the proxy dials (default: the configured xds host; 127.0.0.1 for 0.0.0.0)
   --tls-dir <dir>       where the proxy finds tls.crt, tls.key, ca.crt (default /etc/weft/certs)
+  --write-certs <dir>   also issue the proxy's client certificate (CN <uuid>.<kind>.<sa>.<ns>.<td>) from
+                        the configured issuer and write tls.crt, tls.key (mode 600) and ca.crt there
 `;
 
 const CONFIG_OPTIONS: Record<string, OptionSpec> = {
@@ -239,6 +241,7 @@ async function bootstrap(argv: readonly string[], io: CliIO): Promise<number> {
     kind: { type: 'string' },
     'xds-address': { type: 'string' },
     'tls-dir': { type: 'string' },
+    'write-certs': { type: 'string' },
   });
   if (flag(parsed, 'help')) {
     io.stdout(BOOTSTRAP_HELP);
@@ -252,6 +255,7 @@ async function bootstrap(argv: readonly string[], io: CliIO): Promise<number> {
   // Plugins log at load; keep stdout for the bootstrap and stderr quiet unless something is wrong.
   const logger = io.logger ?? createLogger({ level: 'warn' });
   const xdsAddress = stringOption(parsed, 'xds-address');
+  const writeCerts = stringOption(parsed, 'write-certs');
   const { bootstrapFor } = await import('./bootstrap.js');
   const result = await bootstrapFor(
     config,
@@ -261,10 +265,12 @@ async function bootstrap(argv: readonly string[], io: CliIO): Promise<number> {
       kind: stringOption(parsed, 'kind') ?? 'envoy',
       ...(xdsAddress === undefined ? {} : { xdsAddress }),
       tlsDir: stringOption(parsed, 'tls-dir') ?? '/etc/weft/certs',
+      ...(writeCerts === undefined ? {} : { writeCerts: path.resolve(io.cwd, writeCerts) }),
     },
     logger,
   );
-  io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+  io.stdout(`${JSON.stringify(result.bootstrap, null, 2)}\n`);
+  for (const file of result.written) io.stderr(`wrote ${file}\n`);
   return 0;
 }
 

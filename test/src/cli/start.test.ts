@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -89,7 +90,8 @@ describe('weft start', () => {
     // weft log inspect / tail on the data the runs left behind.
     const logDir = path.join(dir, 'data', 'log');
     // Read-only commands, run side by side to keep the test short.
-    const [inspect, tail, json, byPod, byUuid, missing, noKind] = await Promise.all([
+    const certDir = path.join(dir, 'certs');
+    const [inspect, tail, json, byPod, byUuid, missing, noKind, envoy] = await Promise.all([
       runWeft(['log', 'inspect', logDir]),
       runWeft(['log', 'tail', logDir, '--from', String(head + 1)]),
       runWeft(['log', 'tail', logDir, '--json', '--from', String(head + 1)]),
@@ -97,6 +99,7 @@ describe('weft start', () => {
       runWeft(['bootstrap', '--config', config, '--uuid', '5a7e4c1e-0b1f-4c8e-9d7a-1b2c3d4e5f01', '--kind', 'sample']),
       runWeft(['bootstrap', '--config', config, '--pod', 'bookbuyer/nope', '--kind', 'sample']),
       runWeft(['bootstrap', '--config', config, '--pod', 'bookbuyer/bookbuyer-0', '--kind', 'linkerd']),
+      runWeft(['bootstrap', '--config', config, '--pod', 'bookbuyer/bookbuyer-0', '--write-certs', certDir, '--tls-dir', '/certs']),
     ]);
     assert.equal(inspect.code, 0, inspect.stderr);
     assert.match(inspect.stdout, new RegExp(`events: ${head + 2}   head \\(next offset\\): ${head + 2}`));
@@ -120,6 +123,16 @@ describe('weft start', () => {
     assert.match(missing.stderr, /no pod bookbuyer\/nope in the log at file:.*\(7 pods known\)/);
     assert.equal(noKind.code, 1);
     assert.match(noKind.stderr, /no proxy adapter for kind "linkerd" is loaded \(loaded: envoy, sample\)/);
+
+    // The Envoy bootstrap, with the proxy's client certificate from the configured CA written beside it.
+    assert.equal(envoy.code, 0, envoy.stderr);
+    assert.equal((JSON.parse(envoy.stdout) as { node: { id: string } }).node.id, '5a7e4c1e-0b1f-4c8e-9d7a-1b2c3d4e5f01');
+    assert.match(envoy.stdout, /"\/certs\/tls\.crt"/);
+    const leaf = new X509Certificate(fs.readFileSync(path.join(certDir, 'tls.crt')));
+    assert.equal(leaf.subject, 'CN=5a7e4c1e-0b1f-4c8e-9d7a-1b2c3d4e5f01.envoy.bookbuyer.bookbuyer.cluster.local');
+    assert.match(leaf.subjectAltName ?? '', /URI:spiffe:\/\/cluster\.local\/ns\/bookbuyer\/sa\/bookbuyer/);
+    assert.ok(leaf.verify(new X509Certificate(fs.readFileSync(path.join(certDir, 'ca.crt'))).publicKey), 'signed by the mesh CA');
+    assert.equal(fs.statSync(path.join(certDir, 'tls.key')).mode & 0o777, 0o600);
   });
 
   it('does not start half-configured: a broken plugin stops it before anything listens', async () => {
