@@ -60,7 +60,7 @@ function runChild(dir: string, tag: string, random: () => number): Promise<Round
         out = out.slice(nl + 1);
         if (line === 'ready') {
           ready = true;
-          if (!early) setTimeout(kill, 2 + random() * 40);
+          if (!early) setTimeout(kill, 2 + random() * 60);
           continue;
         }
         const parts = line.split(' ');
