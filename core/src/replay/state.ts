@@ -1,0 +1,84 @@
+import { Catalog } from '../catalog/catalog.js';
+import type { ChangeSet } from '../catalog/types.js';
+import { CertExternals, type ServiceCertificate } from '../certs/types.js';
+import { Engine } from '../derive/engine.js';
+import type { LogBatch } from '../log/types.js';
+import type { CertificateIssued } from '../model/types.js';
+import type { Timeline } from './timeline.js';
+
+/**
+ * The mesh as of a point of the log: a catalog fed batch by batch and a derivation engine over it, as the
+ * running control plane has them. Certificates are not on the log; their issuance metadata is, so each
+ * identity's certificate is the metadata with empty PEMs: enough for dumps (fingerprints) and versions,
+ * never key material.
+ */
+export class ReplayState {
+  readonly catalog = new Catalog();
+  readonly engine: Engine;
+  private readonly externals = new Map<string, unknown>();
+  /** Index of the next batch of the timeline to apply. */
+  private next = 0;
+
+  constructor(
+    readonly timeline: Timeline,
+    options: { readonly trustBundle?: readonly string[] } = {},
+  ) {
+    this.engine = new Engine(this.catalog);
+    if (options.trustBundle !== undefined && options.trustBundle.length > 0) this.setExternal(CertExternals.trustBundle, [...options.trustBundle]);
+  }
+
+  /** Index of the last applied batch, -1 before the first. */
+  get position(): number {
+    return this.next - 1;
+  }
+
+  get done(): boolean {
+    return this.next >= this.timeline.batches.length;
+  }
+
+  external(name: string): unknown {
+    return this.externals.get(name);
+  }
+
+  /** Applies the next batch; returns what changed and the derivations that may be stale now. */
+  applyNext(): { readonly batch: LogBatch; readonly changes: ChangeSet; readonly dirtied: ReadonlySet<string> } {
+    const batch = this.timeline.batches[this.next];
+    if (batch === undefined) throw new RangeError(`no batch ${this.next}: the timeline has ${this.timeline.batches.length}`);
+    this.next++;
+    const changes = this.catalog.apply(batch);
+    const dirtied = new Set(this.engine.invalidate(changes.keys));
+    for (const ev of batch.events) {
+      if (ev.kind !== 'CertificateIssued') continue;
+      const [ns = '', sa = ''] = ev.key.split('/');
+      const name = CertExternals.serviceCert(ns, sa);
+      const body = ev.op === 'upsert' ? (ev.body as CertificateIssued) : undefined;
+      const cert: ServiceCertificate | undefined =
+        body === undefined
+          ? undefined
+          : { certPem: '', keyPem: '', chainPem: [], serial: body.serial, notAfter: body.notAfter, fingerprint: body.fingerprint };
+      for (const id of this.setExternal(name, cert)) dirtied.add(id);
+    }
+    return { batch, changes, dirtied };
+  }
+
+  /** Applies batches up to and including `index`; returns the derivations that may be stale now. */
+  advanceTo(index: number): ReadonlySet<string> {
+    if (index < this.position) throw new RangeError(`cannot go back from batch ${this.position} to ${index}; open a new state`);
+    const dirtied = new Set<string>();
+    while (this.next <= index) for (const id of this.applyNext().dirtied) dirtied.add(id);
+    return dirtied;
+  }
+
+  /** The last applied event's offset and time. */
+  at(): { readonly offset: number; readonly time: string | null } {
+    const b = this.timeline.batches[this.position];
+    const ev = b?.events[b.events.length - 1];
+    return ev === undefined ? { offset: -1, time: null } : { offset: ev.offset, time: new Date(ev.time).toISOString() };
+  }
+
+  private setExternal(name: string, value: unknown): ReadonlySet<string> {
+    if (value === undefined) this.externals.delete(name);
+    else this.externals.set(name, value);
+    return this.engine.setExternal(name, value);
+  }
+}
