@@ -41,3 +41,5 @@ export { parseDuration, isCidr, isIpAddress } from './model/values.js';
 export { appProtocolFromPortName, MONITORED_BY_LABEL, PROXY_UUID_LABEL } from './model/kinds-core.js';
 export * from './log/index.js';
 export { envoyType, envoyProtos, weftProtos } from '@weft/protos';
+export * from './replay/index.js';
+export * from './observe/debug-routes.js';

@@ -11,6 +11,7 @@ import {
   type WeftConfig,
 } from '../runtime/config.js';
 import { flag, intOption, parseCommandLine, stringOption, UsageError, type OptionSpec, type Parsed } from './args.js';
+import { REPLAY_HELP, replayCommand } from './replay.js';
 
 /**
  * The `weft` command. Output meant for people or scripts goes to stdout; Weft's own structured logs go to
@@ -38,6 +39,7 @@ Commands:
   log inspect <dir>   segments, event counts, head and problems of a file log
   log tail <dir>      print the events of a file log (--from N, --follow, --json)
   bootstrap           print a proxy's bootstrap configuration (--pod ns/name or --uuid <uuid>)
+  replay              a proxy's config at any point of the log, diffs, explanations, steps (--proxy)
 
 Run "weft <command> --help" for the options of a command.
 `;
@@ -279,6 +281,7 @@ const COMMANDS: Record<string, { run: (argv: readonly string[], io: CliIO) => Pr
   validate: { run: validate, help: VALIDATE_HELP },
   log: { run: logCommand, help: LOG_HELP },
   bootstrap: { run: bootstrap, help: BOOTSTRAP_HELP },
+  replay: { run: replayCommand, help: REPLAY_HELP },
 };
 
 /** Runs the CLI; resolves with the exit code. Errors are printed, never thrown. */

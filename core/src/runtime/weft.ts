@@ -10,6 +10,7 @@ import { ConfigError, WeftError } from '../errors.js';
 import type { EventLog, EventLogBackend, LogBatch, Subscription } from '../log/types.js';
 import { keyOf, RESOURCE_KINDS, type ResourceKind } from '../model/types.js';
 import { DebugServer } from '../observe/debug.js';
+import { registerStateDebugRoutes } from '../observe/debug-routes.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { startMetricsServer, WeftMetrics, type MetricsServer } from '../observe/metrics.js';
 import { Tokens, type ResourceSource, type SourceSink } from '../plugin/api.js';
@@ -287,6 +288,15 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       const debug = new DebugServer(logger.child({ component: 'debug' }));
       // The ADS server's routes first: the instance-wide /healthz below (with the applied offset) wins.
       ads.registerDebugRoutes(debug);
+      registerStateDebugRoutes(debug, {
+        log,
+        catalog,
+        engine,
+        adapters: new Map(ext.adapters.map((a) => [a.kind, a])),
+        proxy: (id) => ads.proxy(id),
+        location: config.log,
+        trustDomain: config.trustDomain,
+      });
       debug
         .route('/healthz', () => ({ body: { status: 'ok', offset: catalog.lastOffset } }))
         .route('/debug/plugins', () => ({ body: plugins.map((p) => ({ name: p.name, from: p.spec, index: p.index })) }))
