@@ -1,5 +1,6 @@
 import {
   X509Certificate,
+  createECDH,
   createHash,
   createPrivateKey,
   generateKeyPair,
@@ -27,6 +28,7 @@ import {
   extKeyUsage,
   keyIdentifier,
   keyUsage,
+  p256KeyEncodings,
   parseSpki,
   randomSerial,
   subjectAltName,
@@ -292,11 +294,10 @@ function fingerprintOf(pem: string): string {
 async function leafKeys(algorithm: KeyAlgorithm): Promise<{ publicKey: Buffer; privateKey: string }> {
   if (algorithm === 'ecdsa-p256') {
     // Synchronous on purpose: P-256 generation takes tens of microseconds, less than a thread-pool hop.
-    return generateKeyPairSync('ec', {
-      namedCurve: 'prime256v1',
-      publicKeyEncoding: { type: 'spki', format: 'der' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
+    const ecdh = createECDH('prime256v1');
+    const point = ecdh.generateKeys();
+    const { spkiDer, pkcs8Pem } = p256KeyEncodings(ecdh.getPrivateKey(), point);
+    return { publicKey: spkiDer, privateKey: pkcs8Pem };
   }
   return new Promise((resolve, reject) =>
     generateKeyPair(
