@@ -51,7 +51,13 @@ export async function tailCommand(dir: string, options: TailOptions, out: (s: st
     const sub = log.follow(options.from, (batch) => {
       for (const e of batch.events) out(formatEvent(e, options.json));
     });
-    await (options.until ?? new Promise<void>(() => undefined));
+    // The log's poll timer does not hold the process open; following until a signal is this command's job.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    try {
+      await (options.until ?? new Promise<void>(() => undefined));
+    } finally {
+      clearInterval(keepAlive);
+    }
     await sub.close();
     return 0;
   } finally {

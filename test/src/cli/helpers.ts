@@ -41,6 +41,21 @@ export function runWeft(args: readonly string[], options: { cwd?: string; timeou
   });
 }
 
+/** Starts `weft <args>` and keeps it running; stdout accumulates in `out()`. */
+export function spawnWeft(args: readonly string[]): { out: () => string; stop: (sig: NodeJS.Signals) => Promise<number | null> } {
+  const child = spawn(process.execPath, [WEFT_BIN, ...args], { cwd: REPO, env: { ...process.env, WEFT_CONFIG: '' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    out: () => stdout,
+    stop: (sig) => {
+      if (child.exitCode === null) child.kill(sig);
+      return exited;
+    },
+  };
+}
+
 export interface LogLine extends Record<string, unknown> {
   readonly level: string;
   readonly msg: string;

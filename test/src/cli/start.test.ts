@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FIXTURE_PLUGINS, getJson, REPO, WEFT_BIN, runWeft, scratchWithExample, until, WeftProcess, type LogLine } from './helpers.js';
+import { FIXTURE_PLUGINS, getJson, REPO, spawnWeft, WEFT_BIN, runWeft, scratchWithExample, until, WeftProcess, type LogLine } from './helpers.js';
 
 /**
  * `weft start` as a user runs it: a config file, the built-in plugins by package name, a third-party
@@ -67,10 +67,13 @@ describe('weft start', () => {
     assert.equal(health.status, 200);
     assert.deepEqual(health.body, { status: 'ok', offset: head });
 
-    // An edit in the watched folder reaches the catalog.
+    // An edit in the watched folder reaches the catalog, and a follower of the log sees it live.
+    const follower = spawnWeft(['log', 'tail', path.join(dir, 'data', 'log'), '--follow', '--from', String(head + 1)]);
     const file = path.join(dir, 'manifests', 'bookbuyer.yaml');
     fs.appendFileSync(file, '---\napiVersion: v1\nkind: ServiceAccount\nmetadata: { name: extra, namespace: bookbuyer }\n');
     await until('the edit to be applied', async () => ((await getJson(debug, '/healthz')).body as { offset: number }).offset > head);
+    await until('log tail --follow to print the new event', () => follower.out().includes('bookbuyer/extra'));
+    assert.equal(await follower.stop('SIGINT'), 0, 'log tail --follow ends cleanly on SIGINT');
 
     weft.signal('SIGTERM');
     const exit = await weft.exited;
