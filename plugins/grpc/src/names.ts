@@ -10,9 +10,7 @@ export const SERVER_LISTENER_TEMPLATE = 'grpc/server?xds.resource.listening_addr
 /** Certificate provider instance (bootstrap `certificate_providers`) the TLS contexts refer to. */
 export const DEFAULT_CERT_PROVIDER = 'weft-mesh';
 
-/** Name of the RBAC HTTP filter. It equals the filter's type URL on purpose: grpc-js-xds looks up
- * per-route overrides (typed_per_filter_config) by type URL, other gRPC implementations by filter name;
- * making the two the same lets every implementation find the per-route policy. */
+/** Name of the RBAC HTTP filter: its type URL, the key gRPC implementations also accept for overrides. */
 export const RBAC_FILTER_NAME = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
 export const ROUTER_FILTER_NAME = 'envoy.filters.http.router';
 

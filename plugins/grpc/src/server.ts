@@ -1,19 +1,20 @@
 /**
  * Server side: what an xDS-enabled gRPC server (`XdsServer.bindAsync("<ip>:<port>")`) asks for. A Listener
  * named from the bootstrap's server_listener_resource_name_template, whose one filter chain carries an
- * HttpConnectionManager with its routes over ADS, the RBAC filter (deny by default) and the router last,
- * and, in mTLS mode, a DownstreamTlsContext requiring a client certificate through the certificate
- * provider instances of the bootstrap.
+ * HttpConnectionManager (routes over ADS, the RBAC filter, the router last) and, in mTLS mode, a
+ * DownstreamTlsContext requiring a client certificate through the bootstrap's certificate provider instance.
  *
- * Authorization lives in the route configuration, not the listener: each route allowed by a TrafficTarget
- * carries a per-route RBAC policy naming the sources' SPIFFE ids; whatever no route admits falls through to a
- * last route under the deny-all filter and ends with PERMISSION_DENIED. A policy change therefore updates
- * RDS only, and a gRPC server applies it to its open connections without draining them.
+ * Authorization is the listener's RBAC filter: one ALLOW policy per TrafficTarget rule (the rule's path and
+ * header matches as permissions, the sources' SPIFFE ids as principals); whatever no policy admits ends
+ * with PERMISSION_DENIED. Per-route RBAC overrides in RDS would spare the listener an update on a policy
+ * change, but grpc-js-xds 1.14 never applies RBACPerRoute (its filter registry knows only the top-level type
+ * URL), so the policy goes where every gRPC implementation reads it. On a listener update a gRPC server
+ * drains its connections (GOAWAY) and clients reconnect under the new policy; in-flight calls finish.
  */
 import { TypeUrl, type DerivationSpec, type EncodedResource } from '@weft/core';
-import { routeMatch } from './client.js';
 import { inboundPolicy, meshSettings } from './mesh.js';
 import { RBAC_FILTER_NAME, ROUTER_FILTER_NAME, serverListenerName, serverRouteName, spiffeIdOf } from './names.js';
+import type { InboundRule } from './mesh.js';
 import { ADS, T, encode, hashResource, typedAny, type Msg } from './proto.js';
 
 export interface ServerOptions {
@@ -40,10 +41,18 @@ export function serverListener(identity: string, ip: string, port: number, optio
     id: `grpc/lds/server/${ip}:${port}@${identity}#${options.mtls ? options.certProvider : 'plaintext'}#${options.listenerTemplate}`,
     hash: hashResource,
     compute(r) {
-      const { permissive } = r.derive(meshSettings);
+      const { permissive, trustDomain } = r.derive(meshSettings);
       const httpFilters: Msg[] = [];
-      // Deny unless a route's per-route policy allows: the default for every path no TrafficTarget admits.
-      if (!permissive) httpFilters.push({ name: RBAC_FILTER_NAME, typedConfig: typedAny(T.HttpRbac, { rules: { action: 'ALLOW' } }) });
+      if (!permissive) {
+        const policies: Msg = {};
+        for (const rule of r.derive(inboundPolicy(identity)).rules) {
+          if (rule.sources.length === 0 || (rule.ports !== null && !rule.ports.includes(port))) continue;
+          policies[rule.name] = rbacPolicy(rule, trustDomain);
+        }
+        // ALLOW with no matching policy denies: the default for every call no TrafficTarget admits.
+        const rules: Msg = Object.keys(policies).length === 0 ? { action: 'ALLOW' } : { action: 'ALLOW', policies };
+        httpFilters.push({ name: RBAC_FILTER_NAME, typedConfig: typedAny(T.HttpRbac, { rules }) });
+      }
       httpFilters.push({ name: ROUTER_FILTER_NAME, typedConfig: typedAny(T.Router, {}) });
       const hcm = {
         statPrefix: `inbound_${port}`,
@@ -61,31 +70,27 @@ export function serverListener(identity: string, ip: string, port: number, optio
   };
 }
 
+/** A server's routes: every call is served here (non-forwarding); the listener's RBAC filter decides. */
 export function serverRoutes(identity: string, port: number): DerivationSpec<EncodedResource> {
   return {
     id: `grpc/rds/server/${port}@${identity}`,
     hash: hashResource,
-    compute(r) {
-      const { permissive, trustDomain } = r.derive(meshSettings);
-      const routes: Msg[] = [];
-      if (!permissive) {
-        for (const rule of r.derive(inboundPolicy(identity)).rules) {
-          if (rule.sources.length === 0 || (rule.ports !== null && !rule.ports.includes(port))) continue;
-          const principals = rule.sources.map((s) => ({ authenticated: { principalName: { exact: spiffeIdOf(s, trustDomain) } } }));
-          const perRoute = typedAny(T.HttpRbacPerRoute, {
-            rbac: { rules: { action: 'ALLOW', policies: { [rule.name]: { permissions: [{ any: true }], principals } } } },
-          });
-          routes.push({
-            name: rule.name,
-            match: routeMatch({ pathRegex: rule.pathRegex, headers: Object.fromEntries(rule.headers) }),
-            nonForwardingAction: {},
-            typedPerFilterConfig: { [RBAC_FILTER_NAME]: perRoute },
-          });
-        }
-      }
-      routes.push({ name: permissive ? 'permissive' : 'deny', match: { prefix: '' }, nonForwardingAction: {} });
+    compute() {
       const name = serverRouteName(identity, port);
+      const routes = [{ name: 'inbound', match: { prefix: '' }, nonForwardingAction: {} }];
       return encode(TypeUrl.RouteConfiguration, name, { name, virtualHosts: [{ name: `inbound|${identity}`, domains: ['*'], routes }] });
     },
+  };
+}
+
+/** One TrafficTarget rule as an RBAC policy: its path and headers as permissions, its sources as principals. */
+export function rbacPolicy(rule: InboundRule, trustDomain: string): Msg {
+  const conditions: Msg[] = [];
+  if (rule.pathRegex !== null) conditions.push({ urlPath: { path: { safeRegex: { regex: rule.pathRegex } } } });
+  for (const [name, regex] of rule.headers) conditions.push({ header: { name, stringMatch: { safeRegex: { regex } } } });
+  const permission: Msg = conditions.length === 0 ? { any: true } : conditions.length === 1 ? (conditions[0] as Msg) : { andRules: { rules: conditions } };
+  return {
+    permissions: [permission],
+    principals: rule.sources.map((s) => ({ authenticated: { principalName: { exact: spiffeIdOf(s, trustDomain) } } })),
   };
 }
