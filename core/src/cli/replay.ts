@@ -115,6 +115,10 @@ export async function replayCommand(argv: readonly string[], io: CliIO): Promise
     logger: io.logger ?? createLogger({ level: 'warn' }),
   });
   const replay = session.replay;
+  const { describeProblem } = await import('../replay/open.js');
+  for (const p of session.problems) {
+    io.stderr(`weft replay: warning: the log is damaged past offset ${replay.timeline.lastOffset} (${describeProblem(p)}); the answer covers the log up to there\n`);
+  }
   const format = (formatText ?? (mode === 'step' ? 'text' : 'json')) as 'json' | 'yaml' | 'text';
   const out = (value: unknown, where: string): void => io.stdout(r.render(value, format === 'yaml' ? 'yaml' : 'json', where));
   switch (mode) {

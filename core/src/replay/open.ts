@@ -2,7 +2,10 @@ import type { CertificateIssuer } from '../certs/types.js';
 import type { EventLogBackend } from '../log/types.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Tokens } from '../plugin/api.js';
-import { openLog } from '../runtime/backends.js';
+import { fileLogDir } from '../log/backends.js';
+import { inspectLog, type LogProblem } from '../log/inspect.js';
+import { backendFor, openLog } from '../runtime/backends.js';
+import { ReplayError } from './errors.js';
 import type { WeftConfig } from '../runtime/config.js';
 import { loadConfiguredPlugins } from '../runtime/weft.js';
 import type { ProxyAdapter } from '../xds/adapter.js';
@@ -27,6 +30,11 @@ export interface OpenedReplay {
   readonly location: string;
   /** Where the trust bundle came from: the caller, the configured issuer, or nowhere. */
   readonly trustBundleFrom: 'given' | 'issuer' | 'none';
+  /**
+   * Damage a file log has past its last valid record (a torn tail): replay covers what precedes it. The
+   * caller should show these; damage anywhere else fails the open.
+   */
+  readonly problems: readonly LogProblem[];
 }
 
 export async function openReplay(config: WeftConfig, options: OpenReplayOptions = {}): Promise<OpenedReplay> {
@@ -42,7 +50,10 @@ export async function openReplay(config: WeftConfig, options: OpenReplayOptions 
     trustBundleFrom = 'issuer';
   }
   const location = options.log ?? config.log;
-  const log = await openLog(location, resolve<EventLogBackend>(Tokens.EventLogBackend), config.label, { readOnly: true });
+  const backends = resolve<EventLogBackend>(Tokens.EventLogBackend);
+  const log = await openLog(location, backends, config.label, { readOnly: true });
+  // A read-only file log cuts a damaged tail silently (a writer may be mid-append); replay says so.
+  const problems = backendFor(location, backends, config.label).scheme === 'file' ? (await inspectLog(fileLogDir(location))).problems : [];
   try {
     const replay = await Replay.open(log, location, {
       adapters,
@@ -50,8 +61,17 @@ export async function openReplay(config: WeftConfig, options: OpenReplayOptions 
       ...(options.kind === undefined ? {} : { kind: options.kind }),
       ...(trustBundle === undefined ? {} : { trustBundle }),
     });
-    return { replay, location, trustBundleFrom };
+    return { replay, location, trustBundleFrom, problems };
+  } catch (err) {
+    if (err instanceof ReplayError && err.code === 'REPLAY_EMPTY_LOG' && problems.length > 0) {
+      throw new ReplayError('REPLAY_EMPTY_LOG', `${err.message}: no record before the damage is readable (${problems.map(describeProblem).join('; ')})`, { cause: err });
+    }
+    throw err;
   } finally {
     await log.close();
   }
+}
+
+export function describeProblem(p: LogProblem): string {
+  return `${p.severity} in ${p.file} at byte ${p.byteOffset}: ${p.reason}`;
 }
