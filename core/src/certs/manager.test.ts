@@ -144,6 +144,9 @@ describe('CertificateManager', () => {
     assert.ok(!JSON.stringify(h.logger.records).includes('secret'), 'no key in the logs');
     assert.equal(h.issued.length, 1);
     assert.equal(h.issued[0]!.reason, 'initial');
+    assert.deepEqual(h.manager.certificates(), [
+      { key: 'bookstore/bookstore', kind: 'service', fingerprint: 'fp-0001', serial: '0001', notAfter: cert!.notAfter },
+    ]);
     assert.ok(h.issued[0]!.durationMs >= 0);
   });
 

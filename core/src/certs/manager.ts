@@ -14,6 +14,7 @@ import {
 } from './identity.js';
 import {
   CertExternals,
+  type CertificateFingerprint,
   type CertificateIssuer,
   type CertificateRequest,
   type IdentityCertificates,
@@ -179,6 +180,22 @@ export class CertificateManager implements IdentityCertificates {
   /** The current certificate of an identity, if one was issued. */
   current(identity: ServiceIdentityRef): IssuedCertificate | undefined {
     return this.entries.get(`${identity.namespace}/${identity.serviceAccount}`)?.cert;
+  }
+
+  /** What a debug endpoint may show about the cached certificates: fingerprints, never keys. */
+  certificates(): (CertificateFingerprint & { readonly key: string; readonly kind: 'service' | 'server' })[] {
+    const out: (CertificateFingerprint & { key: string; kind: 'service' | 'server' })[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.cert === undefined) continue;
+      out.push({
+        key: entry.key,
+        kind: entry.kind,
+        fingerprint: entry.cert.fingerprint,
+        serial: entry.cert.serial,
+        notAfter: entry.cert.notAfter.toISOString(),
+      });
+    }
+    return out.sort((a, b) => a.key.localeCompare(b.key));
   }
 
   async ensure(identity: ServiceIdentityRef): Promise<void> {
