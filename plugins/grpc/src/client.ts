@@ -13,7 +13,7 @@
  */
 import { TypeUrl, type DerivationSpec, type EncodedResource, type HTTPMatch, type Reader, type Retry } from '@weft/core';
 import { apexSplit, grpcPorts, identitiesBehind, meshSettings, upstreamSetting } from './mesh.js';
-import { clientListenerNames, clientRouteName, clusterName, ROUTER_FILTER_NAME, spiffeIdOf, splitKey } from './names.js';
+import { clientListenerNames, clientRouteName, clusterName, ROUTER_FILTER_NAME, spiffeIdOf } from './names.js';
 import { ADS, T, durationMs, encode, hashResource, typedAny, u32, type Msg } from './proto.js';
 
 export interface ClientOptions {
