@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { CertificateManager, ManualClock } from '@weft/core';
 import { LocalCa } from '@weft/plugin-ca-local';
-import { grpcBootstrap, writeCertificateFiles, type GrpcAdapter } from '@weft/plugin-grpc';
+import { grpcBootstrap, writeCertificateFiles } from '@weft/plugin-grpc';
 import { waitFor, type TestMesh } from '../support/mesh.js';
 import {
   docs,
@@ -22,7 +22,6 @@ import {
   startGrpcMesh,
   startXdsBackend,
   xdsClient,
-  type Backend,
   type Xds,
 } from './workloads.js';
 
@@ -80,7 +79,6 @@ async function code(p: Promise<unknown>): Promise<number> {
 describe('mTLS and RBAC between proxyless gRPC workloads', () => {
   let xds: Xds;
   let mesh: TestMesh;
-  let adapter: GrpcAdapter;
   let manager: CertificateManager;
   let clock: ManualClock;
   let server: Awaited<ReturnType<typeof startXdsBackend>>;
@@ -91,7 +89,7 @@ describe('mTLS and RBAC between proxyless gRPC workloads', () => {
 
   before(async () => {
     xds = await loadXds();
-    ({ mesh, adapter } = await startGrpcMesh({ mtls: true }));
+    ({ mesh } = await startGrpcMesh({ mtls: true }));
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-grpc-mtls-'));
     clock = new ManualClock();
     const ca = await LocalCa.open({});
@@ -184,4 +182,3 @@ describe('mTLS and RBAC between proxyless gRPC workloads', () => {
   });
 });
 
-export type { Backend };
