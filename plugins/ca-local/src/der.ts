@@ -273,9 +273,13 @@ export function p256KeyEncodings(privateScalar: Buffer, publicPoint: Buffer): { 
   // ECDH drops leading zero bytes of the scalar; ECPrivateKey wants exactly 32.
   const scalar = privateScalar.length === 32 ? privateScalar : Buffer.concat([Buffer.alloc(32 - privateScalar.length), privateScalar]);
   const pkcs8 = Buffer.concat([PKCS8_P256_HEAD, scalar, PKCS8_P256_PUBLIC, publicPoint]);
-  const b64 = pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return {
-    spkiDer: Buffer.concat([SPKI_P256, publicPoint]),
-    pkcs8Pem: `-----BEGIN PRIVATE KEY-----\n${b64}\n-----END PRIVATE KEY-----\n`,
-  };
+  return { spkiDer: Buffer.concat([SPKI_P256, publicPoint]), pkcs8Pem: pem('PRIVATE KEY', pkcs8) };
+}
+
+/** PEM armour with 64-character lines (sliced: a regex over the base64 was a visible share of issuance). */
+export function pem(label: string, der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64');
+  let body = '';
+  for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }

@@ -30,6 +30,7 @@ import {
   keyUsage,
   p256KeyEncodings,
   parseSpki,
+  pem,
   randomSerial,
   subjectAltName,
   subjectKeyIdentifier,
@@ -84,8 +85,7 @@ interface Signer {
 }
 
 function pemOf(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+  return pem('CERTIFICATE', der);
 }
 
 function wholeSeconds(ms: number): Date {
