@@ -271,7 +271,8 @@ describe('CertificateManager', () => {
     const a = await h.manager.serverCertificate(['weft.weft-system.svc', 'localhost']);
     const b = await h.manager.serverCertificate(['localhost', 'weft.weft-system.svc']);
     assert.equal(a, b);
-    assert.deepEqual(h.issuer.requests[0]!.dnsNames, ['localhost', 'weft.weft-system.svc']);
+    assert.deepEqual(h.issuer.requests[0]!.dnsNames, ['weft.weft-system.svc', 'localhost']);
+    assert.equal(h.issuer.requests[0]!.commonName, 'weft.weft-system.svc');
     assert.equal(h.issuer.requests[0]!.usage, 'server');
     assert.equal(h.appended.length, 0, 'serving certificates are not mesh identities');
     h.clock.advance(0.7 * 24 * HOUR);

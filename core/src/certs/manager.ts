@@ -235,7 +235,8 @@ export class CertificateManager implements IdentityCertificates {
     const key = `server:${names.join(',')}${ips.length > 0 ? `|${ips.join(',')}` : ''}`;
     let entry = this.entries.get(key);
     if (entry === undefined) {
-      const request = xdsServerCertificateRequest(names, {
+      // The key ignores order; the request keeps the caller's, whose first name becomes the CN.
+      const request = xdsServerCertificateRequest([...dnsNames], {
         ...(ips.length > 0 ? { ipAddresses: ips } : {}),
         ...(this.validityMs === undefined ? {} : { validityMs: this.validityMs }),
       });
