@@ -1,9 +1,11 @@
 import type { LogBatch, MeshEvent } from '../log/types.js';
 import { RESOURCE_KINDS, keyOf } from '../model/types.js';
 import type { AnyResource, ResourceKind, ResourceOf, Service, Workload } from '../model/types.js';
-import { compareStrings, contentHash } from '../derive/canonical.js';
+import { createHash } from 'node:crypto';
+import { canonicalJsonOf, compareStrings } from '../derive/canonical.js';
+import { logCanonicalJson } from '../log/codec.js';
 import { CatalogError } from './errors.js';
-import { INDEX_NAMES, identityOf, ownContributions, selects } from './indexes.js';
+import { INDEX_NAMES, KINDS_WITH_OWN_ENTRIES, identityOf, ownContributions, selects } from './indexes.js';
 import { depKeys } from './types.js';
 import type { CatalogLike, ChangeSet, DepKey, IndexName, Provenance } from './types.js';
 
@@ -19,9 +21,19 @@ export interface CatalogSnapshot {
 
 interface Entry {
   readonly body: AnyResource;
-  /** Content hash of the body: an identical upsert is recognised without a deep compare. */
-  readonly hash: string;
+  /**
+   * Canonical JSON of the body: an identical upsert is recognised by comparing it, without a deep compare.
+   * Bodies read from a log come with it (the log stores bodies in this form), so replay never serializes.
+   */
+  readonly json: string;
+  /** sha256 of `json`, computed the first time someone asks for the version. */
+  hash: string | undefined;
   readonly source: string;
+}
+
+/** The entry for a body, reusing the canonical JSON the log decoded it from when there is one. */
+function entryOf(body: AnyResource, source: string): Entry {
+  return { body, json: logCanonicalJson(body) ?? canonicalJsonOf(body), hash: undefined, source };
 }
 
 interface IndexEntry {
@@ -38,10 +50,23 @@ class Tx {
    * operations are only recorded when they really change membership, so an entry changed iff a delta is non-zero.
    */
   readonly indexEntries = new Map<DepKey, { readonly index: IndexName; readonly value: string; readonly delta: Map<string, number> }>();
-  /** Event that last changed a key within this batch (event-level change). */
-  readonly lastEvent = new Map<DepKey, MeshEvent>();
+  /** Provenance of the event that last changed a key within this batch (event-level change). */
+  readonly lastEvent = new Map<DepKey, Provenance>();
   readonly offsets: number[] = [];
   event: MeshEvent | undefined;
+  /** Provenance of `event`, made on its first change and shared by every key it changes. */
+  private prov: Provenance | undefined;
+
+  begin(ev: MeshEvent): void {
+    this.event = ev;
+    this.prov = undefined;
+  }
+
+  changed(key: DepKey): void {
+    const ev = this.event;
+    if (ev === undefined) return;
+    this.lastEvent.set(key, (this.prov ??= { offset: ev.offset, time: ev.time, source: ev.source }));
+  }
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
@@ -117,7 +142,9 @@ export class Catalog implements CatalogLike {
 
   /** Content hash (sha256 of canonical JSON) of a resource, usable as a version string. */
   versionOf(kind: ResourceKind, key: string): string | undefined {
-    return this.store(kind).get(key)?.hash;
+    const e = this.store(kind).get(key);
+    if (e === undefined) return undefined;
+    return (e.hash ??= createHash('sha256').update(e.json).digest('hex'));
   }
 
   provenance(key: DepKey): Provenance | undefined {
@@ -133,7 +160,7 @@ export class Catalog implements CatalogLike {
     const tx = new Tx();
     try {
       for (const ev of batch.events) {
-        tx.event = ev;
+        tx.begin(ev);
         this.applyEvent(ev, tx);
       }
     } catch (err) {
@@ -174,7 +201,7 @@ export class Catalog implements CatalogLike {
       const problem = bodyProblem(r.key, r.body);
       if (problem !== null) bad(`${r.kind} ${r.key}: ${problem}`);
       if (typeof r.source !== 'string') bad(`${r.kind} ${r.key}: source must be a string`);
-      c.store(r.kind).set(r.key, { body: r.body as AnyResource, hash: contentHash(r.body), source: r.source });
+      c.store(r.kind).set(r.key, entryOf(r.body as AnyResource, r.source));
     }
     for (const p of s.provenance) {
       if (!Array.isArray(p) || typeof p[0] !== 'string' || !Number.isInteger(p[1]) || typeof p[2] !== 'number' || typeof p[3] !== 'string') {
@@ -235,22 +262,20 @@ export class Catalog implements CatalogLike {
     const rKey = depKeys.resource(ev.kind, ev.key);
     let next: Entry | undefined;
     if (ev.op === 'upsert') {
-      const body = ev.body as AnyResource;
-      const hash = contentHash(body);
-      if (old !== undefined && old.hash === hash) {
+      next = entryOf(ev.body as AnyResource, ev.source);
+      if (old !== undefined && old.json === next.json) {
         // Same content: nothing a reader can see changed, only who last wrote it.
         if (old.source !== ev.source) {
           if (!tx.resources.has(rKey)) tx.resources.set(rKey, { kind: ev.kind, key: ev.key, orig: old });
-          store.set(ev.key, { body: old.body, hash, source: ev.source });
+          store.set(ev.key, { body: old.body, json: old.json, hash: old.hash, source: ev.source });
         }
         return;
       }
-      next = { body, hash, source: ev.source };
     } else if (old === undefined) {
       return;
     }
     if (!tx.resources.has(rKey)) tx.resources.set(rKey, { kind: ev.kind, key: ev.key, orig: old });
-    tx.lastEvent.set(rKey, ev);
+    tx.changed(rKey);
     if (tx.offsets[tx.offsets.length - 1] !== ev.offset) tx.offsets.push(ev.offset);
     if (next === undefined) store.delete(ev.key);
     else store.set(ev.key, next);
@@ -260,6 +285,15 @@ export class Catalog implements CatalogLike {
 
   /** Moves the index entries of one resource from its old body to its new one (either may be absent). */
   private reindex(kind: ResourceKind, key: string, oldBody: AnyResource | undefined, newBody: AnyResource | undefined, tx: Tx | null): void {
+    if (kind === 'Workload') {
+      this.reindexWorkload(key, oldBody as Workload | undefined, newBody as Workload | undefined, tx);
+      return;
+    }
+    if (kind === 'Service') {
+      this.reselectService(key, oldBody as Service | undefined, newBody as Service | undefined, tx);
+      return;
+    }
+    if (!KINDS_WITH_OWN_ENTRIES.has(kind)) return;
     const oldC = oldBody === undefined ? [] : ownContributions(kind, oldBody);
     const newC = newBody === undefined ? [] : ownContributions(kind, newBody);
     // Additions before removals, so no entry flickers through empty within one event.
@@ -269,8 +303,23 @@ export class Catalog implements CatalogLike {
     for (const c of oldC) {
       if (!newC.some((n) => n.index === c.index && n.value === c.value)) this.indexRemove(c.index, c.value, key, tx);
     }
-    if (kind === 'Service') this.reselectService(key, oldBody as Service | undefined, newBody as Service | undefined, tx);
-    else if (kind === 'Workload') this.reselectWorkload(key, oldBody as Workload | undefined, newBody as Workload | undefined, tx);
+  }
+
+  /**
+   * The workload's own entries (what ownContributions gives for a Workload, compared field by field: this
+   * runs for most events of a busy mesh), then its label index and the services selecting it.
+   */
+  private reindexWorkload(key: string, oldW: Workload | undefined, newW: Workload | undefined, tx: Tx | null): void {
+    const oldId = oldW === undefined ? undefined : identityOf(oldW);
+    const newId = newW === undefined ? undefined : identityOf(newW);
+    const oldUuid = oldW?.proxyUuid ?? null;
+    const newUuid = newW?.proxyUuid ?? null;
+    // Additions before removals, so no entry flickers through empty within one event.
+    if (newId !== undefined && newId !== oldId) this.indexAdd('workloadsByServiceAccount', newId, key, tx);
+    if (newUuid !== null && newUuid !== oldUuid) this.indexAdd('workloadByProxyUuid', newUuid, key, tx);
+    if (oldId !== undefined && oldId !== newId) this.indexRemove('workloadsByServiceAccount', oldId, key, tx);
+    if (oldUuid !== null && oldUuid !== newUuid) this.indexRemove('workloadByProxyUuid', oldUuid, key, tx);
+    this.reselectWorkload(key, oldW, newW, oldId ?? '', newId ?? '', tx);
   }
 
   private reselectService(key: string, oldS: Service | undefined, newS: Service | undefined, tx: Tx | null): void {
@@ -295,29 +344,44 @@ export class Catalog implements CatalogLike {
     }
   }
 
-  private reselectWorkload(key: string, oldW: Workload | undefined, newW: Workload | undefined, tx: Tx | null): void {
-    if (oldW !== undefined) for (const l of labelKeys(oldW)) setRemove(this.workloadsByLabel, l, key);
-    if (newW !== undefined) for (const l of labelKeys(newW)) setAdd(this.workloadsByLabel, l, key);
-    const before: ReadonlySet<string> = new Set(this.wlMatches.get(key));
-    const after = new Set<string>();
-    const services = this.store('Service');
-    if (newW !== undefined) {
-      // Candidates: services of the namespace whose selector starts with one of the workload's labels.
-      for (const l of labelKeys(newW)) {
-        for (const s of this.servicesByFirstLabel.get(l) ?? EMPTY_SET) {
-          if (selects(services.get(s)?.body as Service, newW)) after.add(s);
-        }
+  private reselectWorkload(key: string, oldW: Workload | undefined, newW: Workload | undefined, oldId: string, newId: string, tx: Tx | null): void {
+    // Only labels that appear, vanish or change value move in the label index (the namespace is part of the
+    // key). Label values are strings and no inherited property is one, so `!==` also catches a missing label.
+    const oldLabels = oldW?.meta.labels;
+    const newLabels = newW?.meta.labels;
+    if (oldW !== undefined && oldLabels !== undefined) {
+      for (const k in oldLabels) {
+        const v = oldLabels[k] as string;
+        if (newLabels === undefined || newLabels[k] !== v) setRemove(this.workloadsByLabel, labelKey(oldW.meta.namespace, k, v), key);
       }
     }
-    const oldId = oldW === undefined ? '' : identityOf(oldW);
-    const newId = newW === undefined ? '' : identityOf(newW);
-    for (const s of after) {
-      if (!before.has(s)) this.link(s, key, newId, tx);
-      else if (oldId !== newId) this.pairInc(s, newId, tx);
+    // Candidates: services of the namespace whose selector starts with one of the workload's labels. A service
+    // sits under exactly one first label and the workload's label keys are distinct, so no candidate repeats.
+    const after: string[] = [];
+    if (newW !== undefined && newLabels !== undefined) {
+      const ns = newW.meta.namespace;
+      const services = this.store('Service');
+      for (const k in newLabels) {
+        const v = newLabels[k] as string;
+        const l = labelKey(ns, k, v);
+        if (oldLabels === undefined || oldLabels[k] !== v) setAdd(this.workloadsByLabel, l, key);
+        const svcs = this.servicesByFirstLabel.get(l);
+        if (svcs === undefined) continue;
+        for (const s of svcs) if (selects(services.get(s)?.body as Service, newW)) after.push(s);
+      }
     }
-    for (const s of before) {
-      if (!after.has(s)) this.unlink(s, key, oldId, tx);
-      else if (oldId !== newId) this.pairDec(s, oldId, tx);
+    const before = this.wlMatches.get(key);
+    // Removals first: they only take out services not in `after`, so `before.has` below still tells what was matched.
+    if (before !== undefined) {
+      // Deleting the element being visited is safe in a Set iteration, and nothing is added to `before` here.
+      for (const s of before) {
+        if (!after.includes(s)) this.unlink(s, key, oldId, tx);
+        else if (oldId !== newId) this.pairDec(s, oldId, tx);
+      }
+    }
+    for (const s of after) {
+      if (before === undefined || !before.has(s)) this.link(s, key, newId, tx);
+      else if (oldId !== newId) this.pairInc(s, newId, tx);
     }
   }
 
@@ -368,7 +432,7 @@ export class Catalog implements CatalogLike {
     let t = tx.indexEntries.get(k);
     if (t === undefined) tx.indexEntries.set(k, (t = { index, value, delta: new Map() }));
     t.delta.set(member, (t.delta.get(member) ?? 0) + change);
-    if (tx.event !== undefined) tx.lastEvent.set(k, tx.event);
+    tx.changed(k);
   }
 
   private indexAdd(index: IndexName, value: string, member: string, tx: Tx | null): void {
@@ -397,7 +461,7 @@ export class Catalog implements CatalogLike {
     const kindsChanged = new Set<ResourceKind>();
     for (const [rKey, { kind, key, orig }] of tx.resources) {
       const now = this.store(kind).get(key);
-      if (orig?.hash === now?.hash) continue;
+      if (orig?.json === now?.json) continue;
       keys.add(rKey);
       kindsChanged.add(kind);
       this.setProvenance(rKey, now === undefined ? undefined : tx.lastEvent.get(rKey));
@@ -421,10 +485,10 @@ export class Catalog implements CatalogLike {
     return { keys, offsets: tx.offsets };
   }
 
-  private setProvenance(key: DepKey, ev: MeshEvent | undefined): void {
+  private setProvenance(key: DepKey, p: Provenance | undefined): void {
     // Provenance of what no longer exists is dropped: otherwise churn (pods coming and going) grows it forever.
-    if (ev === undefined) this.provenanceMap.delete(key);
-    else this.provenanceMap.set(key, { offset: ev.offset, time: ev.time, source: ev.source });
+    if (p === undefined) this.provenanceMap.delete(key);
+    else this.provenanceMap.set(key, p);
   }
 
   private rollback(tx: Tx): void {
@@ -465,12 +529,9 @@ function bodyProblem(key: unknown, body: unknown): string | null {
   return null;
 }
 
-/** "ns\0label=value" for each label of a workload. */
-function labelKeys(w: Workload): string[] {
-  const out: string[] = [];
-  const labels = w.meta.labels;
-  for (const k in labels) out.push(`${w.meta.namespace}\0${k}=${labels[k] as string}`);
-  return out;
+/** "ns\0label=value": one entry of the label index. */
+function labelKey(namespace: string, label: string, value: string): string {
+  return `${namespace}\0${label}=${value}`;
 }
 
 /** The selector's smallest label as "ns\0label=value"; undefined when the service selects nothing. */

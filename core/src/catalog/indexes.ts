@@ -38,6 +38,18 @@ export interface Contribution {
   readonly value: string;
 }
 
+/** Kinds for which ownContributions can return anything: the catalog skips the others on the event path. */
+export const KINDS_WITH_OWN_ENTRIES: ReadonlySet<ResourceKind> = new Set<ResourceKind>([
+  'Workload',
+  'TrafficTarget',
+  'TrafficSplit',
+  'Retry',
+  'UpstreamTrafficSetting',
+  'IngressBackend',
+  'Egress',
+  'Namespace',
+]);
+
 /**
  * The index entries a resource contributes on its own, independent of any other resource. The selector
  * relation between services and workloads is not here: it depends on pairs and is kept by the catalog.
