@@ -66,6 +66,11 @@ export interface CertificateManagerEvents {
   serverCertificate: { readonly dnsNames: readonly string[]; readonly certificate: IssuedCertificate };
   rootRotationPhase: { readonly phase: RootRotationPhase };
   trustBundle: { readonly bundle: readonly string[] };
+  /**
+   * An engine input was set (`cert/<ns>/<sa>` or `trust-bundle`); `invalidated` are the derivation ids the
+   * engine marked stale, i.e. what the proxies holding them must be re-pushed.
+   */
+  external: { readonly name: string; readonly invalidated: ReadonlySet<string> };
   /** A scheduled rotation failed; it is retried after `retryInMs`. */
   rotationFailed: { readonly key: string; readonly error: Error; readonly retryInMs: number };
 }
@@ -346,7 +351,7 @@ export class CertificateManager implements IdentityCertificates {
   private publishBundle(bundle: readonly string[]): void {
     if (bundle.length === this.bundle.length && bundle.every((pem, i) => pem === this.bundle[i])) return;
     this.bundle = [...bundle];
-    this.engine.setExternal(CertExternals.trustBundle, this.bundle);
+    this.setExternal(CertExternals.trustBundle, this.bundle);
     this.emit('trustBundle', { bundle: this.bundle });
   }
 
@@ -357,6 +362,11 @@ export class CertificateManager implements IdentityCertificates {
   private async reissue(entry: Entry): Promise<IssuedCertificate> {
     if (entry.inflight !== undefined) await Promise.allSettled([entry.inflight]);
     return this.issue(entry, 'root-rotation');
+  }
+
+  private setExternal(name: string, value: unknown): void {
+    const invalidated = this.engine.setExternal(name, value);
+    this.emit('external', { name, invalidated });
   }
 
   /** One issuance at a time per entry; concurrent callers share it. */
@@ -392,7 +402,7 @@ export class CertificateManager implements IdentityCertificates {
         notAfter: cert.notAfter.toISOString(),
         fingerprint: cert.fingerprint,
       };
-      this.engine.setExternal(CertExternals.serviceCert(entry.identity.namespace, entry.identity.serviceAccount), external);
+      this.setExternal(CertExternals.serviceCert(entry.identity.namespace, entry.identity.serviceAccount), external);
     }
     entry.cert = cert;
     this.schedule(entry, cert);

@@ -50,6 +50,8 @@ describe('certificate rotation and the derivation engine', () => {
     engine.get(buyer);
     assert.match(first, /^[0-9a-f]{64} roots=1$/);
     const before = new Map(computes);
+    const invalidated: string[] = [];
+    manager.on('external', (e) => invalidated.push(...e.invalidated));
 
     clock.advance(0.75 * 24 * 3600_000);
     await manager.settled();
@@ -58,6 +60,7 @@ describe('certificate rotation and the derivation engine', () => {
     assert.notEqual(second, first, 'bookstore got its new certificate');
     assert.equal(computes.get(store.id), before.get(store.id)! + 1);
     assert.equal(computes.get(buyer.id), before.get(buyer.id), 'bookbuyer was not touched');
+    assert.deepEqual(invalidated, [store.id], 'the rotation names exactly the derivation to re-push');
 
     await manager.beginRootRotation();
     assert.match(engine.get(store).value, /roots=2$/);
