@@ -16,8 +16,10 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -76,13 +78,16 @@ type request struct {
 	ID       int    `json:"id"`
 	Scenario string `json:"scenario"`
 	GC       bool   `json:"gc"`
+	At       int64  `json:"at"`
 	DumpFile string `json:"dumpFile"`
 }
 
 type stats struct {
-	CPUMicros int64  `json:"cpuMicros"`
-	RSS       int64  `json:"rss"`
-	HeapUsed  uint64 `json:"heapUsed"`
+	CPUMicros int64 `json:"cpuMicros"`
+	// CPUAtMicros is the CPU time at the first 10 ms sample at or after the requested moment.
+	CPUAtMicros *int64 `json:"cpuAtMicros,omitempty"`
+	RSS         int64  `json:"rss"`
+	HeapUsed    uint64 `json:"heapUsed"`
 }
 
 type res struct {
@@ -229,13 +234,64 @@ func (s *state) applyStep(step dumpStep) error {
 	return nil
 }
 
+func cpuMicros() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Sec*1e6 + int64(ru.Utime.Usec) + ru.Stime.Sec*1e6 + int64(ru.Stime.Usec)
+}
+
+// sampler keeps CPU time every 10 ms, so the harness can read the CPU spent up to the last ACK.
+type sampler struct {
+	mu    sync.Mutex
+	times []int64
+	cpu   []int64
+}
+
+func newSampler() *sampler {
+	s := &sampler{}
+	s.sample()
+	go func() {
+		for range time.Tick(10 * time.Millisecond) {
+			s.sample()
+		}
+	}()
+	return s
+}
+
+func (s *sampler) sample() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.times = append(s.times, time.Now().UnixMicro())
+	s.cpu = append(s.cpu, cpuMicros())
+	if len(s.times) > 60000 {
+		s.times = append([]int64(nil), s.times[30000:]...)
+		s.cpu = append([]int64(nil), s.cpu[30000:]...)
+	}
+}
+
+func (s *sampler) at(t int64) int64 {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		s.mu.Lock()
+		i := sort.Search(len(s.times), func(i int) bool { return s.times[i] >= t })
+		if i < len(s.times) || time.Now().After(deadline) {
+			if i == len(s.times) {
+				i--
+			}
+			v := s.cpu[i]
+			s.mu.Unlock()
+			return v
+		}
+		s.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func currentStats(gc bool) stats {
 	if gc {
 		runtime.GC()
 	}
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	cpu := ru.Utime.Sec*1e6 + int64(ru.Utime.Usec) + ru.Stime.Sec*1e6 + int64(ru.Stime.Usec)
+	cpu := cpuMicros()
 	var rss int64
 	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
 		f := strings.Fields(string(b))
@@ -261,6 +317,7 @@ func main() {
 	}
 	var st *state
 	var grpcServer *grpc.Server
+	samples := newSampler()
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 1<<26)
 	for in.Scan() {
@@ -315,7 +372,12 @@ func main() {
 			}
 			reply(map[string]any{"type": "applied", "id": req.ID, "appendAt": at, "stats": currentStats(false)})
 		case "stats":
-			reply(map[string]any{"type": "stats", "id": req.ID, "stats": currentStats(req.GC)})
+			cur := currentStats(req.GC)
+			if req.At > 0 {
+				v := samples.at(req.At)
+				cur.CPUAtMicros = &v
+			}
+			reply(map[string]any{"type": "stats", "id": req.ID, "stats": cur})
 		case "stop":
 			if grpcServer != nil {
 				grpcServer.Stop()

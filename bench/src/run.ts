@@ -91,16 +91,17 @@ export interface ScenarioResult {
   readonly responsesOutsideTarget?: number;
   readonly bytes: number;
   readonly nacks: number;
-  /** Server CPU seconds per step, minus the idle rate measured before the scenario. */
+  /** Server CPU seconds per step, from just before the first append to the last ACK (10 ms sampling grain). */
   readonly cpuSecondsPerChange: number;
-  readonly cpuSecondsPerChangeRaw: number;
+  /** The same up to the end of the quiet period that closed the scenario (includes idle work). */
+  readonly cpuSecondsPerChangeUntilQuiet: number;
 }
 
 export interface SystemResult {
   readonly system: SystemName;
   readonly label: string;
   readonly storm: StormResult;
-  /** Idle server CPU, seconds per second, measured after the storm. */
+  /** Idle server CPU, seconds per second, measured over one second after the storm (for information). */
   readonly idleCpu: number;
   readonly scenarios: readonly ScenarioResult[];
   readonly error?: string;
@@ -337,7 +338,7 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
     const t0 = nowMicros();
     workers.forEach((child, w) => {
       const proxies = mesh.proxies.map((p, i) => [i, p.nodeId] as const).filter(([i]) => i % count === w);
-      const msg: ConnectMessage = { type: 'connect', target: `127.0.0.1:${started.port}`, mode: o.mode, proxies, perTick: 100, tickMs: 5 };
+      const msg: ConnectMessage = { type: 'connect', target: `127.0.0.1:${started.port}`, mode: o.mode, proxies, perTick: 20, tickMs: 5 };
       child.send(msg);
     });
     const deadline = Date.now() + o.timeoutMs + N * 5;
@@ -382,12 +383,14 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
     const results: ScenarioResult[] = [];
     for (const [index, sc] of scenarios.entries()) {
       const dsc = dump.scenarios[index]!;
+      // A scenario starts from an idle server, even when the previous one timed out with work still queued.
+      await settle(server, Date.now() + o.timeoutMs, (busy) => progress.line(`${label} waiting for the server to go idle (${(busy * 100).toFixed(0)}% CPU)`));
       // Per node: the last step that changes it (its update completes with the ACK after that step).
       const lastStep = new Map<string, number>();
       dsc.steps.forEach((st, s) => st.changes.forEach((c) => lastStep.set(c.node, s)));
+      collector.reset();
       const cpu0: CpuStats = (await server.call({ type: 'stats' }, 'stats')).stats;
       const w0 = Date.now();
-      collector.reset();
       const applied = await server.call({ type: 'apply', scenario: sc.name }, 'applied');
       const pending = new Set([...lastStep.keys()].map((n) => nodeIndex(mesh, n)));
       const end = Date.now() + o.timeoutMs;
@@ -400,10 +403,11 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
         progress.line(`${label} ${sc.name}: ${pending.size - missing}/${pending.size} affected proxies answered, ${collector.rows.length} responses`);
         await sleep(50);
       }
-      const cpu1 = (await server.call({ type: 'stats' }, 'stats')).stats;
-      const elapsed = (Date.now() - w0) / 1000;
       const rows = collector.reset();
-      results.push(scenarioResult(sc, dsc.steps.length, mesh, rows, lastStep, applied.appendAt, cpu0, cpu1, idleCpu, elapsed));
+      // CPU up to just after the last ACK of the scenario (the sampler's 10 ms grain).
+      const lastAckAt = rows.reduce((m, r) => Math.max(m, r[3]), applied.appendAt[applied.appendAt.length - 1] ?? 0);
+      const cpu1 = (await server.call({ type: 'stats', at: lastAckAt }, 'stats')).stats;
+      results.push(scenarioResult(sc, dsc.steps.length, mesh, rows, lastStep, applied.appendAt, cpu0, cpu1));
       const last = results[results.length - 1]!;
       progress.done(
         `${label} ${sc.name}: p99 ${last.latencyMs.p99.toFixed(1)} ms over ${last.converged}/${last.affected} proxies, ${last.responses} responses, CPU ${(last.cpuSecondsPerChange * 1000).toFixed(1)} ms/change`,
@@ -417,6 +421,18 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
     await sleep(200);
     for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
     await server.stop();
+  }
+}
+
+/** Waits until the server uses under 10% of a core over half a second. */
+async function settle(server: ServerHandle, deadline: number, report: (busy: number) => void): Promise<void> {
+  for (;;) {
+    const a = (await server.call({ type: 'stats' }, 'stats')).stats.cpuMicros;
+    const t = Date.now();
+    await sleep(500);
+    const busy = ((await server.call({ type: 'stats' }, 'stats')).stats.cpuMicros - a) / 1000 / (Date.now() - t);
+    if (busy < 0.1 || Date.now() > deadline) return;
+    report(busy);
   }
 }
 
@@ -445,8 +461,6 @@ function scenarioResult(
   appendAt: readonly number[],
   cpu0: CpuStats,
   cpu1: CpuStats,
-  idleCpu: number,
-  elapsedSeconds: number,
 ): ScenarioResult {
   const lastAck = new Map<number, number>();
   const byType: Record<string, number> = {};
@@ -468,7 +482,8 @@ function scenarioResult(
   }
   const first = appendAt[0] ?? 0;
   const final = rows.length === 0 ? 0 : (Math.max(...lastAck.values()) - first) / 1000;
-  const raw = (cpu1.cpuMicros - cpu0.cpuMicros) / 1e6;
+  const untilQuiet = (cpu1.cpuMicros - cpu0.cpuMicros) / 1e6;
+  const untilLastAck = ((cpu1.cpuAtMicros ?? cpu1.cpuMicros) - cpu0.cpuMicros) / 1e6;
   return {
     scenario: sc.name,
     description: sc.description,
@@ -487,8 +502,8 @@ function scenarioResult(
     ...(sc.expectedNodes === undefined ? {} : { responsesOutsideTarget: outside }),
     bytes: sumBy(rows, (r) => r[2]),
     nacks: sumBy(rows, (r) => r[4]),
-    cpuSecondsPerChange: Math.max(0, raw - idleCpu * elapsedSeconds) / steps,
-    cpuSecondsPerChangeRaw: raw / steps,
+    cpuSecondsPerChange: untilLastAck / steps,
+    cpuSecondsPerChangeUntilQuiet: untilQuiet / steps,
   };
 }
 

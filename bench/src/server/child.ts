@@ -17,13 +17,18 @@ import { FullRecomputeEngine } from './full-recompute.js';
 export type ChildRequest =
   | { readonly type: 'start'; readonly id: number; readonly mesh: MeshOptions; readonly scenarios: readonly ScenarioName[]; readonly dumpFile?: string }
   | { readonly type: 'apply'; readonly id: number; readonly scenario: ScenarioName }
-  /** `gc`: collect garbage first (for memory figures; never between CPU samples of a scenario). */
-  | { readonly type: 'stats'; readonly id: number; readonly gc?: boolean }
+  /**
+   * `gc`: collect garbage first (for memory figures; never between CPU samples of a scenario). `at` (epoch µs):
+   * also answer the CPU time sampled at the first sample at or after that moment (`cpuAtMicros`).
+   */
+  | { readonly type: 'stats'; readonly id: number; readonly gc?: boolean; readonly at?: number }
   | { readonly type: 'stop'; readonly id: number };
 
 export interface CpuStats {
   /** process.cpuUsage(): user + system, microseconds. */
   readonly cpuMicros: number;
+  /** CPU time at the sample asked for with `at`. */
+  readonly cpuAtMicros?: number;
   readonly rss: number;
   readonly heapUsed: number;
 }
@@ -42,6 +47,42 @@ export function cpuStats(): CpuStats {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * CPU time sampled every 10 ms, so the harness can read the CPU spent up to the moment the last proxy ACKed
+ * rather than up to whenever it noticed the system had gone quiet.
+ */
+class CpuSampler {
+  private readonly times: number[] = [];
+  private readonly cpu: number[] = [];
+  private readonly timer = setInterval(() => this.sample(), 10);
+  constructor() {
+    this.timer.unref();
+    this.sample();
+  }
+  private sample(): void {
+    const c = process.cpuUsage();
+    this.times.push(nowMicros());
+    this.cpu.push(c.user + c.system);
+    // Ten minutes of samples are plenty for one scenario.
+    if (this.times.length > 60_000) {
+      this.times.splice(0, 30_000);
+      this.cpu.splice(0, 30_000);
+    }
+  }
+  async at(t: number): Promise<number> {
+    const deadline = Date.now() + 2000;
+    while (this.times[this.times.length - 1]! < t && Date.now() < deadline) await sleep(10);
+    let lo = 0;
+    let hi = this.times.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.times[mid]! >= t) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.cpu[lo]!;
+  }
+}
 
 interface System {
   readonly port: number;
@@ -129,6 +170,7 @@ function main(): void {
   }
   let system: System | undefined;
   let scenarios: Scenario[] = [];
+  const sampler = new CpuSampler();
   const reply = (r: ChildReply): void => {
     process.send?.(r);
   };
@@ -151,10 +193,12 @@ function main(): void {
         reply({ type: 'applied', id: m.id, appendAt, stats: cpuStats() });
         return;
       }
-      case 'stats':
+      case 'stats': {
         if (m.gc === true && global.gc !== undefined) global.gc();
-        reply({ type: 'stats', id: m.id, stats: cpuStats() });
+        const stats = cpuStats();
+        reply({ type: 'stats', id: m.id, stats: m.at === undefined ? stats : { ...stats, cpuAtMicros: await sampler.at(m.at) } });
         return;
+      }
       case 'stop':
         await system?.close();
         reply({ type: 'stopped', id: m.id });
