@@ -186,10 +186,20 @@ describe('LocalCa with a bring-your-own CA', () => {
     return { root: f('root.pem'), inter: f('inter.pem'), interKey: f('inter.key'), rootKey: f('root.key') };
   }
 
+  // One chain for both tests: openssl's RSA root key generation is the slow part.
+  let chain: ReturnType<typeof opensslChain> | undefined;
+  const byoChain = (): ReturnType<typeof opensslChain> => {
+    if (chain === undefined) {
+      const dir = path.join(tmp.dir, 'byo');
+      mkdirSync(dir);
+      chain = opensslChain(dir);
+    }
+    return chain;
+  };
+
   it('signs with an intermediate, ships it in the chain, and trusts only the root', async () => {
-    const dir = path.join(tmp.dir, 'byo');
-    mkdirSync(dir);
-    const m = opensslChain(dir);
+    const m = byoChain();
+    const dir = path.dirname(m.root);
     const ca = await LocalCa.open({ bringYourOwn: { certFile: m.inter, keyFile: m.interKey, chainFile: m.root } });
     const rootPem = readFileSync(m.root, 'utf8');
     const interPem = readFileSync(m.inter, 'utf8');
@@ -211,9 +221,8 @@ describe('LocalCa with a bring-your-own CA', () => {
   });
 
   it('refuses incomplete chains, wrong keys and loose key files with the file named', async () => {
-    const dir = path.join(tmp.dir, 'byo-bad');
-    mkdirSync(dir);
-    const m = opensslChain(dir);
+    const m = byoChain();
+    const dir = path.dirname(m.root);
     await assert.rejects(LocalCa.open({ bringYourOwn: { certFile: m.inter, keyFile: m.interKey } }), (e: unknown) => {
       assert.ok(e instanceof CaMaterialError);
       assert.match(e.message, /set chainFile/);
