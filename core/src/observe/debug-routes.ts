@@ -75,7 +75,7 @@ function intParam(query: URLSearchParams, name: string, fallback: number, max: n
 }
 
 /**
- * Registers /debug/proxies/<id>/config, /debug/log, /debug/derivations and /readyz. Call after the ADS
+ * Registers /debug/proxies/<id>/config, /debug/log and /debug/derivations. Call after the ADS
  * server registered /debug/proxies/*: the config route wraps it, so /debug/proxies/<id> keeps its detail.
  */
 export function registerStateDebugRoutes(debug: DebugServer, deps: DebugRoutesDeps): void {
@@ -144,11 +144,5 @@ export function registerStateDebugRoutes(debug: DebugServer, deps: DebugRoutesDe
       },
       '/debug/derivations',
     );
-  });
-
-  debug.route('/readyz', () => {
-    const head = deps.log.head();
-    const ready = deps.catalog.lastOffset >= head - 1;
-    return { status: ready ? 200 : 503, body: { ready, applied: deps.catalog.lastOffset, head } };
   });
 }
