@@ -350,33 +350,6 @@ export function summarizeBatch(bytes: Uint8Array, where = 'event batch'): BatchS
   return { firstOffset: checkEnvelope(events, where), count: events.length };
 }
 
-/**
- * Body object -> the canonical JSON it was parsed from. The log stores each body as canonical JSON, so the
- * text is already at hand when a body is decoded; the catalog compares it to detect an identical upsert
- * instead of serializing the body again (the largest cost of replay otherwise). A side table rather than a
- * field keeps MeshEvent's shape as it is; weak, so it lives exactly as long as the body.
- */
-const decodedJson = new WeakMap<object, string>();
-
-/**
- * Parses a body stored as canonical JSON and remembers the text for `logCanonicalJson`. Bodies handed out
- * by the log are treated as immutable (as everywhere in the core); a caller that mutates one must not ask
- * for its text afterwards.
- */
-export function parseStoredBody(json: string): unknown {
-  const body: unknown = JSON.parse(json);
-  if (typeof body === 'object' && body !== null) decodedJson.set(body, json);
-  return body;
-}
-
-/**
- * The canonical JSON a body was decoded from, when it came from a log (`decodeBatch`, the memory log);
- * undefined for any other value. Equal to `canonicalJson(body)` for an unmodified body.
- */
-export function logCanonicalJson(body: unknown): string | undefined {
-  return typeof body === 'object' && body !== null ? decodedJson.get(body) : undefined;
-}
-
 /** Decodes a batch, validating the schema version, each op and kind, the offsets and the bodies. */
 export function decodeBatch(bytes: Uint8Array, where = 'event batch'): LogBatch {
   const { buf, events: raw } = decodeRaw(bytes, where);
@@ -393,7 +366,7 @@ export function decodeBatch(bytes: Uint8Array, where = 'event batch'): LogBatch 
     let body: unknown;
     try {
       // The writer produced this from a JS string (well-formed UTF-8) and the CRC vouches for the bytes.
-      body = parseStoredBody(buf.toString('utf8', e.bodyStart, e.bodyEnd));
+      body = JSON.parse(buf.toString('utf8', e.bodyStart, e.bodyEnd));
     } catch (err) {
       throw new EventDecodeError(`${where}, event #${i}`, `body is not JSON (${(err as Error).message})`, { cause: err });
     }

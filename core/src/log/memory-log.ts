@@ -3,7 +3,7 @@
  * JSON as the file log, so a body read back is exactly what a file log would give.
  */
 import { createLogger, type Logger } from '../observe/logger.js';
-import { parseStoredBody, prepareEvent, type PreparedEvent } from './codec.js';
+import { prepareEvent, type PreparedEvent } from './codec.js';
 import { LogUnavailableError } from './errors.js';
 import { batchEnd, Follower, Notifier, sliceBatch } from './follow.js';
 import { EVENT_SCHEMA_VERSION, type EventInput, type EventLog, type LogBatch, type MeshEvent, type Subscription } from './types.js';
@@ -43,7 +43,7 @@ export class MemoryEventLog implements EventLog {
     const first = this.next;
     const events: MeshEvent[] = prepared.map((p, i) => {
       const base = { v: EVENT_SCHEMA_VERSION, offset: first + i, time: p.time, source: p.source, op: p.op, kind: p.kind, key: p.key };
-      return p.body.length === 0 ? base : { ...base, body: parseStoredBody(utf8.decode(p.body)) };
+      return p.body.length === 0 ? base : { ...base, body: JSON.parse(utf8.decode(p.body)) as unknown };
     });
     this.batches.push({ events });
     this.next = first + events.length;

@@ -2,7 +2,7 @@ import { Catalog } from '../catalog/catalog.js';
 import type { ChangeSet } from '../catalog/types.js';
 import { CertExternals, type ServiceCertificate } from '../certs/types.js';
 import { Engine } from '../derive/engine.js';
-import type { LogBatch } from '../log/types.js';
+import type { LogBatch, MeshEvent } from '../log/types.js';
 import type { CertificateIssued } from '../model/types.js';
 import type { Timeline } from './timeline.js';
 
@@ -12,6 +12,9 @@ import type { Timeline } from './timeline.js';
  * identity's certificate is the metadata with empty PEMs: enough for dumps (fingerprints) and versions,
  * never key material.
  */
+/** Events folded per catalog.apply when no per-batch answer is needed. */
+const FOLD_CHUNK_EVENTS = 8192;
+
 export class ReplayState {
   readonly catalog = new Catalog();
   readonly engine: Engine;
@@ -45,6 +48,30 @@ export class ReplayState {
     const batch = this.timeline.batches[this.next];
     if (batch === undefined) throw new RangeError(`no batch ${this.next}: the timeline has ${this.timeline.batches.length}`);
     this.next++;
+    const { changes, dirtied } = this.fold(batch);
+    return { batch, changes, dirtied };
+  }
+
+  /**
+   * Applies batches up to and including `index`; returns the derivations that may be stale now. Consecutive
+   * batches are folded as one: the resulting state, provenance and invalidations are the same (a fold of the
+   * same events in the same order), and a 100k-event log folds in far fewer, larger steps.
+   */
+  advanceTo(index: number): ReadonlySet<string> {
+    if (index < this.position) throw new RangeError(`cannot go back from batch ${this.position} to ${index}; open a new state`);
+    const dirtied = new Set<string>();
+    while (this.next <= index) {
+      const events: MeshEvent[] = [];
+      while (this.next <= index && events.length < FOLD_CHUNK_EVENTS) {
+        for (const ev of this.timeline.batches[this.next]!.events) events.push(ev);
+        this.next++;
+      }
+      for (const id of this.fold({ events }).dirtied) dirtied.add(id);
+    }
+    return dirtied;
+  }
+
+  private fold(batch: LogBatch): { readonly changes: ChangeSet; readonly dirtied: Set<string> } {
     const changes = this.catalog.apply(batch);
     const dirtied = new Set(this.engine.invalidate(changes.keys));
     for (const ev of batch.events) {
@@ -58,15 +85,7 @@ export class ReplayState {
           : { certPem: '', keyPem: '', chainPem: [], serial: body.serial, notAfter: body.notAfter, fingerprint: body.fingerprint };
       for (const id of this.setExternal(name, cert)) dirtied.add(id);
     }
-    return { batch, changes, dirtied };
-  }
-
-  /** Applies batches up to and including `index`; returns the derivations that may be stale now. */
-  advanceTo(index: number): ReadonlySet<string> {
-    if (index < this.position) throw new RangeError(`cannot go back from batch ${this.position} to ${index}; open a new state`);
-    const dirtied = new Set<string>();
-    while (this.next <= index) for (const id of this.applyNext().dirtied) dirtied.add(id);
-    return dirtied;
+    return { changes, dirtied };
   }
 
   /** The last applied event's offset and time. */
