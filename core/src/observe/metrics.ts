@@ -30,6 +30,7 @@ export class WeftMetrics {
   readonly logOffset: Gauge;
   readonly derivationsRecomputed: Counter;
   readonly streamProblems: Counter<'problem'>;
+  readonly secretRefused: Counter;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -112,6 +113,11 @@ export class WeftMetrics {
       name: 'weft_xds_stream_problems_total',
       help: 'Bad input on ADS streams (unknown types, malformed requests, floods, identity failures), once per stream and problem',
       labelNames: ['problem'],
+      registers: r,
+    });
+    this.secretRefused = new Counter({
+      name: 'weft_xds_secret_refused_total',
+      help: "Another identity's key secret refused to a proxy (subscribed to or found in its resource set), once per stream and secret",
       registers: r,
     });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });

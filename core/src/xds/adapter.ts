@@ -1,4 +1,5 @@
 import type { DerivationSpec } from '../derive/types.js';
+import type { SecretOwner } from './secrets.js';
 
 /** Envoy v3 type URLs Weft serves. */
 export const TypeUrl = {
@@ -63,6 +64,12 @@ export interface ProxyAdapter {
    * kind has one (an Envoy bootstrap, a gRPC xDS bootstrap file).
    */
   bootstrap?(proxy: ProxyIdentity, server: BootstrapServer): unknown;
+  /**
+   * The identity whose private key an SDS secret of this name carries, for names other than OSM's
+   * `service-cert:<ns>/<sa>` (always recognised). The ADS server refuses any other identity's key secret to a
+   * proxy, subscribed or in its resource set.
+   */
+  secretOwner?(secretName: string): SecretOwner | undefined;
 }
 
 /** Where and how a proxy reaches Weft's ADS server, for bootstrap generation. */

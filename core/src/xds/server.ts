@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../observe/logger.js';
 import type { WeftMetrics } from '../observe/metrics.js';
 import { TypeUrl, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from './adapter.js';
 import { checkNodeMatches, identityFromNode, verifyClientCertificate, XdsIdentityError } from './identity.js';
+import { osmSecretOwner, ownSecretsOnly, withoutForeignSecrets, type RefusedSecret, type SecretOwnerOf } from './secrets.js';
 import { XdsSession, type AckRecord, type PushCause, type PushRecord, type RequestOutcome, type TypeSnapshot, type XdsMode } from './protocol.js';
 import {
   decodeDeltaRequest,
@@ -133,7 +134,8 @@ class ClientCertRequestingCredentials extends grpc.ServerCredentials {
       { key: Buffer.from(key), cert: Buffer.from(cert), ca: ca.map((c) => Buffer.from(c)) },
     );
   }
-  setTrustBundle(key: string, cert: string, ca: readonly string[]): void {
+  /** Swaps the serving key pair or the trust bundle for new handshakes; open connections keep theirs. */
+  update(key: string, cert: string, ca: readonly string[]): void {
     this.updateSecureContextOptions({ key: Buffer.from(key), cert: Buffer.from(cert), ca: ca.map((c) => Buffer.from(c)) });
   }
   _equals(other: grpc.ServerCredentials): boolean {
@@ -151,6 +153,7 @@ class ConnectedProxy implements SupervisedProxy {
     readonly session: XdsSession,
     readonly peer: string,
     readonly specs: ReadonlyMap<string, DerivationSpec<ResourceSet>>,
+    readonly secretOwnerOf: SecretOwnerOf,
     port: ProxyPort,
     coalesceMs: number,
   ) {
@@ -193,6 +196,9 @@ export class XdsServer {
   private readonly coalesceMs: number;
   private readonly maxRequestsPerSecond: number;
   private bundle: X509Certificate[];
+  private bundlePem: readonly string[];
+  private servingKey: string;
+  private servingCert: string;
   private readonly credentials: grpc.ServerCredentials;
   private readonly calls = new Set<AdsCall>();
   private readonly seenUuids = new Set<string>();
@@ -212,9 +218,15 @@ export class XdsServer {
     if (options.tls.mode === 'mtls') {
       if (options.tls.ca.length === 0) throw new ConfigError('xds mTLS needs a trust bundle (tls.ca) to verify proxy certificates');
       this.bundle = options.tls.ca.map((pem) => new X509Certificate(pem));
+      this.bundlePem = options.tls.ca;
+      this.servingKey = options.tls.key;
+      this.servingCert = options.tls.cert;
       this.credentials = new ClientCertRequestingCredentials(options.tls.key, options.tls.cert, options.tls.ca);
     } else {
       this.bundle = [];
+      this.bundlePem = [];
+      this.servingKey = '';
+      this.servingCert = '';
       this.credentials = grpc.ServerCredentials.createInsecure();
     }
     // Long-lived streams: keepalives find dead peers; no message size surprises for big SotW responses.
@@ -248,7 +260,22 @@ export class XdsServer {
   setTrustBundle(ca: readonly string[]): void {
     if (this.options.tls.mode !== 'mtls') throw new ConfigError('setTrustBundle needs the xds server in mtls mode');
     this.bundle = ca.map((pem) => new X509Certificate(pem));
-    (this.credentials as ClientCertRequestingCredentials).setTrustBundle(this.options.tls.key, this.options.tls.cert, ca);
+    this.bundlePem = [...ca];
+    (this.credentials as ClientCertRequestingCredentials).update(this.servingKey, this.servingCert, this.bundlePem);
+  }
+
+  /**
+   * A new serving certificate (rotation): new TLS handshakes present it; open connections and their streams
+   * stay up on the one they negotiated. `cert` is the PEM chain (leaf first).
+   */
+  setServingCertificate(key: string, cert: string): void {
+    if (this.options.tls.mode !== 'mtls') throw new ConfigError('setServingCertificate needs the xds server in mtls mode');
+    // Fails here, naming the problem, rather than leaving the server without a usable context.
+    new X509Certificate(cert);
+    this.servingKey = key;
+    this.servingCert = cert;
+    (this.credentials as ClientCertRequestingCredentials).update(this.servingKey, this.servingCert, this.bundlePem);
+    this.logger.info('serving certificate replaced', { fingerprint: new X509Certificate(cert).fingerprint256 });
   }
 
   /**
@@ -317,11 +344,12 @@ export class XdsServer {
     const metrics = this.options.metrics;
     const reported = new Set<string>();
     /** Logs a problem the first time it happens on this stream; later repeats only count. */
-    const problem = (key: string, msg: string, fields: Record<string, unknown> = {}): void => {
-      if (reported.has(key)) return;
+    const problem = (key: string, msg: string, fields: Record<string, unknown> = {}): boolean => {
+      if (reported.has(key)) return false;
       reported.add(key);
       metrics?.streamProblems.inc({ problem: key.split(':')[0] ?? key });
       log.warn(msg, fields);
+      return true;
     };
     let ended = false;
     const endWith = (code: grpc.status, details: string): void => {
@@ -408,13 +436,34 @@ export class XdsServer {
           return;
         }
       }
-      proxy.actor.send({ type: 'REQUEST', request: req });
+      const { request, refused } = withoutForeignSecrets(req, proxy.identity, proxy.secretOwnerOf);
+      this.reportRefusedSecrets(refused, 'subscribed', proxy.identity, problem);
+      proxy.actor.send({ type: 'REQUEST', request });
     });
+  }
+
+  /** Logs each refused secret once per stream, naming the proxy and the secret, and counts it. */
+  private reportRefusedSecrets(
+    refused: readonly RefusedSecret[],
+    how: 'subscribed' | 'in resource set',
+    identity: ProxyIdentity,
+    problem: (key: string, msg: string, fields?: Record<string, unknown>) => boolean,
+  ): void {
+    for (const r of refused) {
+      const first = problem(`secret-refused:${r.name}`, "another identity's secret refused; it is never sent to this proxy", {
+        uuid: identity.uuid,
+        identity: `${identity.namespace}/${identity.serviceAccount}`,
+        secret: r.name,
+        owner: `${r.owner.namespace}/${r.owner.serviceAccount}`,
+        how,
+      });
+      if (first) this.options.metrics?.secretRefused.inc();
+    }
   }
 
   private refuse(
     err: unknown,
-    problem: (key: string, msg: string, fields?: Record<string, unknown>) => void,
+    problem: (key: string, msg: string, fields?: Record<string, unknown>) => boolean,
     endWith: (code: grpc.status, details: string) => void,
   ): void {
     if (err instanceof XdsIdentityError) {
@@ -438,7 +487,7 @@ export class XdsServer {
     first: AdsRequest,
     certIdentity: ProxyIdentity | undefined,
     log: Logger,
-    problem: (key: string, msg: string, fields?: Record<string, unknown>) => void,
+    problem: (key: string, msg: string, fields?: Record<string, unknown>) => boolean,
     endWith: (code: grpc.status, details: string) => void,
   ): ConnectedProxy {
     let identity: ProxyIdentity;
@@ -462,6 +511,8 @@ export class XdsServer {
     let retained: string[] = [];
     const rootIds = [...new Set([...specs.values()].map((spec) => spec.id))];
     const nacksLogged = new Set<string>();
+    const adapterOwner = adapter.secretOwner?.bind(adapter);
+    const secretOwnerOf: SecretOwnerOf = adapterOwner === undefined ? osmSecretOwner : (name) => adapterOwner(name) ?? osmSecretOwner(name);
 
     const port: ProxyPort = {
       retain: () => {
@@ -485,7 +536,10 @@ export class XdsServer {
           const spec = specs.get(typeUrl);
           if (spec === undefined) return { set: new Map(), hash: '' };
           const r = engine.get(spec);
-          return { set: r.value, hash: r.hash };
+          if (typeUrl !== TypeUrl.Secret) return { set: r.value, hash: r.hash };
+          const own = ownSecretsOnly(r.value, identity, secretOwnerOf);
+          this.reportRefusedSecrets(own.refused, 'in resource set', identity, problem);
+          return { set: own.set, hash: r.hash };
         });
         for (const response of responses) {
           const type = typeLabel(response.typeUrl);
@@ -516,7 +570,7 @@ export class XdsServer {
       },
     };
 
-    const proxy = new ConnectedProxy(streamId, identity, session, call.getPeer(), specs, port, this.coalesceMs);
+    const proxy = new ConnectedProxy(streamId, identity, session, call.getPeer(), specs, secretOwnerOf, port, this.coalesceMs);
     proxy.actor.subscribe({
       error: (err: unknown) => {
         problem('actor-failed', 'proxy actor failed; stream ended', { error: (err as Error)?.message ?? String(err) });
@@ -541,7 +595,7 @@ export class XdsServer {
   private observeRequest(
     outcome: RequestOutcome,
     log: Logger,
-    problem: (key: string, msg: string, fields?: Record<string, unknown>) => void,
+    problem: (key: string, msg: string, fields?: Record<string, unknown>) => boolean,
     nacksLogged: Set<string>,
   ): void {
     const metrics = this.options.metrics;
