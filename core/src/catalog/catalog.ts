@@ -1,9 +1,7 @@
 import type { LogBatch, MeshEvent } from '../log/types.js';
 import { RESOURCE_KINDS, keyOf } from '../model/types.js';
 import type { AnyResource, ResourceKind, ResourceOf, Service, Workload } from '../model/types.js';
-import { createHash } from 'node:crypto';
-import { canonicalJsonOf, compareStrings } from '../derive/canonical.js';
-import { logCanonicalJson } from '../log/codec.js';
+import { assertTree, compareStrings, contentHash, sameCanonicalJson } from '../derive/canonical.js';
 import { CatalogError } from './errors.js';
 import { INDEX_NAMES, KINDS_WITH_OWN_ENTRIES, identityOf, ownContributions, selects } from './indexes.js';
 import { depKeys } from './types.js';
@@ -22,18 +20,19 @@ export interface CatalogSnapshot {
 interface Entry {
   readonly body: AnyResource;
   /**
-   * Canonical JSON of the body: an identical upsert is recognised by comparing it, without a deep compare.
-   * Bodies read from a log come with it (the log stores bodies in this form), so replay never serializes.
+   * Content hash of the body (sha256 of its canonical JSON), computed the first time someone asks for the
+   * version. An identical upsert is recognised by sameCanonicalJson, which needs no serialization: replay
+   * never hashes.
    */
-  readonly json: string;
-  /** sha256 of `json`, computed the first time someone asks for the version. */
   hash: string | undefined;
   readonly source: string;
 }
 
-/** The entry for a body, reusing the canonical JSON the log decoded it from when there is one. */
-function entryOf(body: AnyResource, source: string): Entry {
-  return { body, json: logCanonicalJson(body) ?? canonicalJsonOf(body), hash: undefined, source };
+/** Whether two entries (either may be absent) hold the same content. */
+function sameContent(a: Entry | undefined, b: Entry | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return sameCanonicalJson(a.body, b.body);
 }
 
 interface IndexEntry {
@@ -144,7 +143,7 @@ export class Catalog implements CatalogLike {
   versionOf(kind: ResourceKind, key: string): string | undefined {
     const e = this.store(kind).get(key);
     if (e === undefined) return undefined;
-    return (e.hash ??= createHash('sha256').update(e.json).digest('hex'));
+    return (e.hash ??= contentHash(e.body));
   }
 
   provenance(key: DepKey): Provenance | undefined {
@@ -201,7 +200,8 @@ export class Catalog implements CatalogLike {
       const problem = bodyProblem(r.key, r.body);
       if (problem !== null) bad(`${r.kind} ${r.key}: ${problem}`);
       if (typeof r.source !== 'string') bad(`${r.kind} ${r.key}: source must be a string`);
-      c.store(r.kind).set(r.key, entryOf(r.body as AnyResource, r.source));
+      assertTree(r.body);
+      c.store(r.kind).set(r.key, { body: r.body as AnyResource, hash: undefined, source: r.source });
     }
     for (const p of s.provenance) {
       if (!Array.isArray(p) || typeof p[0] !== 'string' || !Number.isInteger(p[1]) || typeof p[2] !== 'number' || typeof p[3] !== 'string') {
@@ -262,15 +262,19 @@ export class Catalog implements CatalogLike {
     const rKey = depKeys.resource(ev.kind, ev.key);
     let next: Entry | undefined;
     if (ev.op === 'upsert') {
-      next = entryOf(ev.body as AnyResource, ev.source);
-      if (old !== undefined && old.json === next.json) {
+      const body = ev.body as AnyResource;
+      // A body that cannot be hashed (a cycle) is refused here, inside the batch's transaction, not when a
+      // reader first asks for its version.
+      assertTree(body);
+      if (old !== undefined && sameCanonicalJson(old.body, body)) {
         // Same content: nothing a reader can see changed, only who last wrote it.
         if (old.source !== ev.source) {
           if (!tx.resources.has(rKey)) tx.resources.set(rKey, { kind: ev.kind, key: ev.key, orig: old });
-          store.set(ev.key, { body: old.body, json: old.json, hash: old.hash, source: ev.source });
+          store.set(ev.key, { body: old.body, hash: old.hash, source: ev.source });
         }
         return;
       }
+      next = { body, hash: undefined, source: ev.source };
     } else if (old === undefined) {
       return;
     }
@@ -461,7 +465,7 @@ export class Catalog implements CatalogLike {
     const kindsChanged = new Set<ResourceKind>();
     for (const [rKey, { kind, key, orig }] of tx.resources) {
       const now = this.store(kind).get(key);
-      if (orig?.json === now?.json) continue;
+      if (sameContent(orig, now)) continue;
       keys.add(rKey);
       kindsChanged.add(kind);
       this.setProvenance(rKey, now === undefined ? undefined : tx.lastEvent.get(rKey));
