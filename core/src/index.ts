@@ -43,3 +43,5 @@ export * from './log/index.js';
 export { envoyType, envoyProtos, weftProtos } from '@weft/protos';
 export * from './replay/index.js';
 export * from './observe/debug-routes.js';
+export * from './runtime/cert-push.js';
+export * from './xds/secrets.js';

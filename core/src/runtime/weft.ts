@@ -18,6 +18,7 @@ import { createPluginContainer, loadPlugins, type LoadedPlugin } from '../plugin
 import type { ProxyAdapter } from '../xds/adapter.js';
 import { XdsServer, type XdsTls } from '../xds/server.js';
 import { builtinBackends, openLog } from './backends.js';
+import { countIssuedCertificates, pushCertificateChanges } from './cert-push.js';
 import { CORE_PACKAGE_DIR, type WeftConfig } from './config.js';
 
 /**
@@ -248,10 +249,7 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       certificates = manager;
       stops.push({ name: 'certificates', stop: async () => manager.close() });
       // Subscribed before the first issuance (the ADS server's own certificate) so every one is counted.
-      const unsubscribeIssued = manager.on('issued', (info) => {
-        metrics.certIssuedCount.inc();
-        metrics.certIssuedTime.observe(info.durationMs / 1000);
-      });
+      const unsubscribeIssued = countIssuedCertificates(manager, metrics);
       stops.push({ name: 'certificate metrics', stop: async () => unsubscribeIssued() });
       logger.info('certificate issuer ready', { issuer: issuer.name });
     }
@@ -279,21 +277,15 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
     if (certificates !== undefined && tls.mode === 'mtls') {
       const unsubscribe = certificates.on('trustBundle', ({ bundle }) => ads.setTrustBundle(bundle));
       stops.push({ name: 'trust bundle watch', stop: async () => unsubscribe() });
-      // The ADS server's own certificate rotates like any other; open streams keep the connection they have.
-      const servedNames = [...xdsServerNames(config).dnsNames].sort().join(',');
-      const unsubscribeServing = certificates.on('serverCertificate', ({ dnsNames, certificate }) => {
-        if ([...dnsNames].sort().join(',') !== servedNames) return;
-        ads.setServingCertificate(certificate.keyPem, [certificate.certPem, ...certificate.chainPem].join('\n'));
-      });
-      stops.push({ name: 'serving certificate watch', stop: async () => unsubscribeServing() });
     }
     if (certificates !== undefined) {
-      // A rotated identity certificate (or a new trust bundle) reaches exactly the proxies whose SDS
-      // derivations read it; the CertificateIssued event on the log changes nothing they read.
-      const unsubscribeExternal = certificates.on('external', ({ invalidated }) => {
-        if (invalidated.size > 0) ads.notify(invalidated, { offsets: [] });
-      });
-      stops.push({ name: 'certificate push', stop: async () => unsubscribeExternal() });
+      // Rotated identity certificates and trust bundles re-pushed over SDS; the serving certificate swapped.
+      const unsubscribePush = pushCertificateChanges(
+        certificates,
+        ads,
+        tls.mode === 'mtls' ? { servingDnsNames: xdsServerNames(config).dnsNames } : {},
+      );
+      stops.push({ name: 'certificate push', stop: async () => unsubscribePush() });
     }
     const xdsPort = await ads.listen(config.xds.host, config.xds.port);
     const xdsAddress: Listening = { host: config.xds.host, port: xdsPort };
