@@ -172,6 +172,28 @@ test('policy indexes: targets, splits, retries, upstream settings, ingress backe
 
 // ---- change sets, provenance, atomicity -----------------------------------------------------------
 
+test('a key deleted and re-created alike within one batch keeps its provenance, and so does its index entry', () => {
+  const f = new EventFactory('k8s');
+  const c = new Catalog();
+  const e1 = f.upsert('Workload', workloadBody('a', 'w', { app: 'x' }, 'sa'));
+  c.apply(f.batch(e1));
+  const cs = c.apply(f.batch(f.delete('Workload', 'a/w'), f.upsert('Workload', workloadBody('a', 'w', { app: 'x' }, 'sa'))));
+  assert.equal(cs.keys.size, 0);
+  const p1 = { offset: e1.offset, time: e1.time, source: 'k8s' };
+  assert.deepEqual(c.provenance('r:Workload/a/w'), p1);
+  assert.deepEqual(c.provenance('i:workloadsByServiceAccount/a/sa'), p1);
+  assert.deepEqual(c.snapshot().provenance, [
+    ['i:workloadsByServiceAccount/a/sa', e1.offset, e1.time, 'k8s'],
+    ['r:Workload/a/w', e1.offset, e1.time, 'k8s'],
+  ]);
+  // A batch that fails after emptying the entry leaves the provenance as it was.
+  const cyclic = workloadBody('a', 'loop', { app: 'x' }, 'sa') as Workload & { self?: unknown };
+  cyclic.self = cyclic;
+  assert.throws(() => c.apply(f.batch(f.delete('Workload', 'a/w'), f.upsert('Workload', cyclic))), /cycle/);
+  assert.deepEqual(c.provenance('i:workloadsByServiceAccount/a/sa'), p1);
+  assert.deepEqual(c.provenance('r:Workload/a/w'), p1);
+});
+
 test('an identical upsert changes nothing; provenance names the last changing event', () => {
   const f = new EventFactory('k8s');
   const c = new Catalog();

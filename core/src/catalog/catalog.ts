@@ -26,6 +26,8 @@ interface Entry {
    */
   hash: string | undefined;
   readonly source: string;
+  /** The event that last changed the resource; set when a batch commits. */
+  prov: Provenance | undefined;
 }
 
 /** Whether two entries (either may be absent) hold the same content. */
@@ -36,23 +38,44 @@ function sameContent(a: Entry | undefined, b: Entry | undefined): boolean {
 }
 
 interface IndexEntry {
+  readonly index: IndexName;
+  readonly value: string;
   readonly members: Set<string>;
   /** Sorted view handed to readers; rebuilt lazily after a change, never mutated once handed out. */
   sorted: readonly string[] | null;
+  /** The event that last changed the entry; set when a batch commits. */
+  prov: Provenance | undefined;
 }
 
-/** The undo and diff journal of one batch: originals are recorded on first touch. */
+/** A resource touched by the batch: what it was before, and the event that last changed it. */
+interface ResourceTouch {
+  readonly kind: ResourceKind;
+  readonly key: string;
+  readonly orig: Entry | undefined;
+  last: Provenance | undefined;
+}
+
+/**
+ * An index entry touched by the batch: the net membership change per member (+1 added, -1 removed, 0 back
+ * to where it was). Member operations are only recorded when they really change membership, so the entry
+ * changed iff a delta is non-zero.
+ */
+interface IndexTouch {
+  readonly delta: Map<string, number>;
+  last: Provenance | undefined;
+}
+
+/**
+ * The undo and diff journal of one batch: originals are recorded on first touch. Journals are keyed by what
+ * the event path already holds (the kind and key strings, the index entry objects), so dependency-key strings
+ * are only built at commit, for what really changed. Index entries emptied during the batch stay in their
+ * index (empty) until commit, so an entry's object, and its provenance, survive being emptied and refilled.
+ */
 class Tx {
-  readonly resources = new Map<DepKey, { readonly kind: ResourceKind; readonly key: string; readonly orig: Entry | undefined }>();
-  /**
-   * Net membership change per touched index entry (+1 added, -1 removed, 0 back to where it was). Member
-   * operations are only recorded when they really change membership, so an entry changed iff a delta is non-zero.
-   */
-  readonly indexEntries = new Map<DepKey, { readonly index: IndexName; readonly value: string; readonly delta: Map<string, number> }>();
-  /** Provenance of the event that last changed a key within this batch (event-level change). */
-  readonly lastEvent = new Map<DepKey, Provenance>();
+  readonly resources = new Map<ResourceKind, Map<string, ResourceTouch>>();
+  readonly indexEntries = new Map<IndexEntry, IndexTouch>();
   readonly offsets: number[] = [];
-  event: MeshEvent | undefined;
+  private event: MeshEvent | undefined;
   /** Provenance of `event`, made on its first change and shared by every key it changes. */
   private prov: Provenance | undefined;
 
@@ -61,10 +84,20 @@ class Tx {
     this.prov = undefined;
   }
 
-  changed(key: DepKey): void {
+  /** Provenance of the event being applied. */
+  current(): Provenance | undefined {
     const ev = this.event;
-    if (ev === undefined) return;
-    this.lastEvent.set(key, (this.prov ??= { offset: ev.offset, time: ev.time, source: ev.source }));
+    if (ev === undefined) return undefined;
+    return (this.prov ??= { offset: ev.offset, time: ev.time, source: ev.source });
+  }
+
+  /** The journal record of a resource, made with its original entry on first touch. */
+  resource(kind: ResourceKind, key: string, orig: Entry | undefined): ResourceTouch {
+    let byKey = this.resources.get(kind);
+    if (byKey === undefined) this.resources.set(kind, (byKey = new Map()));
+    let t = byKey.get(key);
+    if (t === undefined) byKey.set(key, (t = { kind, key, orig, last: undefined }));
+    return t;
   }
 }
 
@@ -84,7 +117,6 @@ export class Catalog implements CatalogLike {
   private readonly kinds = new Map<ResourceKind, Map<string, Entry>>();
   private readonly listCache = new Map<ResourceKind, readonly AnyResource[]>();
   private readonly indexes = new Map<IndexName, Map<string, IndexEntry>>();
-  private readonly provenanceMap = new Map<DepKey, Provenance>();
   /** Selector relation, kept both ways: service key -> workload keys, workload key -> service keys. */
   private readonly svcMatches = new Map<string, Set<string>>();
   private readonly wlMatches = new Map<string, Set<string>>();
@@ -147,7 +179,18 @@ export class Catalog implements CatalogLike {
   }
 
   provenance(key: DepKey): Provenance | undefined {
-    return this.provenanceMap.get(key);
+    return this.provenanceSlot(key)?.prov;
+  }
+
+  /** The entry (resource or index entry) that holds a dependency key's provenance, if the key exists. */
+  private provenanceSlot(key: DepKey): { prov: Provenance | undefined } | undefined {
+    const slash = key.indexOf('/');
+    if (slash < 0) return undefined;
+    const name = key.slice(2, slash);
+    const rest = key.slice(slash + 1);
+    if (key.startsWith('r:')) return this.kinds.get(name as ResourceKind)?.get(rest);
+    if (key.startsWith('i:')) return this.indexes.get(name as IndexName)?.get(rest);
+    return undefined;
   }
 
   sourceOf(kind: ResourceKind, key: string): string | undefined {
@@ -178,10 +221,17 @@ export class Catalog implements CatalogLike {
         resources.push({ kind, key, body: e.body, source: e.source });
       }
     }
-    const provenance = [...this.provenanceMap.keys()]
+    const provs = new Map<DepKey, Provenance>();
+    for (const [kind, store] of this.kinds) {
+      for (const [key, e] of store) if (e.prov !== undefined) provs.set(depKeys.resource(kind, key), e.prov);
+    }
+    for (const [index, m] of this.indexes) {
+      for (const [value, e] of m) if (e.prov !== undefined) provs.set(depKeys.index(index, value), e.prov);
+    }
+    const provenance = [...provs.keys()]
       .sort(compareStrings)
       .map((k) => {
-        const p = this.provenanceMap.get(k) as Provenance;
+        const p = provs.get(k) as Provenance;
         return [k, p.offset, p.time, p.source] as const;
       });
     return { v: 1, lastOffset: this.last, resources, provenance };
@@ -201,16 +251,20 @@ export class Catalog implements CatalogLike {
       if (problem !== null) bad(`${r.kind} ${r.key}: ${problem}`);
       if (typeof r.source !== 'string') bad(`${r.kind} ${r.key}: source must be a string`);
       assertTree(r.body);
-      c.store(r.kind).set(r.key, { body: r.body as AnyResource, hash: undefined, source: r.source });
+      c.store(r.kind).set(r.key, { body: r.body as AnyResource, hash: undefined, source: r.source, prov: undefined });
     }
     for (const p of s.provenance) {
       if (!Array.isArray(p) || typeof p[0] !== 'string' || !Number.isInteger(p[1]) || typeof p[2] !== 'number' || typeof p[3] !== 'string') {
         bad('provenance entries must be [key, offset, time, source]');
       }
-      c.provenanceMap.set(p[0], { offset: p[1], time: p[2], source: p[3] });
     }
     c.last = s.lastOffset;
     c.rebuildDerived();
+    // Provenance is kept on what exists (a catalog never records it for anything else).
+    for (const p of s.provenance) {
+      const slot = c.provenanceSlot(p[0]);
+      if (slot !== undefined) slot.prov = { offset: p[1], time: p[2], source: p[3] };
+    }
     return c;
   }
 
@@ -259,7 +313,6 @@ export class Catalog implements CatalogLike {
   private applyEvent(ev: MeshEvent, tx: Tx): void {
     const store = this.store(ev.kind);
     const old = store.get(ev.key);
-    const rKey = depKeys.resource(ev.kind, ev.key);
     let next: Entry | undefined;
     if (ev.op === 'upsert') {
       const body = ev.body as AnyResource;
@@ -269,17 +322,17 @@ export class Catalog implements CatalogLike {
       if (old !== undefined && sameCanonicalJson(old.body, body)) {
         // Same content: nothing a reader can see changed, only who last wrote it.
         if (old.source !== ev.source) {
-          if (!tx.resources.has(rKey)) tx.resources.set(rKey, { kind: ev.kind, key: ev.key, orig: old });
-          store.set(ev.key, { body: old.body, hash: old.hash, source: ev.source });
+          tx.resource(ev.kind, ev.key, old);
+          store.set(ev.key, { body: old.body, hash: old.hash, source: ev.source, prov: old.prov });
         }
         return;
       }
-      next = { body, hash: undefined, source: ev.source };
+      // Provenance moves over as is; commit replaces it if the batch changed the content.
+      next = { body, hash: undefined, source: ev.source, prov: old?.prov };
     } else if (old === undefined) {
       return;
     }
-    if (!tx.resources.has(rKey)) tx.resources.set(rKey, { kind: ev.kind, key: ev.key, orig: old });
-    tx.changed(rKey);
+    tx.resource(ev.kind, ev.key, old).last = tx.current();
     if (tx.offsets[tx.offsets.length - 1] !== ev.offset) tx.offsets.push(ev.offset);
     if (next === undefined) store.delete(ev.key);
     else store.set(ev.key, next);
@@ -430,21 +483,20 @@ export class Catalog implements CatalogLike {
     this.indexRemove('serviceAccountsByService', svc, identity, tx);
   }
 
-  private touchIndex(index: IndexName, value: string, member: string, change: 1 | -1, tx: Tx | null): void {
+  private touchIndex(e: IndexEntry, member: string, change: 1 | -1, tx: Tx | null): void {
     if (tx === null) return;
-    const k = depKeys.index(index, value);
-    let t = tx.indexEntries.get(k);
-    if (t === undefined) tx.indexEntries.set(k, (t = { index, value, delta: new Map() }));
+    let t = tx.indexEntries.get(e);
+    if (t === undefined) tx.indexEntries.set(e, (t = { delta: new Map(), last: undefined }));
     t.delta.set(member, (t.delta.get(member) ?? 0) + change);
-    tx.changed(k);
+    t.last = tx.current();
   }
 
   private indexAdd(index: IndexName, value: string, member: string, tx: Tx | null): void {
     const m = this.indexes.get(index) as Map<string, IndexEntry>;
     let e = m.get(value);
-    if (e?.members.has(member) === true) return;
-    this.touchIndex(index, value, member, 1, tx);
-    if (e === undefined) m.set(value, (e = { members: new Set(), sorted: null }));
+    if (e === undefined) m.set(value, (e = { index, value, members: new Set(), sorted: null, prov: undefined }));
+    else if (e.members.has(member)) return;
+    this.touchIndex(e, member, 1, tx);
     e.members.add(member);
     e.sorted = null;
   }
@@ -453,25 +505,35 @@ export class Catalog implements CatalogLike {
     const m = this.indexes.get(index) as Map<string, IndexEntry>;
     const e = m.get(value);
     if (e === undefined || !e.members.has(member)) return;
-    this.touchIndex(index, value, member, -1, tx);
+    this.touchIndex(e, member, -1, tx);
     e.members.delete(member);
     e.sorted = null;
-    if (e.members.size === 0) m.delete(value);
+    // Within a batch an emptied entry waits for commit (see Tx).
+    if (e.members.size === 0 && tx === null) m.delete(value);
   }
 
   /** Net diff of the batch: a key changed and reverted inside one batch is not reported. */
   private commit(tx: Tx, batch: LogBatch): ChangeSet {
     const keys = new Set<DepKey>();
-    const kindsChanged = new Set<ResourceKind>();
-    for (const [rKey, { kind, key, orig }] of tx.resources) {
-      const now = this.store(kind).get(key);
-      if (sameContent(orig, now)) continue;
-      keys.add(rKey);
-      kindsChanged.add(kind);
-      this.setProvenance(rKey, now === undefined ? undefined : tx.lastEvent.get(rKey));
+    for (const [kind, touched] of tx.resources) {
+      const store = this.store(kind);
+      let kindChanged = false;
+      for (const { key, orig, last } of touched.values()) {
+        const now = store.get(key);
+        if (sameContent(orig, now)) {
+          // Back to where it was (say deleted and re-created alike): the entry may be a new object.
+          if (now !== undefined && orig !== undefined) now.prov = orig.prov;
+          continue;
+        }
+        keys.add(depKeys.resource(kind, key));
+        kindChanged = true;
+        // Provenance of what no longer exists goes with it: otherwise churn (pods coming and going) grows it forever.
+        if (now !== undefined) now.prov = last;
+      }
+      if (kindChanged) keys.add(depKeys.kind(kind));
     }
-    for (const kind of kindsChanged) keys.add(depKeys.kind(kind));
-    for (const [iKey, { index, value, delta }] of tx.indexEntries) {
+    for (const [e, { delta, last }] of tx.indexEntries) {
+      if (e.members.size === 0) (this.indexes.get(e.index) as Map<string, IndexEntry>).delete(e.value);
       let changed = false;
       for (const d of delta.values()) {
         if (d !== 0) {
@@ -480,27 +542,38 @@ export class Catalog implements CatalogLike {
         }
       }
       if (!changed) continue;
-      keys.add(iKey);
-      const exists = (this.indexes.get(index) as Map<string, IndexEntry>).has(value);
-      this.setProvenance(iKey, exists ? tx.lastEvent.get(iKey) : undefined);
+      keys.add(depKeys.index(e.index, e.value));
+      e.prov = last;
     }
     const lastEv = batch.events[batch.events.length - 1];
     if (lastEv !== undefined) this.last = lastEv.offset;
     return { keys, offsets: tx.offsets };
   }
 
-  private setProvenance(key: DepKey, p: Provenance | undefined): void {
-    // Provenance of what no longer exists is dropped: otherwise churn (pods coming and going) grows it forever.
-    if (p === undefined) this.provenanceMap.delete(key);
-    else this.provenanceMap.set(key, p);
-  }
-
   private rollback(tx: Tx): void {
-    for (const { kind, key, orig } of tx.resources.values()) {
-      if (orig === undefined) this.store(kind).delete(key);
-      else this.store(kind).set(key, orig);
+    for (const [kind, touched] of tx.resources) {
+      const store = this.store(kind);
+      for (const { key, orig } of touched.values()) {
+        if (orig === undefined) store.delete(key);
+        else store.set(key, orig);
+      }
+    }
+    // Rebuilt index entries are new objects: carry over the provenance of those that existed before the batch
+    // (provenance only changes at commit, and emptied entries were kept until then).
+    const provs = new Map<IndexName, Map<string, Provenance>>();
+    for (const [index, m] of this.indexes) {
+      const p = new Map<string, Provenance>();
+      for (const [value, e] of m) if (e.prov !== undefined) p.set(value, e.prov);
+      provs.set(index, p);
     }
     this.rebuildDerived();
+    for (const [index, p] of provs) {
+      const m = this.indexes.get(index) as Map<string, IndexEntry>;
+      for (const [value, prov] of p) {
+        const e = m.get(value);
+        if (e !== undefined) e.prov = prov;
+      }
+    }
   }
 
   /** Recomputes every index from the resources (snapshot restore and rollback; never on the event path). */
