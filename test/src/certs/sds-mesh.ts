@@ -12,11 +12,12 @@ import {
   TypeUrl,
   WeftMetrics,
   XdsServer,
+  type ProxyAdapter,
 } from '@weft/core';
 import { MemoryEventLog } from '@weft/core/dist/log/memory-log.js';
 import { LocalCa } from '@weft/plugin-ca-local';
 import { EnvoyAdapter } from '@weft/plugin-envoy';
-import { DeltaClient, type DecodedResource, type DeltaResponseView } from '../support/delta-client.js';
+import { DeltaClient, SotwClient, type DecodedResource, type DeltaResponseView } from '../support/delta-client.js';
 
 /**
  * The certificate path end to end in one process, on a test clock: the local CA, the certificate manager
@@ -43,8 +44,10 @@ export interface SdsMesh {
   readonly logger: ReturnType<typeof captureLogger>;
   readonly port: number;
   readonly rootPem: string;
-  /** A delta ADS client presenting a proxy certificate of `identity` (kind envoy). */
-  connect(uuid: string, identity: Identity): Promise<DeltaClient>;
+  /** A delta ADS client presenting a proxy certificate of `identity` (kind envoy unless told). */
+  connect(uuid: string, identity: Identity, kind?: string): Promise<DeltaClient>;
+  /** The same with a state-of-the-world stream. */
+  connectSotw(uuid: string, identity: Identity, kind?: string): Promise<SotwClient>;
   close(): Promise<void>;
 }
 
@@ -52,7 +55,10 @@ export interface SdsMesh {
  * `rotationPoints` are the fractions of the lifetime at which successive issuances rotate (in issuance
  * order: the rotation window is squeezed so each value lands where the test says), then 0.95 for the rest.
  */
-export async function startSdsMesh(rotationPoints: readonly number[]): Promise<SdsMesh> {
+export async function startSdsMesh(
+  rotationPoints: readonly number[],
+  options: { readonly adapters?: readonly ProxyAdapter[] } = {},
+): Promise<SdsMesh> {
   const logger = captureLogger('info');
   const log = new MemoryEventLog({ logger });
   const catalog = new Catalog();
@@ -75,7 +81,7 @@ export async function startSdsMesh(rotationPoints: readonly number[]): Promise<S
   const serving = await manager.serverCertificate(SERVING_NAMES, { ipAddresses: ['127.0.0.1'] });
   const server = new XdsServer({
     engine,
-    adapters: new Map([['envoy', new EnvoyAdapter()]]),
+    adapters: new Map([new EnvoyAdapter(), ...(options.adapters ?? [])].map((a) => [a.kind, a])),
     tls: { mode: 'mtls', key: serving.keyPem, cert: [serving.certPem, ...serving.chainPem].join('\n'), ca: manager.trustBundle() },
     certificates: manager,
     coalesceMs: 2,
@@ -90,7 +96,11 @@ export async function startSdsMesh(rotationPoints: readonly number[]): Promise<S
   });
   const port = await server.listen('127.0.0.1', 0);
   const rootPem = manager.trustBundle()[0]!;
-  const clients: DeltaClient[] = [];
+  const clients: (DeltaClient | SotwClient)[] = [];
+  const credentials = async (uuid: string, identity: Identity, kind: string): Promise<grpc.ChannelCredentials> => {
+    const leaf = await ca.issue(proxyCertificateRequest({ uuid, kind, ...identity }));
+    return grpc.credentials.createSsl(Buffer.from(rootPem), Buffer.from(leaf.keyPem), Buffer.from([leaf.certPem, ...leaf.chainPem].join('\n')));
+  };
   return {
     ca,
     clock,
@@ -100,14 +110,13 @@ export async function startSdsMesh(rotationPoints: readonly number[]): Promise<S
     logger,
     port,
     rootPem,
-    async connect(uuid, identity) {
-      const leaf = await ca.issue(proxyCertificateRequest({ uuid, kind: 'envoy', ...identity }));
-      const creds = grpc.credentials.createSsl(
-        Buffer.from(rootPem),
-        Buffer.from(leaf.keyPem),
-        Buffer.from([leaf.certPem, ...leaf.chainPem].join('\n')),
-      );
-      const client = new DeltaClient(`127.0.0.1:${port}`, { id: uuid }, creds);
+    async connect(uuid, identity, kind = 'envoy') {
+      const client = new DeltaClient(`127.0.0.1:${port}`, { id: uuid }, await credentials(uuid, identity, kind));
+      clients.push(client);
+      return client;
+    },
+    async connectSotw(uuid, identity, kind = 'envoy') {
+      const client = new SotwClient(`127.0.0.1:${port}`, { id: uuid }, await credentials(uuid, identity, kind));
       clients.push(client);
       return client;
     },
