@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { createPrivateKey } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CertExternals, createFileLogBackend, type CertificateIssuedInfo, type ServiceCertificate } from '@weft/core';
 import { LocalCa } from '@weft/plugin-ca-local';
 import { tempDir } from '@weft/plugin-ca-local/dist/testing.js';
+import { leaks } from './key-forms.js';
 import { bookbuyer, bookstore, meshCerts } from './mesh-certs.js';
 
 const tmp = tempDir('weft-certs-nokeys-');
@@ -16,25 +16,6 @@ function filesUnder(dir: string): string[] {
     const p = path.join(dir, name);
     return statSync(p).isDirectory() ? filesUnder(p) : [p];
   });
-}
-
-/** Every form a key could leak in: PEM text, its base64 body and lines, its DER bytes, their hex. */
-function keyForms(keyPem: string): { label: string; bytes: Buffer }[] {
-  const body = keyPem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, '');
-  const der = createPrivateKey(keyPem).export({ type: 'pkcs8', format: 'der' });
-  const lines = keyPem.split('\n').filter((l) => l.length >= 32 && !l.startsWith('-----'));
-  return [
-    { label: 'PEM header', bytes: Buffer.from('PRIVATE KEY') },
-    { label: 'base64 body', bytes: Buffer.from(body) },
-    ...lines.map((l, i) => ({ label: `base64 line ${i}`, bytes: Buffer.from(l) })),
-    { label: 'DER', bytes: der },
-    { label: 'DER hex', bytes: Buffer.from(der.toString('hex')) },
-    { label: 'DER middle (private scalar region)', bytes: der.subarray(7, 7 + 32) },
-  ];
-}
-
-function leaks(haystack: Buffer, keyPem: string): string[] {
-  return keyForms(keyPem).filter((f) => haystack.includes(f.bytes)).map((f) => f.label);
 }
 
 describe('no private key leaves the issuer except towards its own proxies', () => {
