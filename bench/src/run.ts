@@ -391,7 +391,14 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
       collector.reset();
       const cpu0: CpuStats = (await server.call({ type: 'stats' }, 'stats')).stats;
       const w0 = Date.now();
-      const applied = await server.call({ type: 'apply', scenario: sc.name }, 'applied');
+      // The server appends in its own process, as a source plugin would: a saturated server also delays its
+      // own intake. Bounded, so that one hopeless scenario does not hold the run.
+      const applied = await Promise.race([server.call({ type: 'apply', scenario: sc.name }, 'applied'), sleep(o.timeoutMs).then(() => undefined)]);
+      if (applied === undefined) {
+        const error = `the server did not finish applying the ${dsc.steps.length} step(s) within ${o.timeoutMs / 1000} s; this and later scenarios were abandoned`;
+        progress.done(`${label} ${sc.name}: ${error}`);
+        return { system, label: SYSTEM_LABEL[system], storm, idleCpu, scenarios: results, error: `${sc.name}: ${error}` };
+      }
       const pending = new Set([...lastStep.keys()].map((n) => nodeIndex(mesh, n)));
       const end = Date.now() + o.timeoutMs;
       const seen = new Set<number>();

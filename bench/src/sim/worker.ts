@@ -82,7 +82,9 @@ export class SimProxy {
       'grpc.enable_retries': 0,
     });
     const method = ADS + (mode === 'delta' ? 'DeltaAggregatedResources' : 'StreamAggregatedResources');
-    this.stream = this.client.makeBidiStreamRequest(method, identity, identity);
+    // Like Envoy, keep trying to connect while the server is busy (a connect storm overflows its accept
+    // queue): without waitForReady a reset connection would fail the stream at once.
+    this.stream = this.client.makeBidiStreamRequest(method, identity, identity, new grpc.Metadata({ waitForReady: true }));
     this.stream.on('data', (buf: Buffer) => this.onResponse(buf));
     this.stream.on('error', (err: grpc.ServiceError) => this.onClosed(err.code ?? -1, err.details ?? err.message));
     this.stream.on('end', () => this.onClosed(0, 'stream ended by the server'));
