@@ -24,9 +24,8 @@ export class XdsIdentityError extends WeftError {
 
 /**
  * Checks a client certificate (DER) against the trust bundle and the clock, and reads the proxy's identity.
- * grpc-js hands over the peer certificate only when the TLS layer verified it, so a certificate that is
- * expired or from another CA usually arrives here as `undefined`; the checks below still run, so that the
- * rule holds whatever the transport did.
+ * The ADS server hands over whatever certificate the connection presented, verified by the TLS layer or not,
+ * so that a refusal names the precise reason (expired, foreign CA, ...); `undefined` means none was presented.
  */
 export function verifyClientCertificate(
   der: Buffer | undefined,
@@ -37,8 +36,7 @@ export function verifyClientCertificate(
   if (der === undefined || der.length === 0) {
     throw new XdsIdentityError(
       'XDS_UNAUTHENTICATED',
-      'no verified client certificate: it is missing, expired or not yet valid, or not signed by the mesh trust bundle; ' +
-        'ADS requires mTLS with a current proxy certificate issued by the mesh CA (see "weft bootstrap")',
+      'no client certificate was presented; ADS requires mTLS with a current proxy certificate issued by the mesh CA (see "weft bootstrap")',
     );
   }
   let cert: X509Certificate;

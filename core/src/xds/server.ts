@@ -1,4 +1,7 @@
 import { X509Certificate } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { createActor, type Actor } from 'xstate';
@@ -122,25 +125,79 @@ export const adsServiceDefinition: grpc.ServiceDefinition = {
   DeltaAggregatedResources: method('DeltaAggregatedResources', decodeDeltaRequest),
 };
 
+/** What the TLS layer saw of a client: its certificate (DER) and whether, and why not, it verified. */
+interface PeerTls {
+  readonly der: Buffer | undefined;
+  readonly authorized: boolean;
+  readonly authorizationError: string | undefined;
+}
+
 /**
- * Requests a client certificate without letting the TLS layer refuse it, so that a refusal becomes a gRPC
- * status with a reason the proxy's logs show (and ours, once) instead of an opaque handshake failure.
- * Every stream verifies the certificate itself before anything is sent (verifyClientCertificate).
+ * mTLS in front of the gRPC server: a Node TLS server that asks for a client certificate without refusing
+ * one, remembers what each connection presented, and hands the decrypted connection to grpc-js through its
+ * connection injector. grpc-js only exposes a peer certificate that the TLS layer accepted, so without this an
+ * expired certificate and one from a foreign CA were indistinguishable; here each stream finds its
+ * connection's certificate by peer address and verifyClientCertificate names the precise reason.
  */
-class ClientCertRequestingCredentials extends grpc.ServerCredentials {
-  constructor(key: string, cert: string, ca: readonly string[]) {
-    super(
-      { requestCert: true, rejectUnauthorized: false },
-      { key: Buffer.from(key), cert: Buffer.from(cert), ca: ca.map((c) => Buffer.from(c)) },
-    );
+class TlsFront {
+  private readonly peers = new Map<string, PeerTls>();
+  private readonly server: tls.Server;
+  private readonly sockets = new Set<tls.TLSSocket>();
+
+  constructor(
+    context: tls.SecureContextOptions,
+    injector: { injectConnection(connection: Duplex): void },
+    private readonly logger: Logger,
+  ) {
+    this.server = tls.createServer({ ...context, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'] }, (socket) => {
+      const peer = peerKey(socket.remoteAddress, socket.remotePort);
+      const raw = socket.getPeerCertificate().raw as Buffer | undefined;
+      const authError = socket.authorizationError;
+      this.peers.set(peer, {
+        der: raw !== undefined && raw.length > 0 ? raw : undefined,
+        authorized: socket.authorized,
+        authorizationError: authError === undefined || authError === null ? undefined : String(authError),
+      });
+      this.sockets.add(socket);
+      socket.on('close', () => {
+        this.peers.delete(peer);
+        this.sockets.delete(socket);
+      });
+      injector.injectConnection(socket);
+    });
+    // A client that gives up during the handshake is its problem; the server only notes it.
+    this.server.on('tlsClientError', (err) => this.logger.debug('tls handshake failed', { error: err.message }));
   }
-  /** Swaps the serving key pair or the trust bundle for new handshakes; open connections keep theirs. */
-  update(key: string, cert: string, ca: readonly string[]): void {
-    this.updateSecureContextOptions({ key: Buffer.from(key), cert: Buffer.from(cert), ca: ca.map((c) => Buffer.from(c)) });
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
   }
-  _equals(other: grpc.ServerCredentials): boolean {
-    return other === this;
+
+  /** New handshakes use this key pair and trust bundle; open connections keep what they negotiated. */
+  setContext(context: tls.SecureContextOptions): void {
+    this.server.setSecureContext(context);
   }
+
+  peer(address: string): PeerTls | undefined {
+    return this.peers.get(address);
+  }
+
+  close(): void {
+    this.server.close();
+    for (const socket of this.sockets) socket.destroy();
+  }
+}
+
+/** The key grpc-js's call.getPeer() gives for the same connection. */
+function peerKey(address: string | undefined, port: number | undefined): string {
+  if (address === undefined) return 'unknown';
+  return port === undefined ? address : `${address}:${port}`;
 }
 
 class ConnectedProxy implements SupervisedProxy {
@@ -199,7 +256,7 @@ export class XdsServer {
   private bundlePem: readonly string[];
   private servingKey: string;
   private servingCert: string;
-  private readonly credentials: grpc.ServerCredentials;
+  private tlsFront: TlsFront | undefined;
   private readonly calls = new Set<AdsCall>();
   private readonly seenUuids = new Set<string>();
   private streamCounter = 0;
@@ -221,13 +278,11 @@ export class XdsServer {
       this.bundlePem = options.tls.ca;
       this.servingKey = options.tls.key;
       this.servingCert = options.tls.cert;
-      this.credentials = new ClientCertRequestingCredentials(options.tls.key, options.tls.cert, options.tls.ca);
     } else {
       this.bundle = [];
       this.bundlePem = [];
       this.servingKey = '';
       this.servingCert = '';
-      this.credentials = grpc.ServerCredentials.createInsecure();
     }
     // Long-lived streams: keepalives find dead peers; no message size surprises for big SotW responses.
     this.server = new grpc.Server({
@@ -243,10 +298,22 @@ export class XdsServer {
   }
 
   /** Binds and starts serving; resolves with the bound port (useful with port 0). */
-  listen(host = '0.0.0.0', port = DEFAULT_ADS_PORT): Promise<number> {
+  async listen(host = '0.0.0.0', port = DEFAULT_ADS_PORT): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    if (this.options.tls.mode === 'mtls') {
+      // TLS is terminated in front of grpc-js (see TlsFront), which then serves the decrypted connections.
+      const front = new TlsFront(this.secureContext(), this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure()), this.logger);
+      try {
+        const bound = await front.listen(host, port);
+        this.tlsFront = front;
+        this.listening = true;
+        return bound;
+      } catch (err) {
+        throw new ConfigError(`xds server cannot listen on ${address}: ${(err as Error).message}`, { cause: err });
+      }
+    }
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, this.credentials, (err, bound) => {
+      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => {
         if (err !== null) reject(new ConfigError(`xds server cannot listen on ${address}: ${err.message}`, { cause: err }));
         else {
           this.listening = true;
@@ -261,7 +328,7 @@ export class XdsServer {
     if (this.options.tls.mode !== 'mtls') throw new ConfigError('setTrustBundle needs the xds server in mtls mode');
     this.bundle = ca.map((pem) => new X509Certificate(pem));
     this.bundlePem = [...ca];
-    (this.credentials as ClientCertRequestingCredentials).update(this.servingKey, this.servingCert, this.bundlePem);
+    this.tlsFront?.setContext(this.secureContext());
   }
 
   /**
@@ -274,8 +341,12 @@ export class XdsServer {
     new X509Certificate(cert);
     this.servingKey = key;
     this.servingCert = cert;
-    (this.credentials as ClientCertRequestingCredentials).update(this.servingKey, this.servingCert, this.bundlePem);
+    this.tlsFront?.setContext(this.secureContext());
     this.logger.info('serving certificate replaced', { fingerprint: new X509Certificate(cert).fingerprint256 });
+  }
+
+  private secureContext(): tls.SecureContextOptions {
+    return { key: this.servingKey, cert: this.servingCert, ca: [...this.bundlePem] };
   }
 
   /**
@@ -329,6 +400,7 @@ export class XdsServer {
     }
     for (const p of this.supervisor.proxies()) this.disconnect(p);
     this.server.forceShutdown();
+    this.tlsFront?.close();
   }
 
   private disconnect(p: ConnectedProxy): void {
@@ -372,7 +444,7 @@ export class XdsServer {
     let certIdentity: ProxyIdentity | undefined;
     if (this.options.tls.mode === 'mtls') {
       try {
-        certIdentity = verifyClientCertificate(call.getAuthContext()?.sslPeerCertificate?.raw, this.bundle, this.trustDomain);
+        certIdentity = this.verifyPeer(call.getPeer());
       } catch (err) {
         this.refuse(err, problem, endWith);
         return;
@@ -459,6 +531,29 @@ export class XdsServer {
       });
       if (first) this.options.metrics?.secretRefused.inc();
     }
+  }
+
+  /**
+   * The identity a stream's connection proved. The certificate's own checks come first so a refusal names the
+   * precise reason (expired, not yet valid, not signed by the trust bundle, not a proxy name, other trust
+   * domain); the TLS layer's verdict (chain, usage) must agree as well.
+   */
+  private verifyPeer(peer: string): ProxyIdentity {
+    const seen = this.tlsFront?.peer(peer);
+    if (seen?.der === undefined) {
+      throw new XdsIdentityError(
+        'XDS_UNAUTHENTICATED',
+        'no client certificate was presented; ADS requires mTLS with a current proxy certificate issued by the mesh CA (see "weft bootstrap")',
+      );
+    }
+    const identity = verifyClientCertificate(seen.der, this.bundle, this.trustDomain);
+    if (!seen.authorized) {
+      throw new XdsIdentityError(
+        'XDS_UNAUTHENTICATED',
+        `client certificate was not accepted by the TLS layer (${seen.authorizationError ?? 'unknown reason'}); issue the proxy a new bootstrap certificate from the mesh CA`,
+      );
+    }
+    return identity;
   }
 
   private refuse(

@@ -55,18 +55,31 @@ describe('ADS over mTLS', () => {
     }
   });
 
-  it('refuses a certificate from another CA, an expired one, a mismatched node id and no certificate, logging each once', async () => {
+  it('refuses a certificate from another CA, an expired one, a mismatched node id and no certificate, naming the precise reason, logging each once', async () => {
     const cases: { name: string; leaf: TestCert | undefined; nodeId: string; code: grpc.status; details: RegExp }[] = [
-      { name: 'foreign CA', leaf: proxyCert(foreign, proxy), nodeId: uuid, code: grpc.status.UNAUTHENTICATED, details: /no verified client certificate/ },
+      {
+        name: 'foreign CA',
+        leaf: proxyCert(foreign, proxy),
+        nodeId: uuid,
+        code: grpc.status.UNAUTHENTICATED,
+        details: /^client certificate [0-9A-Fa-f]+ \(issuer "CN=someone-else"\) is not signed by the mesh trust bundle$/,
+      },
       {
         name: 'expired',
         leaf: proxyCert(ca, { ...proxy, notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) }),
         nodeId: uuid,
         code: grpc.status.UNAUTHENTICATED,
-        details: /no verified client certificate/,
+        details: /^client certificate [0-9A-Fa-f]+ expired at \d{4}-\d\d-\d\dT.*; issue the proxy a new bootstrap certificate$/,
+      },
+      {
+        name: 'not yet valid',
+        leaf: proxyCert(ca, { ...proxy, notBefore: new Date(Date.now() + 3600_000), notAfter: new Date(Date.now() + 7200_000) }),
+        nodeId: uuid,
+        code: grpc.status.UNAUTHENTICATED,
+        details: /is not valid before .*; check the clocks/,
       },
       { name: 'node id mismatch', leaf: proxyCert(ca, proxy), nodeId: 'somebody-else', code: grpc.status.PERMISSION_DENIED, details: /does not match/ },
-      { name: 'no client certificate', leaf: undefined, nodeId: uuid, code: grpc.status.UNAUTHENTICATED, details: /no verified client certificate/ },
+      { name: 'no client certificate', leaf: undefined, nodeId: uuid, code: grpc.status.UNAUTHENTICATED, details: /^no client certificate was presented/ },
       {
         name: 'other trust domain',
         leaf: proxyCert(ca, { ...proxy, trustDomain: 'other.mesh' }),
