@@ -301,6 +301,15 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       const debug = new DebugServer(logger.child({ component: 'debug' }));
       // The ADS server's routes first: the instance-wide /healthz below (with the applied offset) wins.
       ads.registerDebugRoutes(debug);
+      debug
+        .route('/healthz', () => ({ body: { status: 'ok', offset: catalog.lastOffset } }))
+        .route('/debug/plugins', () => ({ body: plugins.map((p) => ({ name: p.name, from: p.spec, index: p.index })) }))
+        .route('/debug/sources', () => ({ body: ext.sources.map((s) => s.name) }))
+        .route('/debug/adapters', () => ({ body: ext.adapters.map((a) => ({ kind: a.kind, typeUrls: a.typeUrls })) }))
+        .route('/debug/log', () => ({ body: { location: config.log, head: log.head(), applied: catalog.lastOffset } }))
+        .route('/debug/engine', () => ({ body: engine.stats() }))
+        .route('/debug/xds', () => ({ body: { address: `${xdsAddress.host}:${xdsAddress.port}`, ...ads.stats() } }));
+      // Last: /debug/log with pages of events replaces the summary above, /debug/proxies/* gains /config.
       registerStateDebugRoutes(debug, {
         log,
         catalog,
@@ -310,14 +319,6 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
         location: config.log,
         trustDomain: config.trustDomain,
       });
-      debug
-        .route('/healthz', () => ({ body: { status: 'ok', offset: catalog.lastOffset } }))
-        .route('/debug/plugins', () => ({ body: plugins.map((p) => ({ name: p.name, from: p.spec, index: p.index })) }))
-        .route('/debug/sources', () => ({ body: ext.sources.map((s) => s.name) }))
-        .route('/debug/adapters', () => ({ body: ext.adapters.map((a) => ({ kind: a.kind, typeUrls: a.typeUrls })) }))
-        .route('/debug/log', () => ({ body: { location: config.log, head: log.head(), applied: catalog.lastOffset } }))
-        .route('/debug/engine', () => ({ body: engine.stats() }))
-        .route('/debug/xds', () => ({ body: { address: `${xdsAddress.host}:${xdsAddress.port}`, ...ads.stats() } }));
       const port = await debug.listen(config.debug.host, config.debug.port);
       stops.push({ name: 'debug server', stop: () => debug.close() });
       debugAddress = { host: config.debug.host, port };
