@@ -28,6 +28,7 @@ export class WeftMetrics {
   readonly convergence: Histogram;
   readonly eventsApplied: Counter<'kind' | 'op'>;
   readonly logOffset: Gauge;
+  readonly logLag: Gauge;
   readonly derivationsRecomputed: Counter;
   readonly streamProblems: Counter<'problem'>;
   readonly secretRefused: Counter;
@@ -104,6 +105,17 @@ export class WeftMetrics {
       registers: r,
     });
     this.logOffset = new Gauge({ name: 'weft_log_offset', help: 'Offset of the last event applied', registers: r });
+    // Read at scrape time: the head moves with every append, whoever appends (this process or another).
+    const lagSource = (): number | undefined => this.lagSource?.();
+    this.logLag = new Gauge({
+      name: 'weft_log_lag_events',
+      help: 'Events appended to the log but not yet applied to the catalog (head - 1 - applied offset)',
+      registers: r,
+      collect() {
+        const lag = lagSource();
+        if (lag !== undefined) this.set(lag);
+      },
+    });
     this.derivationsRecomputed = new Counter({
       name: 'weft_derivations_recomputed_total',
       help: 'Derivations recomputed after an invalidation',
@@ -121,6 +133,13 @@ export class WeftMetrics {
       registers: r,
     });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  }
+
+  private lagSource: (() => number) | undefined;
+
+  /** Where the log lag gauge reads from at scrape time. */
+  measureLogLag(source: () => number): void {
+    this.lagSource = source;
   }
 
   /** Counts a batch folded into the catalog (events by kind and op) and moves the log offset gauge. */

@@ -196,12 +196,12 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       },
     });
 
+    metrics.measureLogLag(() => Math.max(0, log.head() - 1 - catalog.lastOffset));
     const t0 = Date.now();
     let replayed = 0;
     const applyBatch = (batch: LogBatch): ReturnType<Catalog['apply']> => {
       const changes = catalog.apply(batch);
-      for (const e of batch.events) metrics.eventsApplied.inc({ kind: e.kind, op: e.op });
-      metrics.logOffset.set(catalog.lastOffset);
+      metrics.observeBatch(batch);
       return changes;
     };
     for await (const batch of log.read(0)) {
