@@ -123,9 +123,9 @@ export class Catalog implements CatalogLike {
   /** service key -> identity -> number of matched workloads running as that identity. */
   private readonly pairCounts = new Map<string, Map<string, number>>();
   /** "ns\0label=value" -> workload keys carrying that label: candidates for a selector containing it. */
-  private readonly workloadsByLabel = new Map<string, Set<string>>();
+  private readonly workloadsByLabel = new LabelIndex();
   /** "ns\0label=value" -> service keys whose selector's first (smallest) label is that one. */
-  private readonly servicesByFirstLabel = new Map<string, Set<string>>();
+  private readonly servicesByFirstLabel = new LabelIndex();
   private last = -1;
 
   constructor() {
@@ -382,13 +382,14 @@ export class Catalog implements CatalogLike {
   private reselectService(key: string, oldS: Service | undefined, newS: Service | undefined, tx: Tx | null): void {
     const oldLabel = oldS === undefined ? undefined : firstSelectorLabel(oldS);
     const newLabel = newS === undefined ? undefined : firstSelectorLabel(newS);
-    if (oldLabel !== undefined) setRemove(this.servicesByFirstLabel, oldLabel, key);
-    if (newLabel !== undefined) setAdd(this.servicesByFirstLabel, newLabel, key);
+    if (oldS !== undefined && oldLabel !== undefined) this.servicesByFirstLabel.remove(oldS.meta.namespace, oldLabel, (oldS.selector as Record<string, string>)[oldLabel] as string, key);
+    if (newS !== undefined && newLabel !== undefined) this.servicesByFirstLabel.add(newS.meta.namespace, newLabel, (newS.selector as Record<string, string>)[newLabel] as string, key);
     const before: ReadonlySet<string> = new Set(this.svcMatches.get(key));
     const after = new Set<string>();
     if (newS !== undefined && newLabel !== undefined) {
       // Only workloads carrying the selector's first label can match: no scan of the namespace.
-      for (const w of this.workloadsByLabel.get(newLabel) ?? EMPTY_SET) {
+      const carrying = this.workloadsByLabel.get(newS.meta.namespace, newLabel, (newS.selector as Record<string, string>)[newLabel] as string);
+      for (const w of carrying ?? EMPTY_SET) {
         if (selects(newS, this.store('Workload').get(w)?.body as Workload)) after.add(w);
       }
     }
@@ -409,7 +410,7 @@ export class Catalog implements CatalogLike {
     if (oldW !== undefined && oldLabels !== undefined) {
       for (const k in oldLabels) {
         const v = oldLabels[k] as string;
-        if (newLabels === undefined || newLabels[k] !== v) setRemove(this.workloadsByLabel, labelKey(oldW.meta.namespace, k, v), key);
+        if (newLabels === undefined || newLabels[k] !== v) this.workloadsByLabel.remove(oldW.meta.namespace, k, v, key);
       }
     }
     // Candidates: services of the namespace whose selector starts with one of the workload's labels. A service
@@ -420,9 +421,8 @@ export class Catalog implements CatalogLike {
       const services = this.store('Service');
       for (const k in newLabels) {
         const v = newLabels[k] as string;
-        const l = labelKey(ns, k, v);
-        if (oldLabels === undefined || oldLabels[k] !== v) setAdd(this.workloadsByLabel, l, key);
-        const svcs = this.servicesByFirstLabel.get(l);
+        if (oldLabels === undefined || oldLabels[k] !== v) this.workloadsByLabel.add(ns, k, v, key);
+        const svcs = this.servicesByFirstLabel.get(ns, k, v);
         if (svcs === undefined) continue;
         for (const s of svcs) if (selects(services.get(s)?.body as Service, newW)) after.push(s);
       }
@@ -606,18 +606,48 @@ function bodyProblem(key: unknown, body: unknown): string | null {
   return null;
 }
 
-/** "ns\0label=value": one entry of the label index. */
-function labelKey(namespace: string, label: string, value: string): string {
-  return `${namespace}\0${label}=${value}`;
+/**
+ * namespace -> label -> value -> keys. Nested rather than keyed by one "ns/label=value" string: the event
+ * path then looks up strings it already holds instead of building (and hashing) a new one per label.
+ */
+class LabelIndex {
+  private readonly byNs = new Map<string, Map<string, Map<string, Set<string>>>>();
+
+  get(ns: string, label: string, value: string): ReadonlySet<string> | undefined {
+    return this.byNs.get(ns)?.get(label)?.get(value);
+  }
+
+  add(ns: string, label: string, value: string, member: string): void {
+    let labels = this.byNs.get(ns);
+    if (labels === undefined) this.byNs.set(ns, (labels = new Map()));
+    let values = labels.get(label);
+    if (values === undefined) labels.set(label, (values = new Map()));
+    setAdd(values, value, member);
+  }
+
+  remove(ns: string, label: string, value: string, member: string): void {
+    const labels = this.byNs.get(ns);
+    const values = labels?.get(label);
+    if (labels === undefined || values === undefined) return;
+    setRemove(values, value, member);
+    if (values.size === 0) {
+      labels.delete(label);
+      if (labels.size === 0) this.byNs.delete(ns);
+    }
+  }
+
+  clear(): void {
+    this.byNs.clear();
+  }
 }
 
-/** The selector's smallest label as "ns\0label=value"; undefined when the service selects nothing. */
+/** The selector's smallest label key; undefined when the service selects nothing. */
 function firstSelectorLabel(s: Service): string | undefined {
   const sel = s.selector;
   if (sel === null) return undefined;
   let first: string | undefined;
   for (const k in sel) if (first === undefined || k < first) first = k;
-  return first === undefined ? undefined : `${s.meta.namespace}\0${first}=${sel[first] as string}`;
+  return first;
 }
 
 function setAdd(m: Map<string, Set<string>>, k: string, v: string): void {

@@ -70,6 +70,12 @@ test('property: sameCanonicalJson answers exactly whether the canonical JSON tex
     }),
     { numRuns: 1000 },
   );
+  // Found by the property above: an own "__proto__" member against an object without one.
+  const own: Record<string, unknown> = {};
+  Object.defineProperty(own, '__proto__', { value: {}, enumerable: true, writable: true, configurable: true });
+  check(own, { a: new Uint8Array(0) });
+  check(own, {});
+  check({}, own);
   // Plain pairs that differ in one place, and equal ones built separately.
   fc.assert(
     fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {

@@ -153,6 +153,8 @@ function walkSame(a: unknown, b: unknown, depth: number): number {
   for (const k in ra) {
     const va = ra[k];
     if (va === undefined || typeof va === 'function' || typeof va === 'symbol') return UNSURE;
+    // b["__proto__"] would read b's prototype when b has no such member of its own.
+    if (k === '__proto__') return UNSURE;
     n++;
     const vb = rb[k];
     if (vb === undefined) return DIFFERENT; // `k` is in a's text and not in b's
