@@ -51,8 +51,9 @@ export function markdownReport(run: RunResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** A system's results; a system that failed part way still counts for what it measured. */
 function get(run: RunResult, sys: SystemName): SystemResult | undefined {
-  return run.systems.find((s) => s.system === sys && s.error === undefined);
+  return run.systems.find((s) => s.system === sys);
 }
 
 /** The issue's targets, checked against this run (at the N it ran; the targets themselves name 10k). */
@@ -75,7 +76,7 @@ export function targets(run: RunResult): string[] {
     const b = ep(weft)!.cpuSecondsPerChange;
     out.push(`full recompute >= 50x the CPU of incremental per endpoint change ${at}: ${f(a * 1000, 2)} vs ${f(b * 1000, 2)} ms (${f(a / b)}x): ${verdict(a >= 50 * b)}`);
   }
-  if (weft !== undefined && floor !== undefined) {
+  if (weft !== undefined && floor !== undefined && weft.storm.configured > 0 && floor.storm.configured > 0) {
     const a = weft.storm.rssPerProxyBytes;
     const b = floor.storm.rssPerProxyBytes;
     out.push(`RSS per connected proxy <= 2x floor ${at}: ${kib(a)} vs ${kib(b)} KiB (${f(a / b, 2)}x): ${verdict(a <= 2 * b)}`);

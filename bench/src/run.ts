@@ -582,7 +582,8 @@ export function writeResults(run: RunResult, outDir: string): string[] {
     fs.writeFileSync(file, `${JSON.stringify({ scenario: name, runs }, null, 1)}\n`);
     written.push(file);
   }
-  const md = path.join(outDir, `${run.date}-${run.mesh.proxies}-${run.options.mode}.md`);
+  const subset = run.options.systems.length === SYSTEMS.length ? '' : `-${run.options.systems.join('-')}`;
+  const md = path.join(outDir, `${run.date}-${run.mesh.proxies}-${run.options.mode}${subset}.md`);
   fs.writeFileSync(md, markdownReport(run));
   written.push(md);
   return written;
