@@ -45,3 +45,5 @@ export * from './replay/index.js';
 export * from './observe/debug-routes.js';
 export * from './runtime/cert-push.js';
 export * from './xds/secrets.js';
+export * from './xds/proto-helpers.js';
+export * from './policy/index.js';
