@@ -1,4 +1,4 @@
-import { encodeResource, typedAny, type EncodedResource, type Msg } from '@weft/core';
+import { typedAny, type Msg } from '@weft/core';
 
 export const T = {
   HCM: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
@@ -17,33 +17,21 @@ export const T = {
   Bootstrap: 'type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap',
 } as const;
 
-/** Resources arrive over the same ADS stream as everything else. */
-export const ADS_SOURCE: Msg = { ads: {}, resourceApiVersion: 'V3' };
-
 export function typed(name: string, typeUrl: string, message: Msg): Msg {
   return { name, typedConfig: typedAny(typeUrl, message) };
 }
 
-export function durationMs(ms: number): Msg {
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
-}
-
-export function u32(value: number): Msg {
-  return { value };
-}
-
-/** Encodes once; the dump is the translator's own tree (nested typed configs shown with '@type'). */
-export function encode(typeUrl: string, name: string, message: Msg): EncodedResource {
-  return encodeResource(typeUrl, name, message);
-}
-
-/** Encodes with an explicit dump (secrets: fingerprints instead of key material). */
-export function encodeRedacted(typeUrl: string, name: string, message: Msg, dump: unknown): EncodedResource {
-  return encodeResource(typeUrl, name, message, dump);
-}
-
-export function hashResource(r: EncodedResource | null): string {
-  return r === null ? '-' : `${r.name}@${r.version}`;
-}
-
-export { hashResourceSet as hashSet, toResourceSet as toSet, pemFingerprint, typedAny, type Msg } from '@weft/core';
+export {
+  ADS_CONFIG_SOURCE as ADS_SOURCE,
+  durationMs,
+  // The dump is the translator's own tree; secrets pass a redacted dump (fingerprints, not key material).
+  encodeResource as encode,
+  encodeResource as encodeRedacted,
+  encodedResourceHash as hashResource,
+  hashResourceSet as hashSet,
+  toResourceSet as toSet,
+  pemFingerprint,
+  typedAny,
+  u32,
+  type Msg,
+} from '@weft/core';
