@@ -2,8 +2,8 @@
  * CDS: upstream clusters (EDS over ADS, mTLS with the caller's identity), local inbound clusters, and the
  * clusters egress and metrics need.
  */
-import { TypeUrl, type DerivationSpec, type EncodedResource, type UpstreamTrafficSetting } from '@weft/core';
-import { servicePorts, upstreamSetting } from './mesh.js';
+import { TypeUrl, upstreamSetting, type DerivationSpec, type EncodedResource, type UpstreamTrafficSetting } from '@weft/core';
+import { servicePorts } from './mesh.js';
 import {
   ADMIN_PORT,
   MESH_ALPN,

@@ -2,8 +2,7 @@
  * EDS: a ClusterLoadAssignment holds only the endpoints the caller may reach, so a split backend or a
  * service shared by several identities never leaks an address the caller's policy does not allow.
  */
-import { TypeUrl, type DerivationSpec, type EncodedResource } from '@weft/core';
-import { allowedDestinations } from './mesh.js';
+import { TypeUrl, allowedDestinations, type DerivationSpec, type EncodedResource } from '@weft/core';
 import { splitKey, upstreamClusterName } from './names.js';
 import { encode, hashResource, u32 } from './proto.js';
 

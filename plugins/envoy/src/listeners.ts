@@ -1,9 +1,9 @@
 /**
  * LDS: `outbound-listener` (15001), `inbound-listener` (15003) and `inbound-prometheus-listener` (15010).
  */
-import { TypeUrl, type DerivationSpec, type EncodedResource, type Reader, type UpstreamTrafficSetting } from '@weft/core';
+import { TypeUrl, apexSplit, meshSettings, upstreamSetting, type DerivationSpec, type EncodedResource, type Reader, type UpstreamTrafficSetting } from '@weft/core';
 import { TLS_PARAMS } from './clusters.js';
-import { apexSplit, meshSettings, servicePorts, upstreamSetting } from './mesh.js';
+import { servicePorts } from './mesh.js';
 import {
   INBOUND_LISTENER,
   INBOUND_PORT,
@@ -80,7 +80,7 @@ export function serviceAddresses(svcKey: string): DerivationSpec<readonly string
 function tcpTarget(r: Reader, e: OutboundEntry): Msg {
   const own = upstreamClusterName(...splitKey(e.svc), e.targetPort);
   if (e.backends.length === 0) return { cluster: own };
-  const weights = new Map(r.derive(apexSplit(e.svc)).map((b) => [b.service, b.weight]));
+  const weights = new Map((r.derive(apexSplit(e.svc))?.backends ?? []).map((b) => [b.service, b.weight]));
   const clusters = e.backends
     .map((b) => ({ name: upstreamClusterName(...splitKey(b.svc), b.targetPort), weight: u32(weights.get(b.svc) ?? 0) }))
     .filter((c) => (c.weight.value as number) > 0);

@@ -1,30 +1,10 @@
 /**
- * Derivations that read the mesh and answer the questions every translator asks: who is this proxy, which
- * services may an identity call, which ports does a service have, how is an apex split. Each is shared by id,
- * so a thousand proxies of one identity ask the catalog once.
+ * Derivations only the Envoy translators ask: a service's ports with target ports resolved, the services a
+ * caller's outbound listener covers (split apexes included), and what distinguishes one sidecar's shape from
+ * another's. The adapter-independent questions (mesh settings, allowed destinations, splits, upstream
+ * settings) are core's mesh-policy derivations, shared with every other adapter.
  */
-import { DEFAULT_TRUST_DOMAIN, keyOf, type AppProtocol, type DerivationSpec, type ProxyIdentity, type Reader, type UpstreamTrafficSetting } from '@weft/core';
-import { serviceFqdn, splitKey } from './names.js';
-
-export interface MeshSettings {
-  readonly permissive: boolean;
-  readonly egress: boolean;
-  readonly trustDomain: string;
-}
-
-/** The mesh-wide switches. With no MeshConfig the defaults are OSM's: strict mode, no egress. */
-export const meshSettings: DerivationSpec<MeshSettings> = {
-  id: 'envoy/mesh-settings',
-  compute(r) {
-    const config = r.list('MeshConfig')[0];
-    if (config === undefined) return { permissive: false, egress: false, trustDomain: DEFAULT_TRUST_DOMAIN };
-    return {
-      permissive: config.traffic.enablePermissiveTrafficPolicyMode,
-      egress: config.traffic.enableEgress,
-      trustDomain: config.trustDomain === '' ? DEFAULT_TRUST_DOMAIN : config.trustDomain,
-    };
-  },
-};
+import { allowedDestinations, calledServices, proxyWorkload, type AppProtocol, type DerivationSpec, type ProxyIdentity, type Reader } from '@weft/core';
 
 export interface PortInfo {
   readonly port: number;
@@ -66,28 +46,6 @@ function namedTargetPort(r: Reader, svcKey: string, portName: string, targetName
   return null;
 }
 
-function inMesh(r: Reader, namespace: string): boolean {
-  return r.lookup('meshNamespaces', namespace).length > 0;
-}
-
-/**
- * Identities a source identity may call (TrafficTargets naming it as a source); null means any (permissive).
- */
-export function allowedDestinations(identity: string): DerivationSpec<readonly string[] | null> {
-  return {
-    id: `envoy/allowed-destinations@${identity}`,
-    compute(r) {
-      if (r.derive(meshSettings).permissive) return null;
-      const out = new Set<string>();
-      for (const tk of r.lookup('targetsBySource', identity)) {
-        const t = r.get('TrafficTarget', tk);
-        if (t !== undefined) out.add(`${t.destination.namespace}/${t.destination.name}`);
-      }
-      return [...out].sort();
-    },
-  };
-}
-
 /**
  * Services an identity may call: every mesh service in permissive mode; otherwise the services in front of
  * the identities its TrafficTargets allow, plus the apex of any split whose backend it may call (an apex
@@ -97,14 +55,10 @@ export function outboundServices(identity: string): DerivationSpec<readonly stri
   return {
     id: `envoy/outbound-services@${identity}`,
     compute(r) {
-      const allowed = r.derive(allowedDestinations(identity));
-      const out = new Set<string>();
-      if (allowed === null) {
-        for (const svc of r.list('Service')) if (inMesh(r, svc.meta.namespace)) out.add(keyOf(svc.meta));
-        return [...out].sort();
-      }
-      for (const dest of allowed) for (const svc of r.lookup('servicesByServiceAccount', dest)) out.add(svc);
-      for (const svc of [...out]) {
+      const called = r.derive(calledServices(identity));
+      if (r.derive(allowedDestinations(identity)) === null) return called;
+      const out = new Set(called);
+      for (const svc of called) {
         for (const sk of r.lookup('splitsByBackend', svc)) {
           const split = r.get('TrafficSplit', sk);
           if (split === undefined) continue;
@@ -113,48 +67,6 @@ export function outboundServices(identity: string): DerivationSpec<readonly stri
         }
       }
       return [...out].sort();
-    },
-  };
-}
-
-export interface SplitBackend {
-  readonly service: string;
-  readonly weight: number;
-}
-
-/**
- * Every TrafficSplit of an apex merged into one backend list (weights of a backend named by several splits
- * add up). OSM used only the first split per apex; the merge is deliberate.
- */
-export function apexSplit(apexKey: string): DerivationSpec<readonly SplitBackend[]> {
-  return {
-    id: `envoy/split/${apexKey}`,
-    compute(r) {
-      const weights = new Map<string, number>();
-      for (const sk of r.lookup('splitsByApex', apexKey)) {
-        const split = r.get('TrafficSplit', sk);
-        if (split === undefined) continue;
-        for (const b of split.backends) {
-          const key = `${split.meta.namespace}/${b.service}`;
-          weights.set(key, (weights.get(key) ?? 0) + b.weight);
-        }
-      }
-      return [...weights.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([service, weight]) => ({ service, weight }));
-    },
-  };
-}
-
-/** The UpstreamTrafficSetting for a service (matched by FQDN host, in the service's namespace). */
-export function upstreamSetting(svcKey: string): DerivationSpec<UpstreamTrafficSetting | null> {
-  return {
-    id: `envoy/upstream-setting/${svcKey}`,
-    compute(r) {
-      const [ns, name] = splitKey(svcKey);
-      for (const k of r.lookup('upstreamSettingsByHost', serviceFqdn(ns, name))) {
-        const s = r.get('UpstreamTrafficSetting', k);
-        if (s !== undefined && s.meta.namespace === ns) return s;
-      }
-      return null;
     },
   };
 }
@@ -176,21 +88,11 @@ export interface ProxyShape {
  * proxy never receives inbound config for an identity it cannot prove.
  */
 export function proxyShape(proxy: ProxyIdentity): DerivationSpec<ProxyShape> {
-  const identity = `${proxy.namespace}/${proxy.serviceAccount}`;
   return {
-    id: `envoy/proxy/${proxy.uuid}@${identity}`,
+    id: `envoy/proxy/${proxy.uuid}@${proxy.namespace}/${proxy.serviceAccount}`,
     compute(r) {
-      for (const wk of r.lookup('workloadByProxyUuid', proxy.uuid)) {
-        const w = r.get('Workload', wk);
-        if (w === undefined || w.meta.namespace !== proxy.namespace || w.serviceAccount !== proxy.serviceAccount) continue;
-        return {
-          identity,
-          workload: wk,
-          services: [...r.lookup('servicesByWorkload', wk)].sort(),
-          prometheus: w.meta.annotations['prometheus.io/scrape'] === 'true',
-        };
-      }
-      return { identity, workload: null, services: [], prometheus: false };
+      const { identity, key, workload, services } = proxyWorkload(r, proxy);
+      return { identity, workload: key, services, prometheus: workload?.meta.annotations['prometheus.io/scrape'] === 'true' };
     },
   };
 }
@@ -198,9 +100,4 @@ export function proxyShape(proxy: ProxyIdentity): DerivationSpec<ProxyShape> {
 /** A stable id fragment for a shape. */
 export function shapeId(shape: ProxyShape): string {
   return `${shape.identity}#${shape.services.join(',')}${shape.prometheus ? '#prom' : ''}`;
-}
-
-/** Identities ("ns/sa") of the workloads behind a service. */
-export function identitiesBehind(r: Reader, svcKey: string): readonly string[] {
-  return [...r.lookup('serviceAccountsByService', svcKey)].sort();
 }

@@ -2,6 +2,9 @@
  * Names Envoy sees, matching OSM v1.2 so that dashboards, stats and habits carry over.
  */
 
+/** `serviceFqdn` is the upstream TLS SNI and the inbound server name as well as the UpstreamTrafficSetting host. */
+export { serviceFqdn, splitKey } from '@weft/core';
+
 export const OUTBOUND_LISTENER = 'outbound-listener';
 export const INBOUND_LISTENER = 'inbound-listener';
 export const PROMETHEUS_LISTENER = 'inbound-prometheus-listener';
@@ -37,11 +40,6 @@ export const rdsInbound = (port: number): string => `rds-inbound.${port}`;
 export const rdsIngress = (port: number): string => `rds-ingress.${port}`;
 export const rdsEgress = (port: number): string => `rds-egress.${port}`;
 
-/** `<svc>.<ns>.svc.cluster.local`: the upstream TLS SNI and the inbound server name. */
-export function serviceFqdn(ns: string, svc: string): string {
-  return `${svc}.${ns}.svc.cluster.local`;
-}
-
 /** Service identity as it appears in certificates (DNS SAN) and RBAC principals: `<sa>.<ns>.<trust-domain>`. */
 export function principalName(ns: string, sa: string, trustDomain: string): string {
   return `${sa}.${ns}.${trustDomain}`;
@@ -56,10 +54,4 @@ export function serviceDomains(ns: string, svc: string, port: number, sameNamesp
   const forms = [`${svc}.${ns}`, `${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster`, `${svc}.${ns}.svc.cluster.local`];
   if (sameNamespace) forms.unshift(svc);
   return forms.flatMap((f) => [f, `${f}:${port}`]);
-}
-
-/** "ns/name" -> [ns, name]; keys in the catalog are always namespaced for these kinds. */
-export function splitKey(key: string): [string, string] {
-  const i = key.indexOf('/');
-  return i < 0 ? ['', key] : [key.slice(0, i), key.slice(i + 1)];
 }

@@ -3,8 +3,8 @@
  * ingress and egress. They hold names and ports, not weights or addresses, so a weight or endpoint change
  * stops here (early cut-off) and re-runs only the translators that read those directly.
  */
-import type { AppProtocol, DerivationSpec, Reader } from '@weft/core';
-import { meshSettings, outboundServices, servicePorts } from './mesh.js';
+import { meshSettings, type AppProtocol, type DerivationSpec, type Reader } from '@weft/core';
+import { outboundServices, servicePorts } from './mesh.js';
 import { principalName, splitKey } from './names.js';
 import type { Msg } from './proto.js';
 

@@ -3,8 +3,8 @@
  * clusters for splits, retry policies), `rds-inbound.<targetPort>` (per-route RBAC from HTTPRouteGroups,
  * local rate limits), `rds-ingress.<port>` and `rds-egress.<port>`.
  */
-import { TypeUrl, type DerivationSpec, type EncodedResource, type LocalHttpRateLimit, type Reader } from '@weft/core';
-import { apexSplit, meshSettings, servicePorts, upstreamSetting } from './mesh.js';
+import { TypeUrl, apexSplit, meshSettings, retryFor, upstreamSetting, type DerivationSpec, type EncodedResource, type LocalHttpRateLimit, type Reader } from '@weft/core';
+import { servicePorts } from './mesh.js';
 import { serviceDomains, splitKey, upstreamClusterName, localClusterName, egressClusterName, rdsOutbound, rdsInbound, rdsIngress, rdsEgress } from './names.js';
 import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
 import { T, durationMs, encode, hashResource, typedAny, u32, type Msg } from './proto.js';
@@ -21,7 +21,7 @@ function routeConfig(name: string, virtualHosts: Msg[]): EncodedResource | null 
 function weightedTargets(r: Reader, e: OutboundEntry): Msg {
   const own = upstreamClusterName(...splitKey(e.svc), e.targetPort);
   if (e.backends.length === 0) return { cluster: own };
-  const weights = new Map(r.derive(apexSplit(e.svc)).map((b) => [b.service, b.weight]));
+  const weights = new Map((r.derive(apexSplit(e.svc))?.backends ?? []).map((b) => [b.service, b.weight]));
   const clusters = e.backends
     .map((b) => ({ name: upstreamClusterName(...splitKey(b.svc), b.targetPort), weight: weights.get(b.svc) ?? 0 }))
     .filter((c) => c.weight > 0);
@@ -30,17 +30,14 @@ function weightedTargets(r: Reader, e: OutboundEntry): Msg {
 }
 
 function retryPolicy(r: Reader, caller: string, svc: string): Msg | undefined {
-  for (const rk of r.lookup('retriesBySource', caller)) {
-    const retry = r.get('Retry', rk);
-    if (retry === undefined || !retry.destinations.some((d) => `${d.namespace}/${d.name}` === svc)) continue;
-    const p = retry.retryPolicy;
-    const policy: Msg = { retryOn: p.retryOn };
-    if (p.numRetries !== null) policy.numRetries = u32(p.numRetries);
-    if (p.perTryTimeoutMs !== null) policy.perTryTimeout = durationMs(p.perTryTimeoutMs);
-    if (p.retryBackoffBaseIntervalMs !== null && p.retryBackoffBaseIntervalMs > 0) policy.retryBackOff = { baseInterval: durationMs(p.retryBackoffBaseIntervalMs) };
-    return policy;
-  }
-  return undefined;
+  const retry = retryFor(r, caller, svc);
+  if (retry === null) return undefined;
+  const p = retry.retryPolicy;
+  const policy: Msg = { retryOn: p.retryOn };
+  if (p.numRetries !== null) policy.numRetries = u32(p.numRetries);
+  if (p.perTryTimeoutMs !== null) policy.perTryTimeout = durationMs(p.perTryTimeoutMs);
+  if (p.retryBackoffBaseIntervalMs !== null && p.retryBackoffBaseIntervalMs > 0) policy.retryBackOff = { baseInterval: durationMs(p.retryBackoffBaseIntervalMs) };
+  return policy;
 }
 
 export function outboundRoutes(caller: string, port: number): DerivationSpec<EncodedResource | null> {

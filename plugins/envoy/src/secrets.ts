@@ -3,8 +3,7 @@
  * service a validation context that accepts exactly the identities behind that service. Dumps show
  * fingerprints only; the key travels in `any` and only to proxies of its own identity.
  */
-import { CertExternals, TypeUrl, type DerivationSpec, type EncodedResource, type ServiceCertificate } from '@weft/core';
-import { identitiesBehind, meshSettings } from './mesh.js';
+import { CertExternals, TypeUrl, identitiesBehind, meshSettings, type DerivationSpec, type EncodedResource, type ServiceCertificate } from '@weft/core';
 import { ROOT_CERT_INBOUND, principalName, rootCertOutboundName, serviceCertName, splitKey } from './names.js';
 import { encodeRedacted, hashResource, pemFingerprint } from './proto.js';
 
@@ -69,7 +68,7 @@ export function rootOutboundSecret(svcKey: string): DerivationSpec<EncodedResour
       const bundle = trustBundle(r);
       if (bundle === undefined) return null;
       const { trustDomain } = r.derive(meshSettings);
-      const sans = identitiesBehind(r, svcKey).map((id) => {
+      const sans = r.derive(identitiesBehind(svcKey)).map((id) => {
         const [ns, sa] = splitKey(id);
         return { sanType: 'DNS', matcher: { exact: principalName(ns, sa, trustDomain) } };
       });

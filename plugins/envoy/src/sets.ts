@@ -3,11 +3,11 @@
  * (identity, services, scraping) and a shared one per shape that assembles the set, so replicas of a
  * workload share the set as well as every resource in it.
  */
-import { TypeUrl, type DerivationSpec, type EncodedResource, type ProxyIdentity, type Reader, type ResourceSet } from '@weft/core';
+import { TypeUrl, meshSettings, type DerivationSpec, type EncodedResource, type ProxyIdentity, type Reader, type ResourceSet } from '@weft/core';
 import { egressCluster, localCluster, metricsCluster, passthroughCluster, upstreamCluster } from './clusters.js';
 import { loadAssignment } from './endpoints.js';
 import { inboundListener, outboundListener, prometheusListener } from './listeners.js';
-import { meshSettings, proxyShape, servicePorts, shapeId, type ProxyShape } from './mesh.js';
+import { proxyShape, servicePorts, shapeId, type ProxyShape } from './mesh.js';
 import { egressPlan, ingressRules, isHttp, outboundPlan, planClusters } from './plan.js';
 import { hashSet, toSet } from './proto.js';
 import { egressRoutes, inboundRoutes, ingressRoutes, outboundRoutes } from './routes.js';

@@ -5,6 +5,8 @@
  */
 import {
   TypeUrl,
+  meshServices,
+  retryFor,
   type BootstrapServer,
   type DerivationSpec,
   type EncodedResource,
@@ -16,7 +18,7 @@ import {
 } from '@weft/core';
 import { grpcBootstrap, type BootstrapOptions } from './bootstrap.js';
 import { clientCluster, clientListeners, clientRoutes, loadAssignment } from './client.js';
-import { grpcPorts, meshServices, proxyShape, retryFor, shapeId, type ProxyShape } from './mesh.js';
+import { grpcPorts, proxyShape, shapeId, type ProxyShape } from './mesh.js';
 import { DEFAULT_CERT_PROVIDER, SERVER_LISTENER_TEMPLATE } from './names.js';
 import { proxyNotices, type Notice } from './notices.js';
 import { hashSet, toSet } from './proto.js';

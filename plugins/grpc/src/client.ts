@@ -11,8 +11,8 @@
  * name. Only the route configuration can depend on the caller (its Retry policy), so callers without a
  * Retry share every resource.
  */
-import { TypeUrl, type DerivationSpec, type EncodedResource, type HTTPMatch, type Reader, type Retry } from '@weft/core';
-import { apexSplit, grpcPorts, identitiesBehind, meshSettings, upstreamSetting } from './mesh.js';
+import { TypeUrl, apexSplit, identitiesBehind, meshSettings, upstreamSetting, type DerivationSpec, type EncodedResource, type HTTPMatch, type Reader, type Retry } from '@weft/core';
+import { grpcPorts } from './mesh.js';
 import { clientListenerNames, clientRouteName, clusterName, ROUTER_FILTER_NAME, spiffeIdOf } from './names.js';
 import { ADS, T, durationMs, encode, hashResource, typedAny, u32, type Msg } from './proto.js';
 

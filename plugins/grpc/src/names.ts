@@ -3,6 +3,10 @@
  * dials (`xds:///<svc>.<ns>:<port>` asks for the Listener "<svc>.<ns>:<port>"); server listeners after the
  * server_listener_resource_name_template of the workload's bootstrap with the address it binds.
  */
+import { spiffeId, splitKey } from '@weft/core';
+
+// Part of this plugin's exported `names`; the function itself is core's.
+export { splitKey } from '@weft/core';
 
 /** The bootstrap template Weft writes; `%s` is the "ip:port" (IPv6 in brackets) the server binds. */
 export const SERVER_LISTENER_TEMPLATE = 'grpc/server?xds.resource.listening_address=%s';
@@ -13,11 +17,6 @@ export const DEFAULT_CERT_PROVIDER = 'weft-mesh';
 /** Name of the RBAC HTTP filter: its type URL, the key gRPC implementations also accept for overrides. */
 export const RBAC_FILTER_NAME = 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC';
 export const ROUTER_FILTER_NAME = 'envoy.filters.http.router';
-
-export function splitKey(key: string): [string, string] {
-  const i = key.indexOf('/');
-  return i < 0 ? ['', key] : [key.slice(0, i), key.slice(i + 1)];
-}
 
 /** Listener names a client may dial for a service port. The bare "<svc>.<ns>" names its first gRPC port. */
 export function clientListenerNames(svcKey: string, port: number, first: boolean): string[] {
@@ -46,5 +45,5 @@ export const serverRouteName = (identity: string, port: number): string => `grpc
 /** SPIFFE id of an identity: what RBAC principals and SAN checks match (the URI SAN of mesh certificates). */
 export function spiffeIdOf(identity: string, trustDomain: string): string {
   const [ns, sa] = splitKey(identity);
-  return `spiffe://${trustDomain}/ns/${ns}/sa/${sa}`;
+  return spiffeId(trustDomain, ns, sa);
 }

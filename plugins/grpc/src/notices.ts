@@ -3,9 +3,9 @@
  * naming the policy, which the adapter logs as a warning naming the proxy, once per policy version.
  * Computing the notices is pure (a derivation); only the logging is a side effect, at the adapter's edge.
  */
-import { contentHash, type DerivationSpec, type Reader } from '@weft/core';
+import { calledServices, contentHash, upstreamSetting, type DerivationSpec, type Reader } from '@weft/core';
 import { splitRetryOn } from './client.js';
-import { calledServices, inboundPolicy, upstreamSetting, type ProxyShape } from './mesh.js';
+import { inboundPolicy, type ProxyShape } from './mesh.js';
 
 export interface Notice {
   /** "<Kind> <namespace>/<name>" of the policy. */

@@ -11,10 +11,9 @@
  * URL), so the policy goes where every gRPC implementation reads it. On a listener update a gRPC server
  * drains its connections (GOAWAY) and clients reconnect under the new policy; in-flight calls finish.
  */
-import { TypeUrl, type DerivationSpec, type EncodedResource } from '@weft/core';
-import { inboundPolicy, meshSettings } from './mesh.js';
+import { TypeUrl, meshSettings, type DerivationSpec, type EncodedResource } from '@weft/core';
+import { inboundPolicy, type InboundRule } from './mesh.js';
 import { RBAC_FILTER_NAME, ROUTER_FILTER_NAME, serverListenerName, serverRouteName, spiffeIdOf } from './names.js';
-import type { InboundRule } from './mesh.js';
 import { ADS, T, encode, hashResource, typedAny, type Msg } from './proto.js';
 
 export interface ServerOptions {
