@@ -47,3 +47,4 @@ export * from './runtime/cert-push.js';
 export * from './xds/secrets.js';
 export * from './xds/proto-helpers.js';
 export * from './policy/index.js';
+export * as testing from './testing/index.js';
