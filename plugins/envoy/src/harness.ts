@@ -1,34 +1,17 @@
 /**
  * Test harness: manifests -> the real catalog and derivation engine -> every proxy's resources, as readable
- * YAML (goldens) and as encoded Anys (the Envoy validation checker). Used by tests only.
+ * YAML (goldens) and as encoded Anys (the Envoy validation checker). Used by tests only; the adapter-neutral
+ * part is core's golden-test helper, what is Envoy's here is the certificate material and the YAML sections.
  */
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  CertExternals,
-  Catalog,
-  Engine,
-  parseManifests,
-  type EncodedResource,
-  type LogBatch,
-  type MeshEvent,
-  type ProxyIdentity,
-  type ServiceCertificate,
-} from '@weft/core';
-import { stringify } from 'yaml';
+import { CertExternals, testing, type EncodedResource, type Engine, type EngineOptions, type ProxyIdentity, type ServiceCertificate } from '@weft/core';
 import { EnvoyAdapter, ENVOY_TYPE_URLS } from './adapter.js';
 import { TYPE_SHORT } from './sets.js';
 
 export const TESTDATA = path.resolve(__dirname, '..', 'testdata');
 
-export interface Mesh {
-  readonly catalog: Catalog;
-  readonly engine: Engine;
-  readonly adapter: EnvoyAdapter;
-  readonly proxies: readonly (ProxyIdentity & { readonly pod: string })[];
-  nextOffset: number;
-}
+export type Mesh = testing.TestMesh<EnvoyAdapter>;
 
 /** A deterministic stand-in PEM (validation of the config does not parse certificates). */
 export function fakePem(label: string): string {
@@ -48,49 +31,24 @@ export function fakeServiceCert(ns: string, sa: string): ServiceCertificate {
   };
 }
 
-export function batchOf(events: readonly Omit<MeshEvent, 'v' | 'offset' | 'time' | 'source'>[], firstOffset: number): LogBatch {
-  return { events: events.map((e, i) => ({ v: 1, offset: firstOffset + i, time: 0, source: 'test', ...e })) };
+function withCertificates(engine: Engine, proxies: readonly testing.TestProxy[]): void {
+  engine.setExternal(CertExternals.trustBundle, [fakePem('mesh root')]);
+  for (const p of proxies) engine.setExternal(CertExternals.serviceCert(p.namespace, p.serviceAccount), fakeServiceCert(p.namespace, p.serviceAccount));
+}
+
+function loadFiles(files: readonly testing.ManifestFile[], engine: EngineOptions = {}): Mesh {
+  return testing.loadTestMesh(files, { adapter: new EnvoyAdapter(), engine, prepare: withCertificates });
 }
 
 /** Loads manifests into a fresh catalog + engine; every Workload with a proxy uuid becomes a proxy. */
-export function loadMesh(yamlText: string, file: string, options: ConstructorParameters<typeof Engine>[1] = {}): Mesh {
-  const parsed = parseManifests(yamlText, file);
-  if (parsed.errors.length > 0) throw new Error(`${file}: ${parsed.errors.map((e) => e.message).join('\n')}`);
-  const catalog = new Catalog();
-  const batch = batchOf(parsed.resources.map((r) => ({ op: 'upsert' as const, kind: r.kind, key: r.key, body: r.body })), 0);
-  catalog.apply(batch);
-  const engine = new Engine(catalog, options);
-  engine.setExternal(CertExternals.trustBundle, [fakePem('mesh root')]);
-  const proxies = catalog
-    .list('Workload')
-    .filter((w) => w.proxyUuid !== null)
-    .map((w) => ({
-      pod: w.meta.name,
-      uuid: w.proxyUuid as string,
-      kind: 'envoy',
-      namespace: w.meta.namespace,
-      serviceAccount: w.serviceAccount,
-      trustDomain: 'cluster.local',
-    }));
-  for (const p of proxies) engine.setExternal(CertExternals.serviceCert(p.namespace, p.serviceAccount), fakeServiceCert(p.namespace, p.serviceAccount));
-  return { catalog, engine, adapter: new EnvoyAdapter(), proxies, nextOffset: batch.events.length };
+export function loadMesh(yamlText: string, file: string, options: EngineOptions = {}): Mesh {
+  return loadFiles([{ text: yamlText, name: file }], options);
 }
 
-/** Applies events and lets the engine know what changed (what the runtime does for each batch). */
-export function apply(mesh: Mesh, events: readonly Omit<MeshEvent, 'v' | 'offset' | 'time' | 'source'>[]): ReadonlySet<string> {
-  const batch = batchOf(events, mesh.nextOffset);
-  mesh.nextOffset += events.length;
-  const changes = mesh.catalog.apply(batch);
-  return mesh.engine.invalidate(changes.keys);
-}
+export const apply: (mesh: Mesh, events: readonly testing.TestEvent[]) => ReadonlySet<string> = testing.applyTestEvents;
 
 export function proxyResources(mesh: Mesh, proxy: ProxyIdentity): Map<string, EncodedResource[]> {
-  const out = new Map<string, EncodedResource[]>();
-  for (const typeUrl of ENVOY_TYPE_URLS) {
-    const set = mesh.engine.get(mesh.adapter.resources(proxy, typeUrl)).value;
-    out.set(typeUrl, [...set.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
-  }
-  return out;
+  return testing.proxyResourceLists(mesh, proxy);
 }
 
 const SECTION: Readonly<Record<string, string>> = { lds: 'listeners', rds: 'routes', cds: 'clusters', eds: 'endpoints', sds: 'secrets' };
@@ -101,18 +59,13 @@ export function goldenYaml(resources: Map<string, EncodedResource[]>): string {
   for (const typeUrl of ENVOY_TYPE_URLS) {
     doc[SECTION[TYPE_SHORT[typeUrl] ?? ''] ?? typeUrl] = (resources.get(typeUrl) ?? []).map((r) => r.dump);
   }
-  return stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false });
+  return testing.goldenYaml(doc);
 }
 
 export function caseDirs(): string[] {
-  return fs
-    .readdirSync(TESTDATA, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name)
-    .sort();
+  return testing.goldenCaseDirs(TESTDATA);
 }
 
 export function loadCase(name: string): Mesh {
-  const file = path.join(TESTDATA, name, 'input.yaml');
-  return loadMesh(fs.readFileSync(file, 'utf8'), `${name}/input.yaml`);
+  return loadFiles(testing.caseManifests(TESTDATA, name));
 }
