@@ -22,13 +22,7 @@ import {
   type Service,
   type Workload,
 } from '@weft/core';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive whole number`);
-  return v;
-}
+import { arg, cpuMs } from './util.js';
 
 const NAMESPACES = 20;
 const SERVICES_PER_NS = 25;
@@ -105,12 +99,6 @@ export function meshEvents(n: number): EventInput[] {
 
 function rate(events: number, ms: number): string {
   return `${Math.round(events / (ms / 1000)).toLocaleString('en-US')} events/s`;
-}
-
-/** CPU time (user + system) of this process since `since`, in ms: unlike wall time, not inflated by other load. */
-function cpuMs(since: NodeJS.CpuUsage): number {
-  const d = process.cpuUsage(since);
-  return (d.user + d.system) / 1000;
 }
 
 let lastCpuMs = 0;

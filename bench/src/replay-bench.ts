@@ -22,13 +22,7 @@ import {
   type Workload,
 } from '@weft/core';
 import { EnvoyAdapter } from '@weft/plugin-envoy';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive whole number`);
-  return v;
-}
+import { arg, cpuMs, stringArg } from './util.js';
 
 const NAMESPACES = 10;
 const SERVICES_PER_NS = 20;
@@ -120,8 +114,8 @@ const ms = (x: number): string => `${x.toFixed(0)} ms`;
 async function main(): Promise<void> {
   const total = arg('events', 100_000);
   const runs = arg('runs', 3);
-  const di = process.argv.indexOf('--dir');
-  const keep = di >= 0 ? path.resolve(process.argv[di + 1] ?? '') : undefined;
+  const dirArg = stringArg('dir');
+  const keep = dirArg === undefined ? undefined : path.resolve(dirArg);
   const dir = keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'weft-replay-bench-'));
   try {
     const t0 = performance.now();
@@ -151,8 +145,7 @@ async function main(): Promise<void> {
       const dump = replay.dump(state, proxy);
       const d = performance.now();
       totals.push(d - a);
-      const cu = process.cpuUsage(c0);
-      cpus.push((cu.user + cu.system) / 1000);
+      cpus.push(cpuMs(c0));
       parts.push({ read: b - a, fold: c - b, derive: d - c, resources: dump.types.reduce((x, t) => x + t.resources.length, 0) });
     }
     const best = parts[totals.indexOf(median(totals))]!;
