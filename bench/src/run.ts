@@ -393,7 +393,12 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
       const w0 = Date.now();
       // The server appends in its own process, as a source plugin would: a saturated server also delays its
       // own intake. Bounded, so that one hopeless scenario does not hold the run.
-      const applied = await Promise.race([server.call({ type: 'apply', scenario: sc.name }, 'applied'), sleep(o.timeoutMs).then(() => undefined)]);
+      let timer: NodeJS.Timeout | undefined;
+      const applied = await Promise.race([
+        server.call({ type: 'apply', scenario: sc.name }, 'applied'),
+        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), o.timeoutMs))),
+      ]);
+      clearTimeout(timer);
       if (applied === undefined) {
         const error = `the server did not finish applying the ${dsc.steps.length} step(s) within ${o.timeoutMs / 1000} s; this and later scenarios were abandoned`;
         progress.done(`${label} ${sc.name}: ${error}`);
