@@ -17,7 +17,7 @@ import {
   INDEX_INTERVAL_BYTES,
   indexLookup,
   parseSegmentName,
-  scanRecords,
+  scanRecordChunks,
   scanSegment,
   segmentName,
   type IndexEntry,
@@ -40,6 +40,14 @@ export interface FileEventLogOptions {
   now?: () => number;
   /** Read-only follow() looks for new records this often (default 200 ms); a writer notifies in-process. */
   pollIntervalMs?: number;
+}
+
+/** One record as read from a segment: an encoded batch and where it sits. */
+export interface RawRecord {
+  readonly file: string;
+  /** Byte position of the record in the file. */
+  readonly pos: number;
+  readonly payload: Buffer;
 }
 
 interface Segment {
@@ -299,6 +307,28 @@ export class FileEventLog implements EventLog {
 
   /** Streams batches with events in [from, end) from disk, a segment at a time. */
   private async *readRange(from: number, end: number): AsyncGenerator<LogBatch> {
+    for await (const records of this.recordsFrom(from, end)) {
+      for (const r of records) {
+        const batch = decodeBatch(r.payload, `${r.file} at byte ${r.pos}`);
+        if (batch.events[0]!.offset >= end) return;
+        if (batchEnd(batch) <= from) continue;
+        yield sliceBatch(batch, from);
+      }
+    }
+  }
+
+  /**
+   * The records (encoded batches, CRC checked again) holding events at or past `from`, up to the head at
+   * the time of the call, a read buffer at a time, not decoded: for a reader that indexes the whole log
+   * and decodes a batch only when it needs it (replay). A record may start before `from`; decode with
+   * decodeBatch (the `where` it takes: `${file} at byte ${pos}`).
+   */
+  readRecords(from = 0): AsyncIterable<readonly RawRecord[]> {
+    if (this.closed) throw new LogUnavailableError(`event log ${this.dir} is closed`);
+    return this.recordsFrom(from, this.next);
+  }
+
+  private async *recordsFrom(from: number, end: number): AsyncGenerator<RawRecord[]> {
     const segs = this.segments;
     let i = 0;
     let hi = segs.length;
@@ -313,12 +343,17 @@ export class FileEventLog implements EventLog {
       const limit = seg.bytes;
       const fh = await fs.open(seg.file, 'r');
       try {
-        for await (const item of scanRecords(fh, indexLookup(seg.index, from), limit)) {
-          if (!item.ok) throw new LogCorruptError(seg.file, item.pos, `${item.reason} in a record verified on open`);
-          const batch = decodeBatch(item.payload, `${seg.file} at byte ${item.pos}`);
-          if (batch.events[0]!.offset >= end) return;
-          if (batchEnd(batch) <= from) continue;
-          yield sliceBatch(batch, from);
+        for await (const items of scanRecordChunks(fh, indexLookup(seg.index, from), limit)) {
+          const out: RawRecord[] = [];
+          for (const item of items) {
+            if (!item.ok) {
+              // What precedes the damage is still delivered, as a record-at-a-time reader would.
+              if (out.length > 0) yield out;
+              throw new LogCorruptError(seg.file, item.pos, `${item.reason} in a record verified on open`);
+            }
+            out.push({ file: seg.file, pos: item.pos, payload: item.payload });
+          }
+          yield out;
         }
       } finally {
         await fh.close();

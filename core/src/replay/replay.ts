@@ -220,7 +220,7 @@ export class Replay {
     const kind = options.kind ?? this.defaultKind;
     const adapter = this.adapter(kind);
     const fromIndex = options.from === undefined ? 0 : this.timeline.batchIndex(options.from);
-    const toIndex = options.to === undefined ? this.timeline.batches.length - 1 : this.timeline.batchIndex(options.to);
+    const toIndex = options.to === undefined ? this.timeline.length - 1 : this.timeline.batchIndex(options.to);
     if (toIndex < fromIndex) throw new ReplayError('REPLAY_BAD_POINT', '--step: --to comes before --from; swap them');
     const state = this.newState();
     state.advanceTo(fromIndex - 1);
@@ -332,7 +332,7 @@ export class Replay {
       }
       yield { events: batch.events.map(eventRef), proxiesChanged: new Set(changed.map((c) => c.uuid)).size, proxies: changed };
     }
-    return { from: this.timeline.batches[fromIndex]!.events[0]!.offset, to: state.at().offset, steps, proxies: followed.size };
+    return { from: this.timeline.bounds(fromIndex).firstOffset, to: state.at().offset, steps, proxies: followed.size };
   }
 
   /** Every proxy uuid seen on the log with its latest identity, for messages and listings. */

@@ -36,7 +36,7 @@ export class ReplayState {
   }
 
   get done(): boolean {
-    return this.next >= this.timeline.batches.length;
+    return this.next >= this.timeline.length;
   }
 
   external(name: string): unknown {
@@ -45,8 +45,7 @@ export class ReplayState {
 
   /** Applies the next batch; returns what changed and the derivations that may be stale now. */
   applyNext(): { readonly batch: LogBatch; readonly changes: ChangeSet; readonly dirtied: ReadonlySet<string> } {
-    const batch = this.timeline.batches[this.next];
-    if (batch === undefined) throw new RangeError(`no batch ${this.next}: the timeline has ${this.timeline.batches.length}`);
+    const batch = this.timeline.batch(this.next);
     this.next++;
     const { changes, dirtied } = this.fold(batch);
     return { batch, changes, dirtied };
@@ -63,7 +62,7 @@ export class ReplayState {
     while (this.next <= index) {
       const events: MeshEvent[] = [];
       while (this.next <= index && events.length < FOLD_CHUNK_EVENTS) {
-        for (const ev of this.timeline.batches[this.next]!.events) events.push(ev);
+        for (const ev of this.timeline.batch(this.next).events) events.push(ev);
         this.next++;
       }
       for (const id of this.fold({ events }).dirtied) dirtied.add(id);
@@ -72,7 +71,7 @@ export class ReplayState {
   }
 
   private fold(batch: LogBatch): { readonly changes: ChangeSet; readonly dirtied: Set<string> } {
-    const changes = this.catalog.apply(batch);
+    const changes = this.catalog.apply(batch, { bodiesFromJson: this.timeline.bodiesFromJson });
     const dirtied = new Set(this.engine.invalidate(changes.keys));
     for (const ev of batch.events) {
       if (ev.kind !== 'CertificateIssued') continue;
@@ -90,9 +89,9 @@ export class ReplayState {
 
   /** The last applied event's offset and time. */
   at(): { readonly offset: number; readonly time: string | null } {
-    const b = this.timeline.batches[this.position];
-    const ev = b?.events[b.events.length - 1];
-    return ev === undefined ? { offset: -1, time: null } : { offset: ev.offset, time: new Date(ev.time).toISOString() };
+    if (this.position < 0) return { offset: -1, time: null };
+    const b = this.timeline.bounds(this.position);
+    return { offset: b.lastOffset, time: new Date(b.lastTime).toISOString() };
   }
 
   private setExternal(name: string, value: unknown): ReadonlySet<string> {

@@ -1,11 +1,14 @@
+import { batchBounds, decodeBatch } from '../log/codec.js';
+import { FileEventLog, type RawRecord } from '../log/file-log.js';
 import type { EventLog, LogBatch, MeshEvent } from '../log/types.js';
 import type { Workload } from '../model/types.js';
 import { ReplayError } from './errors.js';
 import { describePoint, type ReplayPoint } from './point.js';
 
 /**
- * The log as replay sees it: every batch, read once, in order. Points resolve to a batch (batches apply
- * atomically, as they did live, so a point inside a batch means the state after the whole batch).
+ * The log as replay sees it: every batch, read once, in order, indexed by offset and time. Points resolve
+ * to a batch (batches apply atomically, as they did live, so a point inside a batch means the state after
+ * the whole batch).
  */
 
 export interface ProxySighting {
@@ -17,35 +20,96 @@ export interface ProxySighting {
   readonly present: boolean;
 }
 
+/** A batch as the timeline holds it: decoded, or (from a file log) its encoded record, decoded on use. */
+type Held = LogBatch | RawRecord;
+
 export class Timeline {
   private sightings: Map<string, ProxySighting[]> | undefined;
-  private readonly firstOffsets: number[];
 
+  /**
+   * Per batch, in log order: its first offset, its last offset and its last event's time (the index every
+   * point resolves against), and the batch itself. Batches of a file log stay encoded: a 100k-event log
+   * holds ~40 MB of records, where decoded events cost several times that and keep the collector busy for
+   * as long as the timeline lives; each batch is decoded when a fold or a lookup needs it.
+   */
   private constructor(
-    readonly batches: readonly LogBatch[],
+    private readonly firstOffsets: readonly number[],
+    private readonly lastOffsets: readonly number[],
+    private readonly lastTimes: readonly number[],
+    private readonly held: readonly Held[],
     /** The offset the next appended event would get. */
     readonly head: number,
     /** Where the log came from, for messages. */
     readonly label: string,
-  ) {
-    this.firstOffsets = batches.map((b) => b.events[0]!.offset);
-  }
+  ) {}
 
   /** Reads the whole log. A missing or corrupt log fails here with the log's own error (which names the file). */
   static async read(log: EventLog, label: string): Promise<Timeline> {
-    const batches: LogBatch[] = [];
-    for await (const batch of log.read(0)) if (batch.events.length > 0) batches.push(batch);
-    if (batches.length === 0) throw new ReplayError('REPLAY_EMPTY_LOG', `the event log at ${label} has no events; there is nothing to replay`);
-    const last = batches[batches.length - 1]!;
-    const head = Math.max(log.head(), last.events[last.events.length - 1]!.offset + 1);
-    return new Timeline(batches, head, label);
+    const firsts: number[] = [];
+    const lasts: number[] = [];
+    const times: number[] = [];
+    const held: Held[] = [];
+    if (log instanceof FileEventLog) {
+      for await (const records of log.readRecords(0)) {
+        for (const r of records) {
+          const b = batchBounds(r.payload, `${r.file} at byte ${r.pos}`);
+          firsts.push(b.firstOffset);
+          lasts.push(b.firstOffset + b.count - 1);
+          times.push(b.lastTime);
+          held.push(r);
+        }
+      }
+    } else {
+      for await (const batch of log.read(0)) {
+        if (batch.events.length === 0) continue;
+        firsts.push(batch.events[0]!.offset);
+        lasts.push(batch.events[batch.events.length - 1]!.offset);
+        times.push(batchTime(batch));
+        held.push(batch);
+      }
+    }
+    if (held.length === 0) throw new ReplayError('REPLAY_EMPTY_LOG', `the event log at ${label} has no events; there is nothing to replay`);
+    const head = Math.max(log.head(), lasts[lasts.length - 1]! + 1);
+    return new Timeline(firsts, lasts, times, held, head, label);
   }
 
   static fromBatches(batches: readonly LogBatch[], label = 'memory'): Timeline {
     const nonEmpty = batches.filter((b) => b.events.length > 0);
     if (nonEmpty.length === 0) throw new ReplayError('REPLAY_EMPTY_LOG', `the event log at ${label} has no events; there is nothing to replay`);
     const last = nonEmpty[nonEmpty.length - 1]!;
-    return new Timeline(nonEmpty, last.events[last.events.length - 1]!.offset + 1, label);
+    return new Timeline(
+      nonEmpty.map((b) => b.events[0]!.offset),
+      nonEmpty.map((b) => b.events[b.events.length - 1]!.offset),
+      nonEmpty.map(batchTime),
+      nonEmpty,
+      last.events[last.events.length - 1]!.offset + 1,
+      label,
+    );
+  }
+
+  /** Whether batch() parses every body from JSON (a file log's records), so no body can hold a cycle. */
+  get bodiesFromJson(): boolean {
+    const h = this.held[0];
+    return h !== undefined && 'payload' in h;
+  }
+
+  /** Number of batches. */
+  get length(): number {
+    return this.held.length;
+  }
+
+  /** Batch `i` (0-based, log order), decoded. */
+  batch(i: number): LogBatch {
+    const h = this.held[i];
+    if (h === undefined) throw new RangeError(`no batch ${i}: the timeline has ${this.held.length}`);
+    return 'payload' in h ? decodeBatch(h.payload, `${h.file} at byte ${h.pos}`) : h;
+  }
+
+  /** Offsets of the first and last event of batch `i` and the time of its last event. */
+  bounds(i: number): { readonly firstOffset: number; readonly lastOffset: number; readonly lastTime: number } {
+    const firstOffset = this.firstOffsets[i];
+    if (firstOffset === undefined) throw new RangeError(`no batch ${i}: the timeline has ${this.held.length}`);
+    return { firstOffset, lastOffset: this.lastOffsets[i]!, lastTime: this.lastTimes[i]! };
   }
 
   get firstOffset(): number {
@@ -60,7 +124,7 @@ export class Timeline {
   batchIndex(point: ReplayPoint): number {
     switch (point.type) {
       case 'head':
-        return this.batches.length - 1;
+        return this.held.length - 1;
       case 'offset': {
         if (point.offset > this.lastOffset) {
           throw new ReplayError(
@@ -80,17 +144,17 @@ export class Timeline {
       }
       case 'time': {
         let lo = 0;
-        let hi = this.batches.length;
+        let hi = this.held.length;
         // Times follow offsets in a log written by one appender; the search finds the last batch at or before.
         while (lo < hi) {
           const mid = (lo + hi) >>> 1;
-          if (batchTime(this.batches[mid]!) <= point.time) lo = mid + 1;
+          if (this.lastTimes[mid]! <= point.time) lo = mid + 1;
           else hi = mid;
         }
         if (lo === 0) {
           throw new ReplayError(
             'REPLAY_POINT_OUT_OF_RANGE',
-            `time ${point.text} is before the first event of the log at ${this.label} (${new Date(batchTime(this.batches[0]!)).toISOString()})`,
+            `time ${point.text} is before the first event of the log at ${this.label} (${new Date(this.lastTimes[0]!).toISOString()})`,
           );
         }
         return lo - 1;
@@ -100,14 +164,13 @@ export class Timeline {
 
   /** The offset of the last event of the batch a point resolves to. */
   offsetOf(point: ReplayPoint): number {
-    const b = this.batches[this.batchIndex(point)]!;
-    return b.events[b.events.length - 1]!.offset;
+    return this.lastOffsets[this.batchIndex(point)]!;
   }
 
   event(offset: number): MeshEvent | undefined {
     const i = upperBound(this.firstOffsets, offset) - 1;
-    const b = this.batches[i];
-    if (b === undefined) return undefined;
+    if (i < 0 || offset > this.lastOffsets[i]!) return undefined;
+    const b = this.batch(i);
     const first = b.events[0]!.offset;
     const ev = b.events[offset - first];
     return ev?.offset === offset ? ev : b.events.find((e) => e.offset === offset);
@@ -123,8 +186,8 @@ export class Timeline {
       if (list === undefined) out.set(uuid, (list = []));
       list.push(s);
     };
-    for (const batch of this.batches) {
-      for (const ev of batch.events) {
+    for (let i = 0; i < this.held.length; i++) {
+      for (const ev of this.batch(i).events) {
         if (ev.kind !== 'Workload') continue;
         const before = current.get(ev.key);
         const w = ev.op === 'upsert' ? (ev.body as Workload | undefined) : undefined;
