@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../observe/logger.js';
 import { decodeBatch, encodePrepared, prepareEvent, type PreparedEvent } from './codec.js';
 import { EventSchemaVersionError, LogCorruptError, LogUnavailableError, LogWriteError } from './errors.js';
 import { batchEnd, Follower, Notifier, sliceBatch } from './follow.js';
+import type { LogProblem } from './inspect.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import {
   frameRecord,
@@ -156,6 +157,18 @@ export class FileEventLog implements EventLog {
 
   head(): number {
     return this.next;
+  }
+
+  /**
+   * Read-only: the damaged or still-being-written tail the open (or the last refresh) stopped at, as
+   * inspectLog reports it. Any other damage fails the open, so this is all a successful open can have.
+   */
+  tailDamage(): LogProblem[] {
+    const out: LogProblem[] = [];
+    for (const seg of this.segments) {
+      if (seg.tailProblem !== null) out.push({ file: seg.file, byteOffset: seg.tailProblem.pos, reason: seg.tailProblem.reason, severity: 'torn-tail' });
+    }
+    return out;
   }
 
   /** Counters since open: appended batches and the data syncs that made them durable (group commit). */

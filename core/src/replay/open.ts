@@ -3,6 +3,7 @@ import type { EventLogBackend } from '../log/types.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { Tokens } from '../plugin/api.js';
 import { fileLogDir } from '../log/backends.js';
+import { FileEventLog } from '../log/file-log.js';
 import { inspectLog, type LogProblem } from '../log/inspect.js';
 import { backendFor, openLog } from '../runtime/backends.js';
 import { ReplayError } from './errors.js';
@@ -52,8 +53,14 @@ export async function openReplay(config: WeftConfig, options: OpenReplayOptions 
   const location = options.log ?? config.log;
   const backends = resolve<EventLogBackend>(Tokens.EventLogBackend);
   const log = await openLog(location, backends, config.label, { readOnly: true });
-  // A read-only file log cuts a damaged tail silently (a writer may be mid-append); replay says so.
-  const problems = backendFor(location, backends, config.label).scheme === 'file' ? (await inspectLog(fileLogDir(location))).problems : [];
+  // A read-only file log cuts a damaged tail silently (a writer may be mid-append); replay says so. The
+  // log's own open found it: no second scan of every record.
+  const problems =
+    log instanceof FileEventLog
+      ? log.tailDamage()
+      : backendFor(location, backends, config.label).scheme === 'file'
+        ? (await inspectLog(fileLogDir(location))).problems
+        : [];
   try {
     const replay = await Replay.open(log, location, {
       adapters,
