@@ -156,6 +156,27 @@ describe('replay', () => {
     assert.deepEqual(single.catalog.snapshot(), merged.catalog.snapshot());
   });
 
+  it('an exact fold keeps provenance as it was live when a resource goes A -> B -> A', () => {
+    const f = new EventFactory('files');
+    const a = serviceBody('shop', 'x', { app: 'x' }, 80);
+    const batches = [
+      f.batch(f.upsert('Namespace', namespaceBody('shop')), f.upsert('Service', a)),
+      f.batch(f.upsert('Service', serviceBody('shop', 'x', { app: 'x' }, 81))),
+      f.batch(f.upsert('Service', a)),
+    ];
+    const r = new Replay(Timeline.fromBatches(batches, 'aba'), { adapters: [testAdapter] });
+    const live = new ReplayState(r.timeline);
+    while (!live.done) live.applyNext();
+    // The merged step must start after A exists: created and changed in one step, A's provenance is right anyway.
+    const exact = new ReplayState(r.timeline);
+    exact.advanceTo(0);
+    exact.advanceTo(2, { exact: true });
+    const key = 'r:Service/shop/x';
+    assert.equal(live.catalog.provenance(key)?.offset, 3);
+    assert.deepEqual(exact.catalog.snapshot(), live.catalog.snapshot());
+    assert.equal(exact.catalog.provenance(key)?.offset, 3);
+  });
+
   it('diffs two points by resource and field', () => {
     const d = replay().diff('uuid-1', { type: 'offset', offset: 3 }, { type: 'offset', offset: 7 });
     const cds = d.types.find((t) => t.type === 'CDS')!;

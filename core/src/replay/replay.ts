@@ -125,10 +125,10 @@ export class Replay {
     return new Replay(await Timeline.read(log, label), options);
   }
 
-  /** A fresh state folded up to a point. */
-  stateAt(point: ReplayPoint): ReplayState {
+  /** A fresh state folded up to a point (`exact`: batch by batch, for provenance as it was live). */
+  stateAt(point: ReplayPoint, options: { readonly exact?: boolean } = {}): ReplayState {
     const state = this.newState();
-    state.advanceTo(this.timeline.batchIndex(point));
+    state.advanceTo(this.timeline.batchIndex(point), options);
     return state;
   }
 
@@ -154,7 +154,7 @@ export class Replay {
   }
 
   explain(proxy: string, point: ReplayPoint, resource: string, kind?: string): Explanation {
-    const state = this.stateAt(point);
+    const state = this.stateAt(point, { exact: true });
     const p = this.resolve(state, proxy, point, kind);
     const adapter = this.adapter(p.identity.kind);
     const slash = resource.indexOf('/');

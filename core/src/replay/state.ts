@@ -52,16 +52,21 @@ export class ReplayState {
   }
 
   /**
-   * Applies batches up to and including `index`; returns the derivations that may be stale now. Consecutive
-   * batches are folded as one: the resulting state, provenance and invalidations are the same (a fold of the
-   * same events in the same order), and a 100k-event log folds in far fewer, larger steps.
+   * Applies batches up to and including `index`; returns the derivations that may be stale now.
+   *
+   * By default consecutive batches are folded as one catalog step, so a 100k-event log folds in far fewer,
+   * larger steps. The resulting state and invalidations are the same, but not always the provenance: a
+   * resource that goes A -> B -> A inside one step is unchanged for that step, so its provenance keeps the
+   * first A, where the live control plane (batch by batch) records the last. `exact` folds batch by batch,
+   * as live; `--explain` needs it.
    */
-  advanceTo(index: number): ReadonlySet<string> {
+  advanceTo(index: number, options: { readonly exact?: boolean } = {}): ReadonlySet<string> {
     if (index < this.position) throw new RangeError(`cannot go back from batch ${this.position} to ${index}; open a new state`);
     const dirtied = new Set<string>();
+    const chunk = options.exact === true ? 1 : FOLD_CHUNK_EVENTS;
     while (this.next <= index) {
       const events: MeshEvent[] = [];
-      while (this.next <= index && events.length < FOLD_CHUNK_EVENTS) {
+      while (this.next <= index && events.length < chunk) {
         for (const ev of this.timeline.batch(this.next).events) events.push(ev);
         this.next++;
       }
