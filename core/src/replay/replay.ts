@@ -125,15 +125,19 @@ export class Replay {
     return new Replay(await Timeline.read(log, label), options);
   }
 
-  /** A fresh state folded up to a point (`exact`: batch by batch, for provenance as it was live). */
-  stateAt(point: ReplayPoint, options: { readonly exact?: boolean } = {}): ReplayState {
+  /**
+   * A fresh state folded up to a point (`exact`: batch by batch, for provenance as it was live; `compact`:
+   * only each resource's last event, for config at a point: see ReplayState.advanceTo).
+   */
+  stateAt(point: ReplayPoint, options: { readonly exact?: boolean; readonly compact?: boolean } = {}): ReplayState {
     const state = this.newState();
     state.advanceTo(this.timeline.batchIndex(point), options);
     return state;
   }
 
   config(proxy: string, point: ReplayPoint = { type: 'head' }, kind?: string): ConfigDump {
-    const state = this.stateAt(point);
+    // A dump reads resources, indexes and externals, never provenance: the compacted fold gives the same.
+    const state = this.stateAt(point, { compact: true });
     return this.dump(state, this.resolve(state, proxy, point, kind));
   }
 

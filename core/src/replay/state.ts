@@ -59,10 +59,26 @@ export class ReplayState {
    * resource that goes A -> B -> A inside one step is unchanged for that step, so its provenance keeps the
    * first A, where the live control plane (batch by batch) records the last. `exact` folds batch by batch,
    * as live; `--explain` needs it.
+   *
+   * `compact` folds only the last event of each resource in the range, as one catalog step
+   * (Timeline.lastEvents): resources, their sources, the indexes and the certificate externals end exactly
+   * as a full fold leaves them, so config dumps are identical; provenance is not (a resource's provenance
+   * is its last event's, an index entry's the event that last filled it from empty among the kept ones),
+   * nor the changes a step reports. For a config dump at a point only: `--explain`, `--step` and `--diff`
+   * keep the full folds. Its trade-off: only the kept events' bodies are parsed and checked, so a
+   * malformed body that a later event of the range replaced no longer fails the replay (every record is
+   * still CRC-checked and every envelope decoded and checked).
    */
-  advanceTo(index: number, options: { readonly exact?: boolean } = {}): ReadonlySet<string> {
+  advanceTo(index: number, options: { readonly exact?: boolean; readonly compact?: boolean } = {}): ReadonlySet<string> {
     if (index < this.position) throw new RangeError(`cannot go back from batch ${this.position} to ${index}; open a new state`);
+    if (options.compact === true && options.exact === true) throw new RangeError('advanceTo: exact and compact exclude each other');
     const dirtied = new Set<string>();
+    if (options.compact === true) {
+      if (this.next > index) return dirtied;
+      const events = this.timeline.lastEvents(this.next, index);
+      this.next = index + 1;
+      return this.fold({ events }).dirtied;
+    }
     const chunk = options.exact === true ? 1 : FOLD_CHUNK_EVENTS;
     while (this.next <= index) {
       const events: MeshEvent[] = [];

@@ -1,4 +1,4 @@
-import { batchBounds, decodeBatch } from '../log/codec.js';
+import { batchBounds, decodeBatch, decodeEnvelopes, decodeEventBody, type EncodedEvent } from '../log/codec.js';
 import { FileEventLog, type RawRecord } from '../log/file-log.js';
 import type { EventLog, LogBatch, MeshEvent } from '../log/types.js';
 import type { Workload } from '../model/types.js';
@@ -103,6 +103,43 @@ export class Timeline {
     const h = this.held[i];
     if (h === undefined) throw new RangeError(`no batch ${i}: the timeline has ${this.held.length}`);
     return 'payload' in h ? decodeBatch(h.payload, `${h.file} at byte ${h.pos}`) : h;
+  }
+
+  /**
+   * The last event of each resource (kind and key) among batches `from`..`to` (inclusive), in offset order,
+   * bodies parsed: folding these as one batch gives the catalog the same resources, sources and indexes as
+   * folding every batch of the range (each resource ends as its last event left it, and the catalog's
+   * indexes are a function of the resources alone), not the same provenance (see ReplayState.advanceTo).
+   *
+   * Every event's envelope is decoded and checked, but only the kept events' bodies are parsed: a body
+   * that is not JSON, or that the catalog would refuse, fails the replay only if no later event of the
+   * range replaces it. The log's CRC still covers every record, so damage is still found.
+   */
+  lastEvents(from: number, to: number): MeshEvent[] {
+    // kind -> key -> the latest event and its batch (the record is reused: one per resource, not per event).
+    const byKind = new Map<string, Map<string, { ev: EncodedEvent | MeshEvent; batch: number }>>();
+    for (let i = from; i <= to; i++) {
+      const h = this.held[i];
+      if (h === undefined) throw new RangeError(`no batch ${i}: the timeline has ${this.held.length}`);
+      const events: readonly (EncodedEvent | MeshEvent)[] = 'payload' in h ? decodeEnvelopes(h.payload, `${h.file} at byte ${h.pos}`) : h.events;
+      for (const ev of events) {
+        let byKey = byKind.get(ev.kind);
+        if (byKey === undefined) byKind.set(ev.kind, (byKey = new Map()));
+        const slot = byKey.get(ev.key);
+        if (slot === undefined) byKey.set(ev.key, { ev, batch: i });
+        else {
+          slot.ev = ev;
+          slot.batch = i;
+        }
+      }
+    }
+    const kept: { ev: EncodedEvent | MeshEvent; batch: number }[] = [];
+    for (const byKey of byKind.values()) for (const slot of byKey.values()) kept.push(slot);
+    kept.sort((a, b) => a.ev.offset - b.ev.offset);
+    return kept.map(({ ev, batch }) => {
+      const h = this.held[batch]!;
+      return 'payload' in h ? decodeEventBody(ev as EncodedEvent, `${h.file} at byte ${h.pos}`) : (ev as MeshEvent);
+    });
   }
 
   /** Offsets of the first and last event of batch `i` and the time of its last event. */
