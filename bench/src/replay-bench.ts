@@ -8,6 +8,7 @@
  *
  *   npm run bench:replay -w bench [-- --events 100000 --runs 3 --dir <log dir to keep and reuse>]
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -139,7 +140,8 @@ async function main(): Promise<void> {
       const replay = await Replay.open(log, dir, { adapters });
       await log.close();
       const b = performance.now();
-      const state = replay.stateAt({ type: 'head' });
+      // As replay.config folds for a dump: only the last event of each resource.
+      const state = replay.stateAt({ type: 'head' }, { compact: true });
       const c = performance.now();
       const proxy = replay.resolve(state, target, { type: 'head' });
       const dump = replay.dump(state, proxy);
@@ -151,7 +153,28 @@ async function main(): Promise<void> {
     const best = parts[totals.indexOf(median(totals))]!;
     console.log(
       `replay to one proxy's config at the head: median ${ms(median(totals))} wall, ${ms(median(cpus))} cpu, of ${runs} (open+read records ${ms(best.read)}, ` +
-        `decode+catalog fold ${ms(best.fold)}, derive+dump ${ms(best.derive)}; ${best.resources} resources) -- target < 2000 ms: ${median(totals) < 2000 ? 'met' : 'NOT met'}`,
+        `compacted fold (envelopes, last event per resource) ${ms(best.fold)}, derive+dump ${ms(best.derive)}; ${best.resources} resources) -- target < 2000 ms: ${median(totals) < 2000 ? 'met' : 'NOT met'}`,
+    );
+
+    // The command as users run it: a fresh process (module loading, plugins, the Envoy protos), JSON out.
+    const bin = path.join(path.dirname(require.resolve('@weft/core/package.json')), 'bin', 'weft.js');
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-replay-cli-'));
+    const cli: number[] = [];
+    let outBytes = 0;
+    try {
+      for (let r = 0; r < runs; r++) {
+        const a = performance.now();
+        const res = spawnSync(process.execPath, [bin, 'replay', '--log', dir, '--proxy', target], { cwd, maxBuffer: 1 << 28 });
+        cli.push(performance.now() - a);
+        if (res.status !== 0) throw new Error(`weft replay exited with ${String(res.status)}: ${res.stderr.toString()}`);
+        outBytes = res.stdout.length;
+      }
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
+    console.log(
+      `weft replay --log <dir> --proxy ${target} (fresh process, JSON out, ${(outBytes / 1e6).toFixed(1)} MB): median ${ms(median(cli))} wall of ${runs} ` +
+        `(${cli.map(ms).join(', ')}; load average ${os.loadavg()[0]!.toFixed(1)}) -- target < 2000 ms: ${median(cli) < 2000 ? 'met' : 'NOT met'}`,
     );
 
     const log = await FileEventLog.open(dir, { readOnly: true, logger: silentLogger });
