@@ -163,7 +163,7 @@ export function parseArgs(argv: readonly string[]): RunOptions {
     seed: int('seed', 1, 0),
     perWorker: int('per-worker', 2500, 1),
     quietMs: int('quiet-ms', 1000, 50),
-    timeoutMs: int('timeout-s', 120, 1) * 1000,
+    timeoutMs: int('timeout-s', 60, 1) * 1000,
     outDir: opts['no-write'] === 'true' ? undefined : path.resolve(opts.out ?? path.join(benchDir, 'results')),
     gcpBin: path.resolve(opts['gcp-bin'] ?? path.join(benchDir, 'gcp', 'bin', 'gcp-server')),
     progress: opts['no-progress'] !== 'true',
