@@ -26,7 +26,7 @@ export function typedAny(typeUrl: string, message: Msg): Msg {
  */
 export function encodeResource(typeUrl: string, name: string, message: object, dump: unknown = message): EncodedResource {
   checkFields(typeUrl, message, name);
-  const type = envoyType(typeUrl);
+  const type = typeOf(typeUrl);
   const value = type.encode(type.fromObject(pack(message) as Msg)).finish();
   const any = encodeAnyBytes(typeUrl, value);
   const version = createHash('sha256').update(any).digest('hex').slice(0, 16);
@@ -40,21 +40,41 @@ export function encodeResource(typeUrl: string, name: string, message: object, d
  */
 export function packAny(typeUrl: string, message: object): { typeUrl: string; type_url: string; value: Uint8Array } {
   checkFields(typeUrl, message);
-  const type = envoyType(typeUrl);
+  return packChecked(typeUrl, message);
+}
+
+/** packAny for a tree whose fields were already checked (nested Anys are checked by the outer walk). */
+function packChecked(typeUrl: string, message: object): { typeUrl: string; type_url: string; value: Uint8Array } {
+  const type = typeOf(typeUrl);
   return { typeUrl, type_url: typeUrl, value: type.encode(type.fromObject(pack(message) as Msg)).finish() };
 }
 
-/** Turns inline `{ '@type': ... }` Anys of a tree into packed ones. */
+/**
+ * Types by type URL or name. The root's lookup walks namespaces on every call, and every resource and every
+ * nested Any of every resource asks: a few hundred thousand lookups in a connect storm.
+ */
+const types = new Map<string, Type>();
+function typeOf(typeUrl: string): Type {
+  let t = types.get(typeUrl);
+  if (t === undefined) {
+    t = envoyType(typeUrl);
+    types.set(typeUrl, t);
+  }
+  return t;
+}
+
+/** Turns inline `{ '@type': ... }` Anys of a tree into packed ones. Only called on checked trees. */
 function pack(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(pack);
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
   const out: Msg = {};
   let typeUrl: string | undefined;
-  for (const [k, v] of Object.entries(value as Msg)) {
-    if (k === '@type') typeUrl = String(v);
-    else out[k] = pack(v);
+  const msg = value as Msg;
+  for (const k of Object.keys(msg)) {
+    if (k === '@type') typeUrl = String(msg[k]);
+    else out[k] = pack(msg[k]);
   }
-  return typeUrl === undefined ? out : packAny(typeUrl, out);
+  return typeUrl === undefined ? out : packChecked(typeUrl, out);
 }
 
 /**
@@ -62,41 +82,81 @@ function pack(value: unknown): unknown {
  * Every field name of a translator's tree is therefore checked against the schema before encoding.
  */
 export function checkFields(typeUrl: string, tree: unknown, path = ''): void {
-  walkFields(envoyType(typeUrl), tree, path === '' ? typeUrl.slice(typeUrl.lastIndexOf('.') + 1) : path);
+  const at: string[] = [path === '' ? typeUrl.slice(typeUrl.lastIndexOf('.') + 1) : path];
+  walkFields(typeOf(typeUrl), tree, at);
 }
 
 function isPackedAny(value: Msg): boolean {
   return value['value'] instanceof Uint8Array && (typeof value['type_url'] === 'string' || typeof value['typeUrl'] === 'string');
 }
 
-function walkFields(type: Type, value: unknown, path: string): void {
+/** protobufjs builds `fullName` from the parent chain on every read; remember the answer per type. */
+const anyTypes = new WeakMap<Type, boolean>();
+function isAnyType(type: Type): boolean {
+  let any = anyTypes.get(type);
+  if (any === undefined) {
+    any = type.fullName === '.google.protobuf.Any';
+    anyTypes.set(type, any);
+  }
+  return any;
+}
+
+/** `at` is the location as path segments, joined only when there is an error to report. */
+function walkFields(type: Type, value: unknown, at: string[]): void {
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array || Array.isArray(value)) return;
   const msg = value as Msg;
-  if (type.fullName === '.google.protobuf.Any') {
+  if (isAnyType(type)) {
     if (isPackedAny(msg)) return;
     const url = msg['@type'];
-    if (typeof url !== 'string') throw new TypeError(`${path}: an Any needs '@type'`);
-    walkFields(envoyType(url), value, `${path}<${url.slice(url.lastIndexOf('.') + 1)}>`);
+    if (typeof url !== 'string') throw new TypeError(`${at.join('')}: an Any needs '@type'`);
+    at.push(`<${url.slice(url.lastIndexOf('.') + 1)}>`);
+    walkFields(typeOf(url), value, at);
+    at.pop();
     return;
   }
-  for (const [key, v] of Object.entries(msg)) {
+  const fields = type.fields;
+  for (const key of Object.keys(msg)) {
     if (key === '@type') continue;
-    const field = type.fields[key];
-    if (field === undefined) throw new TypeError(`${path}.${key}: ${type.fullName.slice(1)} has no field "${key}"`);
-    field.resolve();
-    const sub = field.resolvedType;
+    const field = fields[key];
+    if (field === undefined) throw new TypeError(`${at.join('')}.${key}: ${type.fullName.slice(1)} has no field "${key}"`);
+    const sub = field.resolve().resolvedType;
     if (!(sub instanceof Type)) continue;
-    if (field.map) for (const [k, item] of Object.entries(v as Msg)) walkFields(sub, item, `${path}.${key}[${k}]`);
-    else if (Array.isArray(v)) v.forEach((item, i) => walkFields(sub, item, `${path}.${key}[${i}]`));
-    else walkFields(sub, v, `${path}.${key}`);
+    const v = msg[key];
+    if (field.map) {
+      for (const k of Object.keys(v as Msg)) {
+        at.push(`.${key}[${k}]`);
+        walkFields(sub, (v as Msg)[k], at);
+        at.pop();
+      }
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        at.push(`.${key}[${i}]`);
+        walkFields(sub, v[i] as unknown, at);
+        at.pop();
+      }
+    } else {
+      at.push(`.${key}`);
+      walkFields(sub, v, at);
+      at.pop();
+    }
   }
 }
 
+/**
+ * Hashes by set object. A shared set is hashed by its own derivation and again by the per-proxy root of every
+ * proxy holding it (a thousand times in a connect storm); sets are never modified once built.
+ */
+const setHashes = new WeakMap<ResourceSet, string>();
+
 /** A resource set's version: its names and versions; two sets with the same members are the same. */
 export function hashResourceSet(set: ResourceSet): string {
+  const known = setHashes.get(set);
+  if (known !== undefined) return known;
   const h = createHash('sha256');
   for (const name of [...set.keys()].sort()) h.update(`${name}\u0000${set.get(name)?.version ?? ''}\n`);
-  return h.digest('hex').slice(0, 16);
+  const hash = h.digest('hex').slice(0, 16);
+  setHashes.set(set, hash);
+  return hash;
 }
 
 /** A resource set from a list in which null stands for "not produced". */
