@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { assign, fromPromise, setup } from 'xstate';
 import type { AdsRequest } from '../xds/wire.js';
 import type { PushCause, RequestOutcome, XdsSession } from '../xds/protocol.js';
@@ -40,6 +41,8 @@ export interface ProxyMachineInput {
 
 export interface ProxyMachineContext extends ProxyMachineInput {
   readonly pushes: number;
+  /** performance.now() when the last push finished; -Infinity before the first. */
+  readonly lastPushAt: number;
 }
 
 export type ProxyMachineEvent =
@@ -88,7 +91,7 @@ export const proxyMachine = setup({
       if (event.type !== 'INVALIDATE') return;
       context.session.invalidate(event.cause);
     },
-    countPush: assign({ pushes: ({ context }) => context.pushes + 1 }),
+    countPush: assign({ pushes: ({ context }) => context.pushes + 1, lastPushAt: () => performance.now() }),
     reportFailure: ({ context, event }) => {
       context.port.failed((event as { error?: unknown }).error);
     },
@@ -99,11 +102,14 @@ export const proxyMachine = setup({
     holdingNack: ({ context }) => context.session.holdingNack,
   },
   delays: {
-    coalesce: ({ context }) => context.coalesceMs,
+    // Leading edge: a change after a quiet window goes out at once (the rest of its batch still joins it, as
+    // invalidations of one batch arrive synchronously); only a proxy pushed within the window waits out the rest
+    // of it, so a busy proxy still gets at most one push per window.
+    coalesce: ({ context }) => Math.max(0, Math.min(context.coalesceMs, context.lastPushAt + context.coalesceMs - performance.now())),
   },
 }).createMachine({
   id: 'proxy',
-  context: ({ input }) => ({ ...input, pushes: 0 }),
+  context: ({ input }) => ({ ...input, pushes: 0, lastPushAt: -Infinity }),
   initial: 'handshake',
   states: {
     handshake: {

@@ -48,7 +48,10 @@ export interface XdsServerOptions {
   readonly trustDomain?: string;
   /** Streams beyond this are refused with RESOURCE_EXHAUSTED. Default 10,000. */
   readonly maxProxies?: number;
-  /** Invalidations arriving within this window are pushed together. Default 5 ms. */
+  /**
+   * Invalidations arriving within this window are pushed together: a proxy is pushed at most once per window.
+   * A change reaching a proxy that was not pushed within the last window goes out at once. Default 5 ms.
+   */
   readonly coalesceMs?: number;
   /** Global bound on pushes running at once. Default 64. */
   readonly maxConcurrentPushes?: number;
