@@ -1,5 +1,6 @@
 import type { LogBatch, MeshEvent } from '../log/types.js';
 import type {
+  CertificateIssued,
   Meta,
   Namespace,
   ResourceKind,
@@ -77,4 +78,16 @@ export class EventFactory {
   batch(...events: MeshEvent[]): LogBatch {
     return { events };
   }
+}
+
+/** Issuance metadata as a certificate issuer appends it (no key material). */
+export function certificateIssuedBody(ns: string, sa: string, fingerprint: string): CertificateIssued {
+  return {
+    meta: meta(ns, sa),
+    identity: `spiffe://cluster.local/ns/${ns}/sa/${sa}`,
+    serial: fingerprint.slice(0, 8),
+    notBefore: '2026-01-01T00:00:00.000Z',
+    notAfter: '2026-01-02T00:00:00.000Z',
+    fingerprint,
+  };
 }

@@ -3,13 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { EventFactory, namespaceBody, serviceBody, workloadBody } from '../catalog/fixtures.js';
+import { EventFactory, certificateIssuedBody, namespaceBody, serviceBody, workloadBody } from '../catalog/fixtures.js';
 import { INDEX_NAMES } from '../catalog/indexes.js';
 import { CertExternals, type ServiceCertificate } from '../certs/types.js';
 import type { DerivationSpec } from '../derive/types.js';
 import { FileEventLog } from '../log/file-log.js';
 import type { LogBatch, MeshEvent } from '../log/types.js';
-import type { CertificateIssued } from '../model/types.js';
 import { silentLogger } from '../observe/logger.js';
 import { TypeUrl, type EncodedResource, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from '../xds/adapter.js';
 import { encodeResource } from '../xds/encode.js';
@@ -54,17 +53,6 @@ const adapter: ProxyAdapter = {
   },
 };
 
-function issued(ns: string, sa: string, fingerprint: string): CertificateIssued {
-  return {
-    meta: { namespace: ns, name: sa, labels: {}, annotations: {} },
-    identity: `spiffe://cluster.local/ns/${ns}/sa/${sa}`,
-    serial: fingerprint.slice(0, 8),
-    notBefore: '2026-01-01T00:00:00.000Z',
-    notAfter: '2026-01-02T00:00:00.000Z',
-    fingerprint,
-  };
-}
-
 /** Upserts, deletes, re-creates, A -> B -> A within a batch and across batches, certificates issued and revoked. */
 function history(): LogBatch[] {
   const f = new EventFactory('files');
@@ -75,7 +63,7 @@ function history(): LogBatch[] {
   return [
     f.batch(f.upsert('Namespace', namespaceBody('shop')), f.upsert('Service', svcA80), f.upsert('Workload', p1)),
     f.batch(f.upsert('Service', serviceBody('shop', 'b', { app: 'b' }, 90))),
-    f.batch(f.upsert('CertificateIssued', issued('shop', 'sa1', 'ab'.repeat(32)), 'ca')),
+    f.batch(f.upsert('CertificateIssued', certificateIssuedBody('shop', 'sa1', 'ab'.repeat(32)), 'ca')),
     // A -> B -> A across batches, then within one batch.
     f.batch(f.upsert('Service', svcA81)),
     f.batch(f.upsert('Service', svcA80)),
@@ -83,12 +71,12 @@ function history(): LogBatch[] {
     f.batch(f.upsert('Workload', workloadBody('shop', 'p2', { app: 'b' }, 'sa2', { proxyUuid: 'uuid-2' }))),
     // The workload changes identity and selection, and back.
     f.batch(f.upsert('Workload', p1moved)),
-    f.batch(f.upsert('CertificateIssued', issued('shop', 'sa1', 'cd'.repeat(32)), 'ca'), f.upsert('Workload', p1)),
+    f.batch(f.upsert('CertificateIssued', certificateIssuedBody('shop', 'sa1', 'cd'.repeat(32)), 'ca'), f.upsert('Workload', p1)),
     f.batch(f.delete('Service', 'shop/b')),
     f.batch(f.delete('Workload', 'shop/p1'), f.delete('CertificateIssued', 'shop/sa1')),
     // Re-created, differently, then deleted and re-created as before.
     f.batch(f.upsert('Service', serviceBody('shop', 'b', { app: 'a' }, 91))),
-    f.batch(f.upsert('Workload', p1), f.upsert('CertificateIssued', issued('shop', 'sa1', 'ef'.repeat(32)), 'ca')),
+    f.batch(f.upsert('Workload', p1), f.upsert('CertificateIssued', certificateIssuedBody('shop', 'sa1', 'ef'.repeat(32)), 'ca')),
     f.batch(f.delete('Service', 'shop/b'), f.delete('Service', 'shop/missing')),
     f.batch(f.upsert('Service', serviceBody('shop', 'b', { app: 'b' }, 90))),
   ];

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EventFactory, namespaceBody, serviceBody, workloadBody } from '../catalog/fixtures.js';
+import { EventFactory, certificateIssuedBody, namespaceBody, serviceBody, workloadBody } from '../catalog/fixtures.js';
 import { CertExternals, type ServiceCertificate } from '../certs/types.js';
 import type { DerivationSpec, Reader } from '../derive/types.js';
 import type { LogBatch } from '../log/types.js';
-import type { CertificateIssued } from '../model/types.js';
 import { TypeUrl, type EncodedResource, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from '../xds/adapter.js';
 import { encodeResource } from '../xds/encode.js';
 import { assertNoKeyMaterial, render } from './dump.js';
@@ -65,17 +64,6 @@ const testAdapter: ProxyAdapter = {
   },
 };
 
-function issued(ns: string, sa: string, fingerprint: string): CertificateIssued {
-  return {
-    meta: { namespace: ns, name: sa, labels: {}, annotations: {} },
-    identity: `spiffe://cluster.local/ns/${ns}/sa/${sa}`,
-    serial: fingerprint.slice(0, 8),
-    notBefore: '2026-01-01T00:00:00.000Z',
-    notAfter: '2026-01-02T00:00:00.000Z',
-    fingerprint,
-  };
-}
-
 /** offsets: 0-2 batch (ns, svc a, pod p1), 3 svc b, 4 cert, 5 a's port, 6 pod p2, 7 delete b, 8 delete p1 */
 function history(): LogBatch[] {
   const f = new EventFactory('files');
@@ -86,7 +74,7 @@ function history(): LogBatch[] {
       f.upsert('Workload', workloadBody('shop', 'p1', { app: 'a' }, 'sa1', { proxyUuid: 'uuid-1' })),
     ),
     f.batch(f.upsert('Service', serviceBody('shop', 'b', { app: 'b' }, 90))),
-    f.batch(f.upsert('CertificateIssued', issued('shop', 'sa1', 'ab'.repeat(32)), 'ca')),
+    f.batch(f.upsert('CertificateIssued', certificateIssuedBody('shop', 'sa1', 'ab'.repeat(32)), 'ca')),
     f.batch(f.upsert('Service', serviceBody('shop', 'a', { app: 'a' }, 81))),
     f.batch(f.upsert('Workload', workloadBody('shop', 'p2', { app: 'b' }, 'sa2', { proxyUuid: 'uuid-2' }))),
     f.batch(f.delete('Service', 'shop/b')),
