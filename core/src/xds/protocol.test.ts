@@ -76,7 +76,29 @@ describe('XdsSession (SotW)', () => {
     assert.equal(ack.ack?.version, first!.versionInfo);
     assert.equal(s.needsPush, true);
     const [second] = s.push(want) as SotwResponse[];
-    assert.deepEqual(namesOf(second!), ['a', 'b']);
+    // A named type's response carries only what the client does not have yet; 'a' stays as it was.
+    assert.deepEqual(namesOf(second!), ['b']);
+    assert.notEqual(second!.versionInfo, first!.versionInfo);
+  });
+
+  it('a named type (EDS) sends only the resource that changed; CDS resends the whole state', () => {
+    const s = new XdsSession({ mode: 'sotw', typeUrls: ALL });
+    s.onRequest(sotw(C));
+    s.onRequest(sotw(E, ['a', 'b']));
+    const v1 = desiredOf({ [C]: [res(C, 'a', '1'), res(C, 'b', '1')], [E]: [res(E, 'a', '1'), res(E, 'b', '1')] });
+    const [c1, e1] = s.push(v1) as SotwResponse[];
+    assert.deepEqual([namesOf(c1!), namesOf(e1!)], [['a', 'b'], ['a', 'b']]);
+    s.onRequest(sotw(C, [], c1!.nonce, c1!.versionInfo));
+    s.onRequest(sotw(E, ['a', 'b'], e1!.nonce, e1!.versionInfo));
+    s.invalidate({ offsets: [3], appendedAt: 1 });
+    const [e2] = s.push(desiredOf({ [C]: [res(C, 'a', '1'), res(C, 'b', '1')], [E]: [res(E, 'a', '1'), res(E, 'b', '2')] })) as SotwResponse[];
+    assert.equal(e2!.typeUrl, E);
+    assert.deepEqual(namesOf(e2!), ['b']);
+    s.onRequest(sotw(E, ['a', 'b'], e2!.nonce, e2!.versionInfo));
+    s.invalidate({ offsets: [4], appendedAt: 2 });
+    const [c2] = s.push(desiredOf({ [C]: [res(C, 'a', '2'), res(C, 'b', '1')], [E]: [res(E, 'a', '1'), res(E, 'b', '2')] })) as SotwResponse[];
+    assert.equal(c2!.typeUrl, C);
+    assert.deepEqual(namesOf(c2!), ['a', 'b']);
   });
 
   it('records a NACK, keeps the last good version and does not resend the rejected set', () => {

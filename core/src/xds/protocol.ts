@@ -423,7 +423,19 @@ export class XdsSession {
     let response: AdsResponse;
     let sentNames: string[];
     let removedNames: string[];
-    if (this.mode === 'sotw') {
+    if (this.mode === 'sotw' && !WILDCARD_TYPES.has(st.typeUrl) && !st.wildcard) {
+      // Named types (RDS, EDS, SDS): the protocol lets a state-of-the-world response carry only the resources
+      // that changed; what the client already has stays, and it drops what it unsubscribes from. So one
+      // changed ClusterLoadAssignment costs one resource on the wire, not the proxy's whole subscription.
+      const resources = [...p.upserts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      removedNames = withRemovals ? p.removals : [];
+      for (const r of resources) st.sent.set(r.name, { version: r.version, resource: r });
+      for (const name of removedNames) st.sent.delete(name);
+      const version = versionOf([...st.sent.entries()].map(([n, e]) => [n, e.version] as const).sort());
+      sentNames = resources.map((r) => r.name);
+      response = { kind: 'sotw', versionInfo: version, typeUrl: st.typeUrl, nonce, resources } satisfies SotwResponse;
+    } else if (this.mode === 'sotw') {
+      // LDS and CDS (and wildcard subscriptions): every response is the whole state of the world.
       const resources = [...p.target.values()];
       removedNames = withRemovals ? p.removals : [];
       if (!withRemovals) {
