@@ -41,6 +41,12 @@ export interface FileEventLogOptions {
   now?: () => number;
   /** Read-only follow() looks for new records this often (default 200 ms); a writer notifies in-process. */
   pollIntervalMs?: number;
+  /**
+   * Read-only: keep the records the open verifies, for one takeRecords() call, so a reader of the whole
+   * log (replay) does not read and check every record a second time. Holds the log's bytes in memory
+   * until taken.
+   */
+  keepRecords?: boolean;
 }
 
 /** One record as read from a segment: an encoded batch and where it sits. */
@@ -93,6 +99,8 @@ export class FileEventLog implements EventLog {
   private refreshing: Promise<void> | null = null;
   private syncs = 0;
   private appended = 0;
+  /** Records verified by the open, while not yet taken (keepRecords). */
+  private kept: RawRecord[] | null;
 
   private constructor(
     readonly dir: string,
@@ -104,10 +112,12 @@ export class FileEventLog implements EventLog {
     segments: Segment[],
     fh: fs.FileHandle | null,
     private readonly lock: HeldLock | null,
+    kept: RawRecord[] | null,
   ) {
     this.segments = segments;
     this.next = segments.at(-1)?.endOffset ?? 0;
     this.fh = fh;
+    this.kept = kept;
   }
 
   /** Opens (creating when writable and absent) the log in `dir`, verifying every record. */
@@ -116,6 +126,9 @@ export class FileEventLog implements EventLog {
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) {
       throw new ConfigError(`event log segmentBytes ${segmentBytes} must be a whole number >= ${MIN_SEGMENT_BYTES}`);
+    }
+    if (options.keepRecords === true && !readOnly) {
+      throw new ConfigError('event log keepRecords applies to a read-only open only; set readOnly too');
     }
     const pollIntervalMs = options.pollIntervalMs ?? 200;
     if (!(pollIntervalMs > 0)) throw new ConfigError(`event log pollIntervalMs ${pollIntervalMs} must be > 0`);
@@ -138,7 +151,8 @@ export class FileEventLog implements EventLog {
     const lock = readOnly ? null : await acquireLock(abs);
     let fh: fs.FileHandle | null = null;
     try {
-      const segments = await loadSegments(abs, readOnly, logger);
+      const kept: RawRecord[] | null = options.keepRecords === true ? [] : null;
+      const segments = await loadSegments(abs, readOnly, logger, kept);
       if (!readOnly) {
         let last = segments.at(-1);
         if (last === undefined) {
@@ -147,7 +161,7 @@ export class FileEventLog implements EventLog {
         }
         fh = await fs.open(last.file, 'r+');
       }
-      return new FileEventLog(abs, readOnly, segmentBytes, logger, options.now ?? Date.now, pollIntervalMs, segments, fh, lock);
+      return new FileEventLog(abs, readOnly, segmentBytes, logger, options.now ?? Date.now, pollIntervalMs, segments, fh, lock, kept);
     } catch (err) {
       await fh?.close();
       await lock?.release();
@@ -341,6 +355,18 @@ export class FileEventLog implements EventLog {
     return this.recordsFrom(from, this.next);
   }
 
+  /**
+   * With keepRecords: every record the open verified (CRC, framing and envelope), in log order, up to the
+   * head at open, as readRecords(0) would give them; once, so the memory goes with the caller. Null when
+   * not kept, already taken, or the log has grown since (a refresh): then read with readRecords.
+   */
+  takeRecords(): readonly RawRecord[] | null {
+    if (this.closed) throw new LogUnavailableError(`event log ${this.dir} is closed`);
+    const kept = this.kept;
+    this.kept = null;
+    return kept;
+  }
+
   private async *recordsFrom(from: number, end: number): AsyncGenerator<RawRecord[]> {
     const segs = this.segments;
     let i = 0;
@@ -433,6 +459,8 @@ export class FileEventLog implements EventLog {
   }
 
   private async doRefresh(): Promise<void> {
+    // Kept records end at the head of the open; a refresh may move it.
+    this.kept = null;
     const last = this.segments.at(-1);
     if (last !== undefined) await extendSegment(last);
     const names = await listSegments(this.dir);
@@ -458,6 +486,7 @@ export class FileEventLog implements EventLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.kept = null;
     await this.flushDone;
     this.notifier.notify();
     await Promise.all([...this.followers].map((f) => f.close()));
@@ -510,7 +539,7 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-async function loadSegments(dir: string, readOnly: boolean, logger: Logger): Promise<Segment[]> {
+async function loadSegments(dir: string, readOnly: boolean, logger: Logger, kept: RawRecord[] | null): Promise<Segment[]> {
   const names = await listSegments(dir);
   const segments: Segment[] = [];
   for (let i = 0; i < names.length; i++) {
@@ -520,7 +549,8 @@ async function loadSegments(dir: string, readOnly: boolean, logger: Logger): Pro
     if (prev !== undefined && prev.endOffset !== firstOffset) {
       throw new LogCorruptError(seg.file, 0, `segment starts at offset ${firstOffset} but the previous one ends at ${prev.endOffset} (a segment is missing or misnamed)`);
     }
-    const scan = await scanSegment(seg.file, 0, firstOffset);
+    const file = seg.file;
+    const scan = await scanSegment(file, 0, firstOffset, undefined, kept === null ? undefined : (pos, payload) => kept.push({ file, pos, payload }));
     seg.bytes = scan.validBytes;
     seg.endOffset = scan.endOffset;
     seg.records = scan.records;

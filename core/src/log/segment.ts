@@ -165,6 +165,8 @@ export async function scanSegment(
   startPos: number,
   startOffset: number,
   prior?: { records: number; index: IndexEntry[] },
+  /** Receives every verified record (position and payload), in order, as the scan accepts it. */
+  onRecord?: (pos: number, payload: Buffer) => void,
 ): Promise<SegmentScan> {
   const fh = await fs.open(file, 'r');
   try {
@@ -208,6 +210,7 @@ export async function scanSegment(
         scan.records++;
         scan.endOffset += summary.count;
         scan.validBytes = item.pos + item.size;
+        onRecord?.(item.pos, item.payload);
       }
     }
     return scan;

@@ -52,7 +52,13 @@ export async function openReplay(config: WeftConfig, options: OpenReplayOptions 
   }
   const location = options.log ?? config.log;
   const backends = resolve<EventLogBackend>(Tokens.EventLogBackend);
-  const log = await openLog(location, backends, config.label, { readOnly: true });
+  // The file log is opened here rather than through its backend, to keep the records its open verifies:
+  // the timeline takes them instead of reading the log a second time. The backend check still names a
+  // scheme nothing serves; only the built-in backend serves file:.
+  const log =
+    backendFor(location, backends, config.label).scheme === 'file'
+      ? await FileEventLog.open(fileLogDir(location), { readOnly: true, keepRecords: true, logger: logger.child({ component: 'log' }) })
+      : await openLog(location, backends, config.label, { readOnly: true });
   // A read-only file log cuts a damaged tail silently (a writer may be mid-append); replay says so. The
   // log's own open found it: no second scan of every record.
   const problems =

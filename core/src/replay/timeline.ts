@@ -50,7 +50,7 @@ export class Timeline {
     const times: number[] = [];
     const held: Held[] = [];
     if (log instanceof FileEventLog) {
-      for await (const records of log.readRecords(0)) {
+      const hold = (records: readonly RawRecord[]): void => {
         for (const r of records) {
           const b = batchBounds(r.payload, `${r.file} at byte ${r.pos}`);
           firsts.push(b.firstOffset);
@@ -58,7 +58,11 @@ export class Timeline {
           times.push(b.lastTime);
           held.push(r);
         }
-      }
+      };
+      // Records the open already verified (opened with keepRecords) spare a second read of the whole log.
+      const kept = log.takeRecords();
+      if (kept !== null) hold(kept);
+      else for await (const records of log.readRecords(0)) hold(records);
     } else {
       for await (const batch of log.read(0)) {
         if (batch.events.length === 0) continue;
