@@ -310,3 +310,26 @@ test('FileEventLog: bad options and unusable directories are typed errors', asyn
   await assert.rejects(FileEventLog.open(file, { readOnly: true }), /is not a directory/);
   await assert.rejects(inspectLog(path.join(root, 'missing')), /does not exist/);
 });
+
+test('FileEventLog: a read-only open can keep the records it verified, once, equal to a read from 0', async () => {
+  const dir = freshDir();
+  const writer = await FileEventLog.open(dir);
+  await writer.append(inputs('a', 3));
+  await writer.append(inputs('b', 2));
+  await writer.close();
+  // A torn tail: the kept records stop at the last whole record, as a read does.
+  const seg = path.join(dir, segFiles(dir)[0]!);
+  fs.appendFileSync(seg, Buffer.from([0x05, 0x00, 0x00]));
+
+  const reader = await FileEventLog.open(dir, { readOnly: true, keepRecords: true, logger: captureLogger() });
+  const read: { pos: number; payload: Buffer }[] = [];
+  for await (const chunk of reader.readRecords(0)) for (const r of chunk) read.push({ pos: r.pos, payload: r.payload });
+  const kept = reader.takeRecords();
+  assert.ok(kept !== null);
+  assert.deepEqual(kept.map((r) => ({ pos: r.pos, payload: r.payload })), read);
+  assert.equal(kept.length, 2);
+  assert.equal(reader.takeRecords(), null, 'handed over once');
+  await reader.close();
+
+  await assert.rejects(FileEventLog.open(dir, { keepRecords: true }), /read-only/);
+});
