@@ -122,6 +122,11 @@ function versionOf(entries: Iterable<readonly [string, string]>): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** The version of everything a client holds of a type (delta, and SotW named types sent piecemeal). */
+function versionOfSent(sent: ReadonlyMap<string, { readonly version: string }>): string {
+  return versionOf([...sent.entries()].map(([n, e]) => [n, e.version] as const).sort());
+}
+
 class Ring<T> {
   private readonly items: T[] = [];
   constructor(private readonly size: number) {}
@@ -431,7 +436,7 @@ export class XdsSession {
       removedNames = withRemovals ? p.removals : [];
       for (const r of resources) st.sent.set(r.name, { version: r.version, resource: r });
       for (const name of removedNames) st.sent.delete(name);
-      const version = versionOf([...st.sent.entries()].map(([n, e]) => [n, e.version] as const).sort());
+      const version = versionOfSent(st.sent);
       sentNames = resources.map((r) => r.name);
       response = { kind: 'sotw', versionInfo: version, typeUrl: st.typeUrl, nonce, resources } satisfies SotwResponse;
     } else if (this.mode === 'sotw') {
@@ -462,7 +467,7 @@ export class XdsSession {
       for (const name of absent) st.absentReported.add(name);
       sentNames = resources.map((r) => r.name);
       removedNames = [...removed, ...absent];
-      const version = versionOf([...st.sent.entries()].map(([n, e]) => [n, e.version] as const).sort());
+      const version = versionOfSent(st.sent);
       response = {
         kind: 'delta',
         systemVersionInfo: version,
