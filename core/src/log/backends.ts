@@ -28,11 +28,11 @@ export function fileLogDir(location: string): string {
   return dir;
 }
 
-export function createFileLogBackend(options: Omit<FileEventLogOptions, 'readOnly'> = {}): EventLogBackend {
+export function createFileLogBackend(options: Omit<FileEventLogOptions, 'readOnly' | 'keepRecords'> = {}): EventLogBackend {
   return {
     scheme: 'file',
     open: async (location, openOptions = {}) =>
-      FileEventLog.open(fileLogDir(location), { ...options, readOnly: openOptions.readOnly ?? false }),
+      FileEventLog.open(fileLogDir(location), { ...options, readOnly: openOptions.readOnly ?? false, keepRecords: openOptions.keepRecords ?? false }),
   };
 }
 

@@ -7,7 +7,9 @@ import type { Type } from 'protobufjs';
 import { WeftError } from '../errors.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../model/types.js';
 import { EventDecodeError, EventSchemaVersionError, InvalidEventError } from './errors.js';
-import { EVENT_SCHEMA_VERSION, type EventInput, type LogBatch, type MeshEvent, type Op } from './types.js';
+import { EVENT_SCHEMA_VERSION, type EncodedEvent, type EventInput, type LogBatch, type MeshEvent, type Op } from './types.js';
+
+export type { EncodedEvent } from './types.js';
 
 /** A value that has no canonical JSON form (NaN, a bigint, a function, a cycle...). */
 export class CanonicalJsonError extends WeftError {
@@ -288,7 +290,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
  * left as byte ranges); protobufjs still encodes, and the tests hold both to the same results. Unknown fields
  * are skipped, as protobuf requires, so a newer writer's additive fields do not break an older reader.
  */
-function decodeRaw(bytes: Uint8Array, where: string): { buf: Buffer; events: RawEvent[] } {
+function decodeRaw(bytes: Uint8Array, where: string, keys = true): { buf: Buffer; events: RawEvent[] } {
   const buf = asBuffer(bytes);
   const events: RawEvent[] = [];
   const w = new Wire(buf, where);
@@ -297,6 +299,12 @@ function decodeRaw(bytes: Uint8Array, where: string): { buf: Buffer; events: Raw
     return n;
   };
 
+  let source = '';
+  let sourceAt = 0;
+  let sourceEnd = -1;
+  let kind = '';
+  let kindAt = 0;
+  let kindEnd = -1;
   try {
     const total = buf.length;
     while (w.pos < total) {
@@ -327,11 +335,20 @@ function decodeRaw(bytes: Uint8Array, where: string): { buf: Buffer; events: Raw
           if (field === 8) {
             e.bodyStart = s;
             e.bodyEnd = w.pos;
+          } else if (field === 7) {
+            // Without `keys` (a scan that only checks envelopes) a non-empty key stands in as one character.
+            e.key = keys ? buf.toString('utf8', s, w.pos) : w.pos > s ? '?' : '';
+          } else if (field === 4) {
+            // Sources and kinds repeat from event to event: reuse the previous string when the bytes match.
+            if (!sameRange(buf, s, w.pos, sourceAt, sourceEnd)) source = buf.toString('utf8', s, w.pos);
+            sourceAt = s;
+            sourceEnd = w.pos;
+            e.source = source;
           } else {
-            const str = buf.toString('utf8', s, w.pos);
-            if (field === 4) e.source = str;
-            else if (field === 6) e.kind = str;
-            else e.key = str;
+            if (!sameRange(buf, s, w.pos, kindAt, kindEnd)) kind = buf.toString('utf8', s, w.pos);
+            kindAt = s;
+            kindEnd = w.pos;
+            e.kind = kind;
           }
         } else {
           w.skip(wire, end);
@@ -345,6 +362,14 @@ function decodeRaw(bytes: Uint8Array, where: string): { buf: Buffer; events: Raw
   }
   if (events.length === 0) throw new EventDecodeError(where, 'the batch holds no events');
   return { buf, events };
+}
+
+/** Whether buf[a, aEnd) holds the same bytes as buf[b, bEnd) (short ranges: a plain loop beats a native call). */
+function sameRange(buf: Buffer, a: number, aEnd: number, b: number, bEnd: number): boolean {
+  const n = aEnd - a;
+  if (n !== bEnd - b) return false;
+  for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
 }
 
 /** Where a batch sits on the log: its offsets and the time of its last event. */
@@ -419,7 +444,7 @@ function checkEnvelope(events: readonly RawEvent[], where: string): number {
 
 /** Decodes and checks the envelope of a batch (schema version, ops, kinds, offsets) without parsing bodies. */
 export function summarizeBatch(bytes: Uint8Array, where = 'event batch'): BatchSummary {
-  const { events } = decodeRaw(bytes, where);
+  const { events } = decodeRaw(bytes, where, false);
   return { firstOffset: checkEnvelope(events, where), count: events.length };
 }
 
@@ -448,22 +473,6 @@ export function decodeBatch(bytes: Uint8Array, where = 'event batch'): LogBatch 
   return { events };
 }
 
-/**
- * One event with its envelope decoded and checked (as decodeBatch checks it) and its body left undecoded.
- * For scans that look at every event but need the bodies of only a few: a replay that keeps only the last
- * event of each resource parses ~2% of a churning log's bodies.
- */
-export interface EncodedEvent {
-  readonly v: number;
-  readonly offset: number;
-  readonly time: number;
-  readonly source: string;
-  readonly op: Op;
-  readonly kind: ResourceKind;
-  readonly key: string;
-  /** The body's canonical JSON bytes, a view into the batch's bytes (not a copy); empty for a delete. */
-  readonly body: Uint8Array;
-}
 
 /**
  * Decodes a batch's envelopes (schema version, offsets, ops, kinds, keys, sources: all checked, as

@@ -8,6 +8,7 @@ import { weftProtos } from '@weft/protos';
 import { captureLogger } from '../observe/logger.js';
 import { createFileLogBackend, fileLogDir } from './backends.js';
 import { crc32c } from './crc32c.js';
+import { canonicalJson } from './codec.js';
 import { EventSchemaVersionError, LogCorruptError, LogLockedError, LogUnavailableError } from './errors.js';
 import { FileEventLog } from './file-log.js';
 import { inspectLog } from './inspect.js';
@@ -331,5 +332,41 @@ test('FileEventLog: a read-only open can keep the records it verified, once, equ
   assert.equal(reader.takeRecords(), null, 'handed over once');
   await reader.close();
 
-  await assert.rejects(FileEventLog.open(dir, { keepRecords: true }), /read-only/);
+});
+
+test('FileEventLog: a writer keeps the records its open verified for the first readEncoded(0), until it appends', async () => {
+  const dir = freshDir();
+  const first = await FileEventLog.open(dir);
+  await first.append(inputs('a', 3));
+  await first.append(inputs('b', 2));
+  await first.close();
+  // A torn tail is cut by the writable open; the kept records stop before it.
+  fs.appendFileSync(path.join(dir, segFiles(dir)[0]!), Buffer.from([0x05, 0x00, 0x00]));
+
+  const fromDisk = async (log: FileEventLog): Promise<unknown[]> => {
+    const out: unknown[] = [];
+    for await (const batch of log.read(0)) for (const e of batch.events) out.push({ ...e, body: canonicalJson(e.body ?? null) });
+    return out;
+  };
+  const encoded = async (log: FileEventLog, from = 0): Promise<unknown[]> => {
+    const out: unknown[] = [];
+    for await (const events of log.readEncoded(from)) {
+      for (const e of events) out.push({ ...e, body: e.body.length === 0 ? 'null' : Buffer.from(e.body).toString('utf8') });
+    }
+    return out;
+  };
+  const writer = await FileEventLog.open(dir, { keepRecords: true, logger: captureLogger() });
+  const want = await fromDisk(writer);
+  assert.equal(want.length, 5);
+  assert.deepEqual(await encoded(writer), want, 'from the kept records');
+  assert.equal(writer.takeRecords(), null, 'handed over once');
+  assert.deepEqual(await encoded(writer), want, 'then from disk');
+  assert.deepEqual(await encoded(writer, 3), want.slice(3));
+
+  const again = await FileEventLog.open(freshDir(), { keepRecords: true });
+  await again.append(inputs('c', 1));
+  assert.equal(again.takeRecords(), null, 'an append drops what the open kept');
+  assert.equal((await encoded(again)).length, 1);
+  await again.close();
+  await writer.close();
 });

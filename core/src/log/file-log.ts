@@ -8,7 +8,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../observe/logger.js';
-import { decodeBatch, encodePrepared, prepareEvent, type PreparedEvent } from './codec.js';
+import { decodeBatch, decodeEnvelopes, encodePrepared, prepareEvent, type PreparedEvent } from './codec.js';
 import { EventSchemaVersionError, LogCorruptError, LogUnavailableError, LogWriteError } from './errors.js';
 import { batchEnd, Follower, Notifier, sliceBatch } from './follow.js';
 import type { LogProblem } from './inspect.js';
@@ -23,7 +23,7 @@ import {
   segmentName,
   type IndexEntry,
 } from './segment.js';
-import type { EventInput, EventLog, LogBatch, Subscription } from './types.js';
+import type { EncodedEvent, EventInput, EventLog, LogBatch, Subscription } from './types.js';
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const MIN_SEGMENT_BYTES = 1024;
@@ -42,9 +42,10 @@ export interface FileEventLogOptions {
   /** Read-only follow() looks for new records this often (default 200 ms); a writer notifies in-process. */
   pollIntervalMs?: number;
   /**
-   * Read-only: keep the records the open verifies, for one takeRecords() call, so a reader of the whole
-   * log (replay) does not read and check every record a second time. Holds the log's bytes in memory
-   * until taken.
+   * Keep the records the open verifies for the first whole read (takeRecords(), or readEncoded(0)), so a
+   * reader of the whole log (replay, the start-up fold) does not read and check every record a second
+   * time. Holds the log's bytes in memory until taken; dropped by an append or a refresh (then the kept
+   * records would no longer reach the head).
    */
   keepRecords?: boolean;
 }
@@ -127,9 +128,6 @@ export class FileEventLog implements EventLog {
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) {
       throw new ConfigError(`event log segmentBytes ${segmentBytes} must be a whole number >= ${MIN_SEGMENT_BYTES}`);
     }
-    if (options.keepRecords === true && !readOnly) {
-      throw new ConfigError('event log keepRecords applies to a read-only open only; set readOnly too');
-    }
     const pollIntervalMs = options.pollIntervalMs ?? 200;
     if (!(pollIntervalMs > 0)) throw new ConfigError(`event log pollIntervalMs ${pollIntervalMs} must be > 0`);
     const logger = (options.logger ?? createLogger()).child({ component: 'event-log', dir });
@@ -194,6 +192,8 @@ export class FileEventLog implements EventLog {
     if (this.readOnly) return Promise.reject(new LogUnavailableError(`event log ${this.dir} is open read-only`));
     if (this.closed) return Promise.reject(new LogUnavailableError(`event log ${this.dir} is closed`));
     if (this.failed !== null) return Promise.reject(this.failed);
+    // Kept records end at the head of the open; from now on they would not reach the head.
+    this.kept = null;
     let events: PreparedEvent[];
     try {
       const now = this.now();
@@ -340,6 +340,33 @@ export class FileEventLog implements EventLog {
         if (batch.events[0]!.offset >= end) return;
         if (batchEnd(batch) <= from) continue;
         yield sliceBatch(batch, from);
+      }
+    }
+  }
+
+  /**
+   * Batches with events in [from, head) with envelopes decoded and checked, bodies left as bytes (views
+   * into the read buffer): the start-up replay's input (catalog/compact.ts).
+   */
+  readEncoded(from = 0): AsyncIterable<readonly EncodedEvent[]> {
+    if (this.closed) throw new LogUnavailableError(`event log ${this.dir} is closed`);
+    return this.encodedRange(from, this.next);
+  }
+
+  private async *encodedRange(from: number, end: number): AsyncGenerator<readonly EncodedEvent[]> {
+    const kept = from === 0 ? this.takeRecords() : null;
+    if (kept !== null) {
+      for (const r of kept) yield decodeEnvelopes(r.payload, `${r.file} at byte ${r.pos}`);
+      return;
+    }
+    for await (const records of this.recordsFrom(from, end)) {
+      for (const r of records) {
+        const events = decodeEnvelopes(r.payload, `${r.file} at byte ${r.pos}`);
+        const first = events[0]!.offset;
+        if (first >= end) return;
+        const last = events[events.length - 1]!.offset;
+        if (last < from) continue;
+        yield first >= from ? events : events.filter((e) => e.offset >= from);
       }
     }
   }

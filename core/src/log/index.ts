@@ -1,5 +1,5 @@
 /** The event log's public API (types.ts, the contract, is exported by the core barrel itself). */
-export { canonicalJson, CanonicalJsonError, decodeBatch, encodeBatch, summarizeBatch, type BatchSummary } from './codec.js';
+export { canonicalJson, CanonicalJsonError, decodeBatch, decodeEnvelopes, decodeEventBody, encodeBatch, summarizeBatch, type BatchSummary } from './codec.js';
 export { crc32c } from './crc32c.js';
 export * from './errors.js';
 export { MemoryEventLog, type MemoryEventLogOptions } from './memory-log.js';

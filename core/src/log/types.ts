@@ -32,6 +32,23 @@ export interface MeshEvent {
   readonly body?: unknown;
 }
 
+/**
+ * One event with its envelope decoded and checked (as decodeBatch checks it) and its body left undecoded.
+ * For scans that look at every event but need the bodies of only a few: a replay that keeps only the last
+ * event of each resource parses ~2% of a churning log's bodies.
+ */
+export interface EncodedEvent {
+  readonly v: number;
+  readonly offset: number;
+  readonly time: number;
+  readonly source: string;
+  readonly op: Op;
+  readonly kind: ResourceKind;
+  readonly key: string;
+  /** The body's canonical JSON bytes, a view into the batch's bytes (not a copy); empty for a delete. */
+  readonly body: Uint8Array;
+}
+
 /** Events appended together; a batch is applied atomically by the projection. */
 export interface LogBatch {
   readonly events: readonly MeshEvent[];
@@ -56,6 +73,12 @@ export interface EventLog {
    * delivered only after the handler's promise for the previous one settled.
    */
   follow(from: number, handler: (batch: LogBatch) => void | Promise<void>): Subscription;
+  /**
+   * Optional: like read(), but each batch's envelopes decoded and checked with the bodies left as their
+   * canonical JSON bytes. A start-up replay keeps only each resource's last event and parses only those
+   * bodies (catalog/compact.ts); a backend without it is read through read().
+   */
+  readEncoded?(from?: number): AsyncIterable<readonly EncodedEvent[]>;
   /** The offset the next appended event will get (the first offset past the last event). */
   head(): number;
   close(): Promise<void>;
@@ -65,5 +88,9 @@ export interface EventLog {
 export interface EventLogBackend {
   /** URI scheme this backend answers to, e.g. "file", "memory", "kafka". */
   readonly scheme: string;
-  open(location: string, options?: { readOnly?: boolean }): Promise<EventLog>;
+  /**
+   * `keepRecords`: a hint that the caller reads the whole log once right after the open (the start-up
+   * replay); a backend may hold what its open already read and checked for that read. Others ignore it.
+   */
+  open(location: string, options?: { readOnly?: boolean; keepRecords?: boolean }): Promise<EventLog>;
 }
