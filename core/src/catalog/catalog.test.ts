@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Catalog } from './catalog.js';
+import { CompactingFold } from './compact.js';
+import { decodeEnvelopes, encodeBatch } from '../log/codec.js';
 import type { CatalogSnapshot } from './catalog.js';
 import { CatalogError } from './errors.js';
 import { INDEX_NAMES } from './indexes.js';
@@ -247,6 +249,29 @@ test('a bad event rejects the whole batch and leaves the catalog untouched', () 
   const old = { ...f.upsert('Service', serviceBody('a', 'u', null)), offset: 0 };
   assert.throws(() => c.apply(f.batch(old)), (e: unknown) => e instanceof CatalogError && e.code === 'CATALOG_OFFSET_ORDER');
   assert.deepEqual(c.snapshot(), before);
+});
+
+test('label index: only selector keys are indexed, and a key stays indexed across a selector change that keeps it', () => {
+  const f = new EventFactory();
+  const c = new Catalog();
+  c.apply(f.batch(f.upsert('Workload', workloadBody('shop', 'w1', { app: 'web', tier: 'front' }, 'sa'))));
+  // A service whose selector starts with a key no service used before: existing workloads are found.
+  c.apply(f.batch(f.upsert('Service', serviceBody('shop', 'front', { tier: 'front' }))));
+  assert.deepEqual(c.lookup('workloadsByService', 'shop/front'), ['shop/w1']);
+  // Same first key, fewer labels: later workloads are still found through it.
+  c.apply(f.batch(f.upsert('Service', serviceBody('shop', 'web', { app: 'web', version: 'v1' }))));
+  c.apply(f.batch(f.upsert('Service', serviceBody('shop', 'web', { app: 'web' }))));
+  c.apply(f.batch(f.upsert('Workload', workloadBody('shop', 'w2', { app: 'web' }, 'sa'))));
+  assert.deepEqual(c.lookup('workloadsByService', 'shop/web'), ['shop/w1', 'shop/w2']);
+  // The last service on a key goes, the key is dropped; a new one on it finds the workloads again.
+  c.apply(f.batch(f.delete('Service', 'shop/front')));
+  c.apply(f.batch(f.upsert('Workload', workloadBody('shop', 'w3', { tier: 'front' }, 'sa'))));
+  c.apply(f.batch(f.upsert('Service', serviceBody('shop', 'front2', { tier: 'front' }))));
+  assert.deepEqual(c.lookup('workloadsByService', 'shop/front2'), ['shop/w1', 'shop/w3']);
+  // A workload relabelled away from a selector key leaves.
+  c.apply(f.batch(f.upsert('Workload', workloadBody('shop', 'w1', { app: 'web' }, 'sa'))));
+  assert.deepEqual(c.lookup('workloadsByService', 'shop/front2'), ['shop/w3']);
+  assert.deepEqual(c.lookup('servicesByWorkload', 'shop/w1'), ['shop/web']);
 });
 
 test('lists are sorted by key and stable between changes', () => {
@@ -517,6 +542,50 @@ test('property: same events in the same order give equal snapshots; snapshot + t
     }),
     { numRuns: 100 },
   );
+});
+
+test('property: the start-up fold (last event per resource) equals a batch-by-batch replay, provenance of resources included', () => {
+  fc.assert(
+    fc.property(batchesArb, batchesArb, (drafts, laterDrafts) => {
+      const batches = toBatches(drafts);
+      // From decoded events (any backend) and from encoded ones (bodies as canonical JSON bytes, the file log).
+      for (const encoded of [false, true]) {
+        const full = replay(batches);
+        const want = full.snapshot();
+        const fold = new CompactingFold();
+        // A log holds no empty batches (and the codec refuses them); the catalog takes them.
+        for (const b of batches) if (!encoded || b.events.length > 0) fold.add(encoded ? decodeEnvelopes(encodeBatch(b)) : b.events);
+        const got = fold.finish();
+        const snap = got.snapshot();
+        assert.deepEqual(snap.resources, want.resources);
+        assert.deepEqual(indexesOf(got), indexesOf(full));
+        assert.equal(got.lastOffset, full.lastOffset);
+        assert.equal(fold.events, batches.reduce((n, b) => n + b.events.length, 0));
+        // Resource provenance is exact; index entries start without any (compact.ts says why).
+        assert.deepEqual(snap.provenance, want.provenance.filter(([k]) => k.startsWith('r:')));
+        // From there the catalog goes on like the fully replayed one: same changes, same state.
+        const later = toBatches(laterDrafts).map((b) => ({ events: b.events.map((e) => ({ ...e, offset: e.offset + full.lastOffset + 1 })) }));
+        for (const b of later) assert.deepEqual([...got.apply(b).keys].sort(), [...full.apply(b).keys].sort());
+        assert.deepEqual(got.snapshot().resources, full.snapshot().resources);
+        assert.deepEqual(indexesOf(got), indexesOf(full));
+      }
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('start-up fold: a kept body that is not a resource fails naming its event; a replaced one is never looked at', () => {
+  const f = new EventFactory();
+  const good = f.batch(f.upsert('Service', serviceBody('shop', 'web', { app: 'web' })));
+  const bad: LogBatch = { events: [{ v: 1, offset: 1, time: 1, source: 'files', op: 'upsert', kind: 'Service', key: 'shop/other', body: serviceBody('shop', 'web', { app: 'web' }) }] };
+  const fold = new CompactingFold();
+  fold.add(good.events);
+  fold.add(bad.events);
+  assert.throws(() => fold.finish(), (err: unknown) => err instanceof CatalogError && err.code === 'CATALOG_BAD_EVENT' && /offset 1 \(Service shop\/other\)/.test(err.message));
+  const fix: LogBatch = { events: [{ v: 1, offset: 2, time: 2, source: 'files', op: 'delete', kind: 'Service', key: 'shop/other' }] };
+  fold.add(fix.events);
+  assert.deepEqual(fold.finish().list('Service').map((s) => s.meta.name), ['web']);
+  assert.throws(() => fold.add(fix.events), (err: unknown) => err instanceof CatalogError && err.code === 'CATALOG_OFFSET_ORDER');
 });
 
 test('a batch failing half-way is rolled back completely', () => {

@@ -17,6 +17,15 @@ export interface CatalogSnapshot {
   readonly provenance: readonly (readonly [key: DepKey, offset: number, time: number, source: string])[];
 }
 
+/** One resource handed to Catalog.restore: its body (a tree: no cycles), source and provenance. */
+export interface RestoredResource {
+  readonly kind: ResourceKind;
+  readonly key: string;
+  readonly body: unknown;
+  readonly source: string;
+  readonly prov: Provenance | undefined;
+}
+
 interface Entry {
   readonly body: AnyResource;
   /**
@@ -122,8 +131,15 @@ export class Catalog implements CatalogLike {
   private readonly wlMatches = new Map<string, Set<string>>();
   /** service key -> identity -> number of matched workloads running as that identity. */
   private readonly pairCounts = new Map<string, Map<string, number>>();
-  /** "ns\0label=value" -> workload keys carrying that label: candidates for a selector containing it. */
+  /**
+   * ns -> label -> value -> workload keys carrying that label: candidates for a selector that starts with
+   * it. Only label keys some service's selector starts with are indexed (selectorKeys): most labels of a pod
+   * (pod-template-hash, the proxy uuid, version) are never a selector's first key, and indexing them cost a
+   * set per pod for nothing.
+   */
   private readonly workloadsByLabel = new LabelIndex();
+  /** label key -> number of services whose selector starts with it: the keys workloadsByLabel indexes. */
+  private readonly selectorKeys = new Map<string, number>();
   /** "ns\0label=value" -> service keys whose selector's first (smallest) label is that one. */
   private readonly servicesByFirstLabel = new LabelIndex();
   private last = -1;
@@ -243,6 +259,28 @@ export class Catalog implements CatalogLike {
     return { v: 1, lastOffset: this.last, resources, provenance };
   }
 
+  /**
+   * A catalog holding exactly these resources as of `lastOffset`, each with its source and provenance, the
+   * indexes built from them (index entries start without provenance: it is recorded from then on). Each
+   * body is checked as apply checks an upsert; a bad one fails with CATALOG_BAD_EVENT naming its event.
+   * The start-up replay (compact.ts) ends here.
+   */
+  static restore(resources: Iterable<RestoredResource>, lastOffset: number): Catalog {
+    if (!Number.isInteger(lastOffset) || lastOffset < -1) throw new RangeError(`lastOffset ${lastOffset} must be an integer >= -1`);
+    const c = new Catalog();
+    for (const r of resources) {
+      const at = (): string => `${r.prov === undefined ? 'resource' : `event at offset ${r.prov.offset}`} (${r.kind} ${r.key})`;
+      if (!KIND_SET.has(r.kind)) throw new CatalogError('CATALOG_UNKNOWN_KIND', `${at()}: unknown kind "${String(r.kind)}"; expected one of ${RESOURCE_KINDS.join(', ')}`);
+      const problem = bodyProblem(r.key, r.body);
+      if (problem !== null) throw new CatalogError('CATALOG_BAD_EVENT', `${at()}: ${problem}`);
+      assertTree(r.body);
+      c.store(r.kind).set(r.key, { body: r.body as AnyResource, hash: undefined, source: r.source, prov: r.prov });
+    }
+    c.last = lastOffset;
+    c.rebuildDerived();
+    return c;
+  }
+
   static fromSnapshot(s: CatalogSnapshot): Catalog {
     const c = new Catalog();
     const bad = (what: string): never => {
@@ -291,27 +329,28 @@ export class Catalog implements CatalogLike {
     }
     let prev = this.last;
     for (const ev of batch.events) {
-      const at = `event at offset ${String(ev?.offset)} (${String(ev?.kind)} ${String(ev?.key)})`;
       if (typeof ev !== 'object' || ev === null) throw new CatalogError('CATALOG_BAD_EVENT', 'a batch contains a non-object event');
+      // Only built for an error: this runs for every event of a replay.
+      const at = (): string => `event at offset ${String(ev.offset)} (${String(ev.kind)} ${String(ev.key)})`;
       if (!KIND_SET.has(ev.kind)) {
-        throw new CatalogError('CATALOG_UNKNOWN_KIND', `${at}: unknown kind "${String(ev.kind)}"; expected one of ${RESOURCE_KINDS.join(', ')}`);
+        throw new CatalogError('CATALOG_UNKNOWN_KIND', `${at()}: unknown kind "${String(ev.kind)}"; expected one of ${RESOURCE_KINDS.join(', ')}`);
       }
-      if (!Number.isInteger(ev.offset)) throw new CatalogError('CATALOG_BAD_EVENT', `${at}: offset must be an integer`);
+      if (!Number.isInteger(ev.offset)) throw new CatalogError('CATALOG_BAD_EVENT', `${at()}: offset must be an integer`);
       if (ev.offset <= prev) {
         throw new CatalogError(
           'CATALOG_OFFSET_ORDER',
-          `${at}: offset ${ev.offset} is not after ${prev}; offsets must increase strictly (follow the log from lastOffset + 1 = ${this.last + 1})`,
+          `${at()}: offset ${ev.offset} is not after ${prev}; offsets must increase strictly (follow the log from lastOffset + 1 = ${this.last + 1})`,
         );
       }
       prev = ev.offset;
-      if (typeof ev.key !== 'string' || ev.key === '') throw new CatalogError('CATALOG_BAD_EVENT', `${at}: key must be a non-empty string`);
-      if (typeof ev.source !== 'string') throw new CatalogError('CATALOG_BAD_EVENT', `${at}: source must be a string`);
-      if (typeof ev.time !== 'number') throw new CatalogError('CATALOG_BAD_EVENT', `${at}: time must be a number`);
+      if (typeof ev.key !== 'string' || ev.key === '') throw new CatalogError('CATALOG_BAD_EVENT', `${at()}: key must be a non-empty string`);
+      if (typeof ev.source !== 'string') throw new CatalogError('CATALOG_BAD_EVENT', `${at()}: source must be a string`);
+      if (typeof ev.time !== 'number') throw new CatalogError('CATALOG_BAD_EVENT', `${at()}: time must be a number`);
       if (ev.op === 'upsert') {
         const problem = bodyProblem(ev.key, ev.body);
-        if (problem !== null) throw new CatalogError('CATALOG_BAD_EVENT', `${at}: ${problem}`);
+        if (problem !== null) throw new CatalogError('CATALOG_BAD_EVENT', `${at()}: ${problem}`);
       } else if (ev.op !== 'delete') {
-        throw new CatalogError('CATALOG_BAD_EVENT', `${at}: op must be "upsert" or "delete", got "${String(ev.op)}"`);
+        throw new CatalogError('CATALOG_BAD_EVENT', `${at()}: op must be "upsert" or "delete", got "${String(ev.op)}"`);
       }
     }
   }
@@ -388,8 +427,12 @@ export class Catalog implements CatalogLike {
   private reselectService(key: string, oldS: Service | undefined, newS: Service | undefined, tx: Tx | null): void {
     const oldLabel = oldS === undefined ? undefined : firstSelectorLabel(oldS);
     const newLabel = newS === undefined ? undefined : firstSelectorLabel(newS);
+    // The entry moves out before it moves in (both may be the same entry); the new key is counted before the
+    // old one is let go, so a key the update keeps stays indexed.
+    if (newLabel !== undefined) this.selectorKeyIn(newLabel);
     if (oldS !== undefined && oldLabel !== undefined) this.servicesByFirstLabel.remove(oldS.meta.namespace, oldLabel, (oldS.selector as Record<string, string>)[oldLabel] as string, key);
     if (newS !== undefined && newLabel !== undefined) this.servicesByFirstLabel.add(newS.meta.namespace, newLabel, (newS.selector as Record<string, string>)[newLabel] as string, key);
+    if (oldLabel !== undefined) this.selectorKeyOut(oldLabel);
     const before: ReadonlySet<string> = new Set(this.svcMatches.get(key));
     const after = new Set<string>();
     if (newS !== undefined && newLabel !== undefined) {
@@ -416,7 +459,7 @@ export class Catalog implements CatalogLike {
     if (oldW !== undefined && oldLabels !== undefined) {
       for (const k in oldLabels) {
         const v = oldLabels[k] as string;
-        if (newLabels === undefined || newLabels[k] !== v) this.workloadsByLabel.remove(oldW.meta.namespace, k, v, key);
+        if ((newLabels === undefined || newLabels[k] !== v) && this.selectorKeys.has(k)) this.workloadsByLabel.remove(oldW.meta.namespace, k, v, key);
       }
     }
     // Candidates: services of the namespace whose selector starts with one of the workload's labels. A service
@@ -427,7 +470,7 @@ export class Catalog implements CatalogLike {
       const services = this.store('Service');
       for (const k in newLabels) {
         const v = newLabels[k] as string;
-        if (oldLabels === undefined || oldLabels[k] !== v) this.workloadsByLabel.add(ns, k, v, key);
+        if ((oldLabels === undefined || oldLabels[k] !== v) && this.selectorKeys.has(k)) this.workloadsByLabel.add(ns, k, v, key);
         const svcs = this.servicesByFirstLabel.get(ns, k, v);
         if (svcs === undefined) continue;
         for (const s of svcs) if (selects(services.get(s)?.body as Service, newW)) after.push(s);
@@ -446,6 +489,28 @@ export class Catalog implements CatalogLike {
       if (before === undefined || !before.has(s)) this.link(s, key, newId, tx);
       else if (oldId !== newId) this.pairInc(s, newId, tx);
     }
+  }
+
+  /** A service's selector starts with `label`: index workloads by it (all of them, if it is a new key). */
+  private selectorKeyIn(label: string): void {
+    const n = this.selectorKeys.get(label) ?? 0;
+    this.selectorKeys.set(label, n + 1);
+    if (n > 0) return;
+    for (const [key, e] of this.store('Workload')) {
+      const w = e.body as Workload;
+      const v = w.meta.labels[label];
+      if (typeof v === 'string') this.workloadsByLabel.add(w.meta.namespace, label, v, key);
+    }
+  }
+
+  private selectorKeyOut(label: string): void {
+    const n = (this.selectorKeys.get(label) ?? 0) - 1;
+    if (n > 0) {
+      this.selectorKeys.set(label, n);
+      return;
+    }
+    this.selectorKeys.delete(label);
+    this.workloadsByLabel.removeLabel(label);
   }
 
   private link(svc: string, wl: string, identity: string, tx: Tx | null): void {
@@ -590,6 +655,7 @@ export class Catalog implements CatalogLike {
     this.wlMatches.clear();
     this.pairCounts.clear();
     this.workloadsByLabel.clear();
+    this.selectorKeys.clear();
     this.servicesByFirstLabel.clear();
     for (const kind of RESOURCE_KINDS) {
       if (kind === 'Service') continue;
@@ -637,6 +703,14 @@ class LabelIndex {
     if (labels === undefined || values === undefined) return;
     setRemove(values, value, member);
     if (values.size === 0) {
+      labels.delete(label);
+      if (labels.size === 0) this.byNs.delete(ns);
+    }
+  }
+
+  /** Drops a label key from every namespace. */
+  removeLabel(label: string): void {
+    for (const [ns, labels] of this.byNs) {
       labels.delete(label);
       if (labels.size === 0) this.byNs.delete(ns);
     }
