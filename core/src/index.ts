@@ -26,6 +26,7 @@ export * from './actors/supervisor.js';
 export * from './observe/metrics.js';
 export * from './observe/debug.js';
 export * from './catalog/catalog.js';
+export * from './catalog/compact.js';
 export * from './catalog/errors.js';
 export { INDEX_NAMES } from './catalog/indexes.js';
 export * from './derive/engine.js';

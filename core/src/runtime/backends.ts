@@ -35,7 +35,7 @@ export async function openLog(
   location: string,
   backends: readonly EventLogBackend[],
   label: string,
-  options: { readOnly?: boolean } = {},
+  options: { readOnly?: boolean; keepRecords?: boolean } = {},
 ): Promise<EventLog> {
   const backend = backendFor(location, backends, label);
   return backend.open(location, options);

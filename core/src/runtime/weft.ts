@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import * as fs from 'node:fs';
 import type { DependencyContainer } from 'tsyringe';
-import { Catalog } from '../catalog/catalog.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { CompactingFold } from '../catalog/compact.js';
 import type { CatalogLike } from '../catalog/types.js';
 import type { CertificateIssuer } from '../certs/types.js';
 import { CertificateManager } from '../certs/manager.js';
@@ -185,11 +186,26 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
 
   try {
     await fs.promises.mkdir(config.dataDir, { recursive: true });
-    const log = await openLog(config.log, ext.backends, config.label);
+    const log = await openLog(config.log, ext.backends, config.label, { keepRecords: true });
     stops.push({ name: 'log', stop: () => log.close() });
 
     const metrics = new WeftMetrics();
-    const catalog = new Catalog();
+    // Start-up replay: only each resource's last event is parsed and indexed (CompactingFold says what it
+    // keeps exact); from here on every batch is applied as it comes.
+    const t0 = Date.now();
+    const fold = new CompactingFold();
+    if (log.readEncoded !== undefined) {
+      for await (const events of log.readEncoded(0)) {
+        fold.add(events);
+        metrics.observeBatch({ events });
+      }
+    } else {
+      for await (const batch of log.read(0)) {
+        fold.add(batch.events);
+        metrics.observeBatch(batch);
+      }
+    }
+    const catalog = fold.finish();
     const engine = new Engine(catalog, {
       onEvent: (e) => {
         if (e.type === 'recompute' || e.type === 'unchanged') metrics.derivationsRecomputed.inc();
@@ -197,18 +213,12 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
     });
 
     metrics.measureLogLag(() => Math.max(0, log.head() - 1 - catalog.lastOffset));
-    const t0 = Date.now();
-    let replayed = 0;
     const applyBatch = (batch: LogBatch): ReturnType<Catalog['apply']> => {
       const changes = catalog.apply(batch);
       metrics.observeBatch(batch);
       return changes;
     };
-    for await (const batch of log.read(0)) {
-      applyBatch(batch);
-      replayed += batch.events.length;
-    }
-    logger.info('log replayed into the catalog', { events: replayed, offset: catalog.lastOffset, ms: Date.now() - t0 });
+    logger.info('log replayed into the catalog', { events: fold.events, resources: fold.resources, offset: catalog.lastOffset, ms: Date.now() - t0 });
 
     const waiters: { offset: number; resolve: () => void }[] = [];
     const wake = (): void => {
