@@ -2,9 +2,9 @@
  * Event log benchmark: appends N events (default 100k) of realistic normalized resources (Workloads,
  * Endpoints, Services; ~300-500 B of canonical JSON each) to a FileEventLog, in 100-event batches and as
  * 1-event batches from concurrent appenders (group commit), then reads them back (open scan, read + decode)
- * and replays them into the Catalog.
+ * and replays them into the Catalog: batch by batch (the live path) and as `weft start` does (CompactingFold).
  *
- *   npm run bench:log -w bench [-- --events 100000 --concurrency 64]
+ *   npm run bench:log -w bench [-- --events 100000 --concurrency 64 --history churn|distinct]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -23,7 +23,7 @@ import {
   type Service,
   type Workload,
 } from '@weft/core';
-import { arg, cpuMs } from './util.js';
+import { arg, cpuMs, stringArg } from './util.js';
 
 const NAMESPACES = 20;
 const SERVICES_PER_NS = 25;
@@ -98,6 +98,29 @@ export function meshEvents(n: number): EventInput[] {
   return out;
 }
 
+/**
+ * The start-up fold's worst case: no churn, every event a different resource (a first list of a large mesh),
+ * so every body is parsed and indexed.
+ */
+export function distinctEvents(n: number): EventInput[] {
+  const out: EventInput[] = [];
+  for (let ns = 0; ns < NAMESPACES && out.length < n; ns++) {
+    for (let s = 0; s < SERVICES_PER_NS && out.length < n; s++) {
+      const namespace = `ns-${ns}`;
+      out.push({ source: 'bench', op: 'upsert', kind: 'Service', key: `${namespace}/svc-${s}`, body: service(namespace, s) });
+    }
+  }
+  for (let i = 0; out.length < n; i++) {
+    const ns = `ns-${i % NAMESPACES}`;
+    const s = Math.floor(i / NAMESPACES) % SERVICES_PER_NS;
+    const p = Math.floor(i / (NAMESPACES * SERVICES_PER_NS));
+    const w = workload(ns, s, p, 0);
+    const name = `svc-${s}-pod-${p}`;
+    out.push({ source: 'bench', op: 'upsert', kind: 'Workload', key: `${ns}/${name}`, body: { ...w, meta: { ...w.meta, name } } });
+  }
+  return out;
+}
+
 function rate(events: number, ms: number): string {
   return `${Math.round(events / (ms / 1000)).toLocaleString('en-US')} events/s`;
 }
@@ -142,10 +165,12 @@ async function main(): Promise<void> {
     console.log(s);
   };
   try {
-    const events = meshEvents(total);
+    const history = stringArg('history') ?? 'churn';
+    if (history !== 'churn' && history !== 'distinct') throw new Error(`--history ${history}: use churn (pods coming and going) or distinct (every event a new resource)`);
+    const events = history === 'churn' ? meshEvents(total) : distinctEvents(total);
     const bodyBytes = events.reduce((sum, e) => sum + (e.body === undefined ? 0 : Buffer.byteLength(canonicalJson(e.body))), 0);
     const withBody = events.filter((e) => e.body !== undefined).length;
-    say(`log bench: ${total} events, mean body ${Math.round(bodyBytes / withBody)} B (canonical JSON), node ${process.version}, ${os.cpus().length} cpus`);
+    say(`log bench: ${total} events (${history} history), mean body ${Math.round(bodyBytes / withBody)} B (canonical JSON), node ${process.version}, ${os.cpus().length} cpus`);
 
     // 1. 100 events per batch, one append at a time.
     const dirA = path.join(root, 'batch100');

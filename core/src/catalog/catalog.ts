@@ -657,11 +657,20 @@ export class Catalog implements CatalogLike {
     this.workloadsByLabel.clear();
     this.selectorKeys.clear();
     this.servicesByFirstLabel.clear();
+    // Services first, by their selector's first label only; each workload then finds the services that
+    // select it as it is indexed (a handful of candidates each), the way a workload event does. The other
+    // way round, each service would look up and test every workload carrying its label.
+    for (const [key, e] of this.store('Service')) {
+      const s = e.body as Service;
+      const label = firstSelectorLabel(s);
+      if (label === undefined) continue;
+      this.selectorKeys.set(label, (this.selectorKeys.get(label) ?? 0) + 1);
+      this.servicesByFirstLabel.add(s.meta.namespace, label, (s.selector as Record<string, string>)[label] as string, key);
+    }
     for (const kind of RESOURCE_KINDS) {
       if (kind === 'Service') continue;
       for (const [key, e] of this.store(kind)) this.reindex(kind, key, undefined, e.body, null);
     }
-    for (const [key, e] of this.store('Service')) this.reindex('Service', key, undefined, e.body, null);
   }
 }
 
