@@ -3,6 +3,8 @@ import { RESOURCE_KINDS, keyOf } from '../model/types.js';
 import type { AnyResource, ResourceKind, ResourceOf, Service, Workload } from '../model/types.js';
 import { assertTree, compareStrings, contentHash, sameCanonicalJson } from '../derive/canonical.js';
 import { CatalogError } from './errors.js';
+import * as members from './members.js';
+import type { Members } from './members.js';
 import { INDEX_NAMES, KINDS_WITH_OWN_ENTRIES, identityOf, ownContributions, selects } from './indexes.js';
 import { depKeys } from './types.js';
 import type { CatalogLike, ChangeSet, DepKey, IndexName, Provenance } from './types.js';
@@ -49,7 +51,8 @@ function sameContent(a: Entry | undefined, b: Entry | undefined): boolean {
 interface IndexEntry {
   readonly index: IndexName;
   readonly value: string;
-  readonly members: Set<string>;
+  /** undefined while empty (an entry emptied within a batch waits for commit; see Tx). */
+  members: Members | undefined;
   /** Sorted view handed to readers; rebuilt lazily after a change, never mutated once handed out. */
   sorted: readonly string[] | null;
   /** The event that last changed the entry; set when a batch commits. */
@@ -111,7 +114,6 @@ class Tx {
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
-const EMPTY_SET: ReadonlySet<string> = new Set();
 const KIND_SET: ReadonlySet<string> = new Set(RESOURCE_KINDS);
 
 /**
@@ -127,8 +129,8 @@ export class Catalog implements CatalogLike {
   private readonly listCache = new Map<ResourceKind, readonly AnyResource[]>();
   private readonly indexes = new Map<IndexName, Map<string, IndexEntry>>();
   /** Selector relation, kept both ways: service key -> workload keys, workload key -> service keys. */
-  private readonly svcMatches = new Map<string, Set<string>>();
-  private readonly wlMatches = new Map<string, Set<string>>();
+  private readonly svcMatches = new Map<string, Members>();
+  private readonly wlMatches = new Map<string, Members>();
   /** service key -> identity -> number of matched workloads running as that identity. */
   private readonly pairCounts = new Map<string, Map<string, number>>();
   /**
@@ -172,7 +174,7 @@ export class Catalog implements CatalogLike {
     if (m === undefined) throw new CatalogError('CATALOG_UNKNOWN_INDEX', `unknown index "${index}"; use one of ${INDEX_NAMES.join(', ')}`);
     const e = m.get(value);
     if (e === undefined) return EMPTY;
-    return (e.sorted ??= Object.freeze([...e.members].sort(compareStrings)));
+    return (e.sorted ??= Object.freeze([...members.values(e.members)].sort(compareStrings)));
   }
 
   /** Every non-empty entry of an index, sorted by value (debug pages, tests). */
@@ -433,12 +435,12 @@ export class Catalog implements CatalogLike {
     if (oldS !== undefined && oldLabel !== undefined) this.servicesByFirstLabel.remove(oldS.meta.namespace, oldLabel, (oldS.selector as Record<string, string>)[oldLabel] as string, key);
     if (newS !== undefined && newLabel !== undefined) this.servicesByFirstLabel.add(newS.meta.namespace, newLabel, (newS.selector as Record<string, string>)[newLabel] as string, key);
     if (oldLabel !== undefined) this.selectorKeyOut(oldLabel);
-    const before: ReadonlySet<string> = new Set(this.svcMatches.get(key));
+    const before: ReadonlySet<string> = new Set(members.values(this.svcMatches.get(key)));
     const after = new Set<string>();
     if (newS !== undefined && newLabel !== undefined) {
       // Only workloads carrying the selector's first label can match: no scan of the namespace.
       const carrying = this.workloadsByLabel.get(newS.meta.namespace, newLabel, (newS.selector as Record<string, string>)[newLabel] as string);
-      for (const w of carrying ?? EMPTY_SET) {
+      for (const w of members.values(carrying)) {
         if (selects(newS, this.store('Workload').get(w)?.body as Workload)) after.add(w);
       }
     }
@@ -473,20 +475,21 @@ export class Catalog implements CatalogLike {
         if ((oldLabels === undefined || oldLabels[k] !== v) && this.selectorKeys.has(k)) this.workloadsByLabel.add(ns, k, v, key);
         const svcs = this.servicesByFirstLabel.get(ns, k, v);
         if (svcs === undefined) continue;
-        for (const s of svcs) if (selects(services.get(s)?.body as Service, newW)) after.push(s);
+        for (const s of members.values(svcs)) if (selects(services.get(s)?.body as Service, newW)) after.push(s);
       }
     }
     const before = this.wlMatches.get(key);
     // Removals first: they only take out services not in `after`, so `before.has` below still tells what was matched.
     if (before !== undefined) {
-      // Deleting the element being visited is safe in a Set iteration, and nothing is added to `before` here.
-      for (const s of before) {
+      // Deleting the element being visited is safe in a Set iteration, and nothing is added to `before` here
+      // (a lone member is a string: unlink replaces the map's value, not this one).
+      for (const s of members.values(before)) {
         if (!after.includes(s)) this.unlink(s, key, oldId, tx);
         else if (oldId !== newId) this.pairDec(s, oldId, tx);
       }
     }
     for (const s of after) {
-      if (before === undefined || !before.has(s)) this.link(s, key, newId, tx);
+      if (!members.has(before, s)) this.link(s, key, newId, tx);
       else if (oldId !== newId) this.pairInc(s, newId, tx);
     }
   }
@@ -514,16 +517,16 @@ export class Catalog implements CatalogLike {
   }
 
   private link(svc: string, wl: string, identity: string, tx: Tx | null): void {
-    setAdd(this.svcMatches, svc, wl);
-    setAdd(this.wlMatches, wl, svc);
+    members.mapAdd(this.svcMatches, svc, wl);
+    members.mapAdd(this.wlMatches, wl, svc);
     this.indexAdd('workloadsByService', svc, wl, tx);
     this.indexAdd('servicesByWorkload', wl, svc, tx);
     this.pairInc(svc, identity, tx);
   }
 
   private unlink(svc: string, wl: string, identity: string, tx: Tx | null): void {
-    setRemove(this.svcMatches, svc, wl);
-    setRemove(this.wlMatches, wl, svc);
+    members.mapRemove(this.svcMatches, svc, wl);
+    members.mapRemove(this.wlMatches, wl, svc);
     this.indexRemove('workloadsByService', svc, wl, tx);
     this.indexRemove('servicesByWorkload', wl, svc, tx);
     this.pairDec(svc, identity, tx);
@@ -565,22 +568,22 @@ export class Catalog implements CatalogLike {
   private indexAdd(index: IndexName, value: string, member: string, tx: Tx | null): void {
     const m = this.indexes.get(index) as Map<string, IndexEntry>;
     let e = m.get(value);
-    if (e === undefined) m.set(value, (e = { index, value, members: new Set(), sorted: null, prov: undefined }));
-    else if (e.members.has(member)) return;
+    if (e === undefined) m.set(value, (e = { index, value, members: undefined, sorted: null, prov: undefined }));
+    else if (members.has(e.members, member)) return;
     this.touchIndex(e, member, 1, tx);
-    e.members.add(member);
+    e.members = members.add(e.members, member);
     e.sorted = null;
   }
 
   private indexRemove(index: IndexName, value: string, member: string, tx: Tx | null): void {
     const m = this.indexes.get(index) as Map<string, IndexEntry>;
     const e = m.get(value);
-    if (e === undefined || !e.members.has(member)) return;
+    if (e === undefined || !members.has(e.members, member)) return;
     this.touchIndex(e, member, -1, tx);
-    e.members.delete(member);
+    e.members = members.remove(e.members, member);
     e.sorted = null;
     // Within a batch an emptied entry waits for commit (see Tx).
-    if (e.members.size === 0 && tx === null) m.delete(value);
+    if (e.members === undefined && tx === null) m.delete(value);
   }
 
   /** Net diff of the batch: a key changed and reverted inside one batch is not reported. */
@@ -604,7 +607,7 @@ export class Catalog implements CatalogLike {
       if (kindChanged) keys.add(depKeys.kind(kind));
     }
     for (const [e, { delta, last }] of tx.indexEntries) {
-      if (e.members.size === 0) (this.indexes.get(e.index) as Map<string, IndexEntry>).delete(e.value);
+      if (e.members === undefined) (this.indexes.get(e.index) as Map<string, IndexEntry>).delete(e.value);
       let changed = false;
       for (const d of delta.values()) {
         if (d !== 0) {
@@ -692,9 +695,9 @@ function bodyProblem(key: unknown, body: unknown): string | null {
  * path then looks up strings it already holds instead of building (and hashing) a new one per label.
  */
 class LabelIndex {
-  private readonly byNs = new Map<string, Map<string, Map<string, Set<string>>>>();
+  private readonly byNs = new Map<string, Map<string, Map<string, Members>>>();
 
-  get(ns: string, label: string, value: string): ReadonlySet<string> | undefined {
+  get(ns: string, label: string, value: string): Members | undefined {
     return this.byNs.get(ns)?.get(label)?.get(value);
   }
 
@@ -703,14 +706,14 @@ class LabelIndex {
     if (labels === undefined) this.byNs.set(ns, (labels = new Map()));
     let values = labels.get(label);
     if (values === undefined) labels.set(label, (values = new Map()));
-    setAdd(values, value, member);
+    members.mapAdd(values, value, member);
   }
 
   remove(ns: string, label: string, value: string, member: string): void {
     const labels = this.byNs.get(ns);
     const values = labels?.get(label);
     if (labels === undefined || values === undefined) return;
-    setRemove(values, value, member);
+    members.mapRemove(values, value, member);
     if (values.size === 0) {
       labels.delete(label);
       if (labels.size === 0) this.byNs.delete(ns);
@@ -737,17 +740,4 @@ function firstSelectorLabel(s: Service): string | undefined {
   let first: string | undefined;
   for (const k in sel) if (first === undefined || k < first) first = k;
   return first;
-}
-
-function setAdd(m: Map<string, Set<string>>, k: string, v: string): void {
-  let s = m.get(k);
-  if (s === undefined) m.set(k, (s = new Set()));
-  s.add(v);
-}
-
-function setRemove(m: Map<string, Set<string>>, k: string, v: string): void {
-  const s = m.get(k);
-  if (s === undefined) return;
-  s.delete(v);
-  if (s.size === 0) m.delete(k);
 }
