@@ -6,6 +6,7 @@
  *
  *   npm run bench:log -w bench [-- --events 100000 --concurrency 64 --history churn|distinct]
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -260,8 +261,59 @@ async function main(): Promise<void> {
           `${r.catalog.size('Workload')} workloads, ${r.catalog.size('Endpoints')} endpoints, ${r.catalog.size('Service')} services`,
       );
     }
+
+    // 6. The same from a cold process: `weft start` on this log (no plugins), three times; the time it logs for
+    //    the start-up replay (open included), and from spawn to `ready`.
+    const runs: { replayMs: number; readyMs: number }[] = [];
+    for (let i = 0; i < 3; i++) runs.push(await coldStart(root, dirA));
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const replayMs = median(runs.map((r) => r.replayMs));
+    say(
+      `cold weft start on this log (median of 3): start-up replay ${replayMs} ms = ${rate(total, replayMs)} ` +
+        `(runs ${runs.map((r) => r.replayMs).join(', ')} ms); spawn to ready ${median(runs.map((r) => r.readyMs))} ms`,
+    );
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Runs `weft start` over `logDir` until it is ready; returns the replay time it logged and the time to ready. */
+async function coldStart(root: string, logDir: string): Promise<{ replayMs: number; readyMs: number }> {
+  const config = path.join(root, 'cold.yaml');
+  fs.writeFileSync(
+    config,
+    [`log: ${JSON.stringify(`file:${logDir}`)}`, `dataDir: ${JSON.stringify(path.join(root, 'cold-data'))}`, 'xds: { host: 127.0.0.1, port: 0, insecure: true }', 'metrics: { enabled: false }', 'plugins: []', ''].join('\n'),
+  );
+  const bin = path.join(path.dirname(require.resolve('@weft/core/package.json')), 'bin', 'weft.js');
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [bin, 'start', '--config', config, '--insecure'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let replayMs = -1;
+  let stderr = '';
+  try {
+    const readyMs = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`weft start was not ready within 60 s:\n${stderr}`)), 60_000);
+      child.on('exit', (code) => reject(new Error(`weft start exited with ${String(code)}:\n${stderr}`)));
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk: string) => {
+        stderr += chunk;
+        for (const line of stderr.split('\n')) {
+          if (!line.startsWith('{')) continue;
+          const rec = JSON.parse(line) as { msg?: string; ms?: number };
+          if (rec.msg === 'log replayed into the catalog' && typeof rec.ms === 'number') replayMs = rec.ms;
+          if (rec.msg === 'ready') {
+            clearTimeout(timer);
+            resolve(Math.round(performance.now() - t0));
+          }
+        }
+        stderr = stderr.slice(stderr.lastIndexOf('\n') + 1);
+      });
+    });
+    if (replayMs < 0) throw new Error('weft start logged no "log replayed into the catalog" line');
+    return { replayMs, readyMs };
+  } finally {
+    child.removeAllListeners('exit');
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
   }
 }
 

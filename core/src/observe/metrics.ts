@@ -144,7 +144,21 @@ export class WeftMetrics {
 
   /** Counts a batch folded into the catalog (events by kind and op) and moves the log offset gauge. */
   observeBatch(batch: { readonly events: readonly { readonly kind: string; readonly op: string; readonly offset: number }[] }): void {
-    for (const e of batch.events) this.eventsApplied.inc({ kind: e.kind, op: e.op });
+    // prom-client hashes the labels on every inc(): count per kind and op first (a batch holds few of them;
+    // a start-up replay hands over 100-event batches by the thousand).
+    const tally: { kind: string; op: string; n: number }[] = [];
+    for (const e of batch.events) {
+      let t: { kind: string; op: string; n: number } | undefined;
+      for (const c of tally) {
+        if (c.kind === e.kind && c.op === e.op) {
+          t = c;
+          break;
+        }
+      }
+      if (t === undefined) tally.push({ kind: e.kind, op: e.op, n: 1 });
+      else t.n++;
+    }
+    for (const t of tally) this.eventsApplied.inc({ kind: t.kind, op: t.op }, t.n);
     const last = batch.events[batch.events.length - 1];
     if (last !== undefined) this.logOffset.set(last.offset);
   }
