@@ -267,7 +267,7 @@ export class Catalog implements CatalogLike {
    * body is checked as apply checks an upsert; a bad one fails with CATALOG_BAD_EVENT naming its event.
    * The start-up replay (compact.ts) ends here.
    */
-  static restore(resources: Iterable<RestoredResource>, lastOffset: number): Catalog {
+  static restore(resources: Iterable<RestoredResource>, lastOffset: number, options?: { readonly bodiesFromJson?: boolean }): Catalog {
     if (!Number.isInteger(lastOffset) || lastOffset < -1) throw new RangeError(`lastOffset ${lastOffset} must be an integer >= -1`);
     const c = new Catalog();
     for (const r of resources) {
@@ -275,7 +275,8 @@ export class Catalog implements CatalogLike {
       if (!KIND_SET.has(r.kind)) throw new CatalogError('CATALOG_UNKNOWN_KIND', `${at()}: unknown kind "${String(r.kind)}"; expected one of ${RESOURCE_KINDS.join(', ')}`);
       const problem = bodyProblem(r.key, r.body);
       if (problem !== null) throw new CatalogError('CATALOG_BAD_EVENT', `${at()}: ${problem}`);
-      assertTree(r.body);
+      // As for apply: a body just parsed from JSON cannot hold a cycle.
+      if (options?.bodiesFromJson !== true) assertTree(r.body);
       c.store(r.kind).set(r.key, { body: r.body as AnyResource, hash: undefined, source: r.source, prov: r.prov });
     }
     c.last = lastOffset;
@@ -471,8 +472,10 @@ export class Catalog implements CatalogLike {
       const ns = newW.meta.namespace;
       const services = this.store('Service');
       for (const k in newLabels) {
+        // A label no selector starts with is neither indexed nor a way to a service.
+        if (!this.selectorKeys.has(k)) continue;
         const v = newLabels[k] as string;
-        if ((oldLabels === undefined || oldLabels[k] !== v) && this.selectorKeys.has(k)) this.workloadsByLabel.add(ns, k, v, key);
+        if (oldLabels === undefined || oldLabels[k] !== v) this.workloadsByLabel.add(ns, k, v, key);
         const svcs = this.servicesByFirstLabel.get(ns, k, v);
         if (svcs === undefined) continue;
         for (const s of members.values(svcs)) if (selects(services.get(s)?.body as Service, newW)) after.push(s);

@@ -123,12 +123,14 @@ export class CompactingFold {
   /** Parses the surviving bodies and builds the catalog (see Catalog.restore for the checks). */
   finish(): Catalog {
     const kept: RestoredResource[] = [];
+    let allParsed = true;
     for (const byKey of this.slots.values()) {
       for (const slot of byKey.values()) {
+        if (!(slot.body instanceof Uint8Array)) allParsed = false;
         kept.push({ kind: slot.kind, key: slot.key, body: parsed(slot), source: slot.source, prov: slot.prov });
       }
     }
-    return Catalog.restore(kept, this.lastOffset);
+    return Catalog.restore(kept, this.lastOffset, { bodiesFromJson: allParsed });
   }
 }
 
