@@ -72,7 +72,8 @@ export class InvalidEventError extends WeftError {
 
 /** The log was closed, opened read-only, or failed; the operation cannot proceed. */
 export class LogUnavailableError extends WeftError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  /** `retriable`: the log may come back by itself (a broker that is down or unreachable). */
+  constructor(message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
     super('LOG_UNAVAILABLE', message, options);
   }
 }

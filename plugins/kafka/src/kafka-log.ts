@@ -1,0 +1,635 @@
+/**
+ * The event log on Apache Kafka: one topic with ONE partition (its order is the log's total order), one
+ * message per batch (so a batch is atomic), written by an idempotent producer with acks=all. Weft offsets
+ * are counted from the partition's messages (offsets.ts).
+ */
+import {
+  createLogger,
+  decodeBatch,
+  decodeEnvelopes,
+  encodePrepared,
+  EventDecodeError,
+  LogUnavailableError,
+  prepareEvent,
+  WeftError,
+  type EncodedEvent,
+  type EventInput,
+  type EventLog,
+  type LogBatch,
+  type Logger,
+  type MeshEvent,
+  type PreparedEvent,
+  type Subscription,
+} from '@weft/core';
+import { Kafka, logLevel, Partitioners, type Admin, type logCreator, type Producer } from 'kafkajs';
+import { DEFAULT_KAFKA_CONFIG, type KafkaPluginConfig } from './config.js';
+import { consumePartition, type RawMessage } from './consume.js';
+import { KafkaLogTruncatedError, KafkaReadOnlyError, KafkaRecordError, KafkaUnavailableError, kafkaWhere } from './errors.js';
+import { kafkaOffsetNumber, MessageIndex } from './offsets.js';
+
+const PARTITION = 0;
+/**
+ * Upper bounds of Kafka's framing around our bytes (record batch v2 header; one record's length, attributes,
+ * deltas, key and header fields), counted against maxBatchBytes, which is the topic's max.message.bytes.
+ */
+const RECORD_BATCH_OVERHEAD = 128;
+const RECORD_OVERHEAD = 32;
+
+export interface KafkaEventLogOptions {
+  readonly brokers: readonly string[];
+  readonly topic: string;
+  readonly config?: KafkaPluginConfig;
+  /** No producer; appends are refused. */
+  readonly readOnly?: boolean;
+  /** Keep the batches the open scanned for the first readEncoded(0) (the start-up replay), instead of reading twice. */
+  readonly keepRecords?: boolean;
+  readonly logger?: Logger;
+  /** Clock for events without a time. */
+  readonly now?: () => number;
+}
+
+/** Messages kept for followers at the tail. */
+const RECENT_MAX_MESSAGES = 1024;
+const RECENT_MAX_BYTES = 16 * 1024 * 1024;
+
+interface Recent {
+  readonly kafkaOffset: number;
+  readonly first: number;
+  readonly payload: Buffer;
+}
+
+interface Pending {
+  readonly value: Buffer;
+  readonly count: number;
+  readonly resolve: (offsets: number[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Routes kafkajs' own logs into Weft's structured logger (its INFO is chatter at our level). */
+function logCreatorFor(logger: Logger): logCreator {
+  return () =>
+    ({ namespace, level, log }) => {
+      const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
+      const text = `kafkajs: ${String(message)}`;
+      const f = { kafkajs: namespace, ...fields };
+      if (level === logLevel.ERROR) logger.error(text, f);
+      else if (level === logLevel.WARN) logger.warn(text, f);
+      else logger.debug(text, f);
+    };
+}
+
+/** `p`, or KafkaUnavailableError once `ms` passed. The operation itself may still finish later. */
+async function bounded<T>(p: Promise<T>, ms: number, fail: (cause?: unknown) => WeftError): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(fail(new Error(`no answer within ${ms} ms`))), ms);
+  });
+  try {
+    return await Promise.race([p, limit]);
+  } catch (err) {
+    if (err instanceof WeftError) throw err;
+    throw fail(err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function batchEnd(events: readonly { offset: number }[]): number {
+  return (events.at(-1)?.offset ?? -1) + 1;
+}
+
+export class KafkaEventLog implements EventLog {
+  private readonly index: MessageIndex;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private closed = false;
+  private readonly followers = new Set<KafkaFollower>();
+  /** One catch-up read at a time; it indexes messages other writers appended. */
+  private catching: Promise<void> = Promise.resolve();
+  private kept: { offset: number; payload: Buffer }[] | null;
+  /**
+   * The last messages indexed, with their bytes, contiguous up to the head: followers at the tail are served
+   * from here, so N followers cost one consumer (the tail), not N.
+   */
+  private recent: Recent[] = [];
+  private recentBytes = 0;
+  private waiters: (() => void)[] = [];
+  /** The consumer that follows the partition's end for the followers, started by the first follow(). */
+  private tail: Promise<void> | null = null;
+  private stopTail: () => void = () => undefined;
+  /** A message the tail could not read: the log cannot be followed past it. */
+  private tailError: unknown = null;
+
+  private constructor(
+    private readonly kafka: Kafka,
+    readonly brokers: readonly string[],
+    readonly topic: string,
+    private readonly config: KafkaPluginConfig,
+    private readonly producer: Producer | null,
+    private readonly logger: Logger,
+    private readonly now: () => number,
+    index: MessageIndex,
+    kept: { offset: number; payload: Buffer }[] | null,
+  ) {
+    this.index = index;
+    this.kept = kept;
+  }
+
+  /**
+   * Connects, creates the topic when allowed and missing, checks it has one partition and keeps every
+   * message, and indexes every message already on it (envelopes checked, bodies not parsed). Fails with
+   * KafkaUnavailableError within config.requestTimeoutMs (per step) when the brokers do not answer.
+   */
+  static async open(options: KafkaEventLogOptions): Promise<KafkaEventLog> {
+    const { brokers, topic } = options;
+    const config = options.config ?? DEFAULT_KAFKA_CONFIG;
+    const readOnly = options.readOnly ?? false;
+    const logger = (options.logger ?? createLogger()).child({ component: 'event-log', topic });
+    const unavailable = (doing: string) => (cause?: unknown) => new KafkaUnavailableError(brokers, topic, doing, cause);
+    const kafka = new Kafka({
+      clientId: config.clientId,
+      brokers: [...brokers],
+      connectionTimeout: config.connectionTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      retry: { retries: 4, initialRetryTime: 100, maxRetryTime: Math.max(200, Math.floor(config.requestTimeoutMs / 5)) },
+      logLevel: logLevel.WARN,
+      logCreator: logCreatorFor(logger),
+    });
+
+    const admin: Admin = kafka.admin();
+    let low: number;
+    let high: number;
+    try {
+      await bounded(admin.connect(), config.requestTimeoutMs, unavailable('connecting'));
+      await bounded(ensureTopic(admin, topic, config, readOnly), config.requestTimeoutMs, unavailable('checking the topic'));
+      const offsets = await bounded(admin.fetchTopicOffsets(topic), config.requestTimeoutMs, unavailable('fetching the topic offsets'));
+      const p = offsets.find((o) => o.partition === PARTITION);
+      if (p === undefined) throw new KafkaUnavailableError(brokers, topic, 'fetching the topic offsets', 'partition 0 is missing');
+      low = kafkaOffsetNumber(p.low, `topic ${topic}`);
+      high = kafkaOffsetNumber(p.high, `topic ${topic}`);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    if (low > 0) throw new KafkaLogTruncatedError(topic, low);
+
+    const index = new MessageIndex();
+    const kept: { offset: number; payload: Buffer }[] | null = options.keepRecords === true ? [] : null;
+    const scan = consumePartition({
+      kafka,
+      brokers,
+      topic,
+      start: 0,
+      end: high,
+      stallMs: config.requestTimeoutMs,
+      sessionTimeoutMs: 30_000,
+      maxWaitMs: 200,
+    });
+    const recent: Recent[] = [];
+    for await (const messages of scan) {
+      for (const m of messages) {
+        if (m.offset >= high) break;
+        const first = index.add(m.offset, decodeMessage(topic, m, true).length);
+        if (kept !== null) kept.push({ offset: m.offset, payload: m.value! });
+        if (high - m.offset <= RECENT_MAX_MESSAGES) recent.push({ kafkaOffset: m.offset, first, payload: m.value! });
+      }
+    }
+
+    let producer: Producer | null = null;
+    if (!readOnly) {
+      producer = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: { retries: 4, initialRetryTime: 100, maxRetryTime: Math.max(200, Math.floor(config.requestTimeoutMs / 5)) },
+      });
+      try {
+        await bounded(producer.connect(), config.requestTimeoutMs, unavailable('connecting the producer'));
+      } catch (err) {
+        await producer.disconnect().catch(() => undefined);
+        throw err;
+      }
+    }
+    logger.debug('event log opened', { brokers: brokers.join(','), messages: index.messages, head: index.head, readOnly });
+    const log = new KafkaEventLog(kafka, brokers, topic, config, producer, logger, options.now ?? Date.now, index, kept);
+    for (const r of recent) log.remember(r);
+    return log;
+  }
+
+  head(): number {
+    return this.index.head;
+  }
+
+  append(batch: readonly EventInput[]): Promise<number[]> {
+    if (this.closed) return Promise.reject(new LogUnavailableError(`event log on Kafka topic "${this.topic}" is closed`));
+    if (this.producer === null) return Promise.reject(new KafkaReadOnlyError(this.topic));
+    this.kept = null;
+    let events: PreparedEvent[];
+    try {
+      const now = this.now();
+      events = batch.map((e, i) => prepareEvent(e, i, now));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (events.length === 0) return Promise.resolve([]);
+    // Relative offsets 0..n-1: where the batch lands is Kafka's to decide.
+    const payload = encodePrepared(events, 0);
+    if (RECORD_BATCH_OVERHEAD + RECORD_OVERHEAD + payload.length > this.config.maxBatchBytes) {
+      return Promise.reject(
+        new WeftError(
+          'EVENT_BATCH_TOO_LARGE',
+          `a batch of ${events.length} events encodes to ${payload.length} bytes (plus Kafka's framing), over the Kafka log's maxBatchBytes ` +
+            `(${this.config.maxBatchBytes}); nothing was written. Raise maxBatchBytes in the kafka plugin config and ` +
+            "the topic's max.message.bytes, or append smaller batches",
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const value = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+      this.queue.push({ value, count: events.length, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        void this.flushLoop();
+      }
+    });
+  }
+
+  /** Sends what queued while the previous send was in flight as one produce request; never rejects. */
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      // Kafka limits a record batch (all messages of one produce request for the partition) to the topic's
+      // max.message.bytes, so a group takes batches only while they fit together.
+      let take = 1;
+      let bytes = RECORD_BATCH_OVERHEAD + RECORD_OVERHEAD + this.queue[0]!.value.length;
+      while (take < this.queue.length && bytes + RECORD_OVERHEAD + this.queue[take]!.value.length <= this.config.maxBatchBytes) {
+        bytes += RECORD_OVERHEAD + this.queue[take]!.value.length;
+        take++;
+      }
+      const group = this.queue.splice(0, take);
+      let done = 0;
+      try {
+        const result = await bounded(
+          this.producer!.send({
+            topic: this.topic,
+            acks: -1,
+            timeout: this.config.requestTimeoutMs,
+            messages: group.map((p) => ({ partition: PARTITION, value: p.value })),
+          }),
+          this.config.requestTimeoutMs,
+          (cause) => new KafkaUnavailableError(this.brokers, this.topic, 'appending (the batch may or may not have been stored)', cause),
+        );
+        const meta = result.find((r) => r.partition === PARTITION);
+        if (meta?.baseOffset === undefined) throw new KafkaUnavailableError(this.brokers, this.topic, 'appending', 'the broker returned no offset');
+        const base = kafkaOffsetNumber(meta.baseOffset, `topic ${this.topic}`);
+        // One produce request for one partition is one record batch: the messages got consecutive offsets.
+        for (let j = 0; j < group.length; j++) {
+          const p = group[j]!;
+          const first = await this.indexOwn(base + j, p.value, p.count);
+          p.resolve(Array.from({ length: p.count }, (_, i) => first + i));
+          done++;
+        }
+      } catch (caught) {
+        const err =
+          caught instanceof WeftError
+            ? caught
+            : new KafkaUnavailableError(this.brokers, this.topic, 'appending (the batch may or may not have been stored)', caught);
+        this.logger.error('append to the Kafka event log failed', { error: err.message, code: err.code });
+        for (const p of group.slice(done)) p.reject(err);
+      }
+    }
+    this.flushing = false;
+  }
+
+  /** The first Weft offset of our own message at `kafkaOffset`, after indexing what others wrote before it. */
+  private async indexOwn(kafkaOffset: number, payload: Buffer, count: number): Promise<number> {
+    if (this.index.kafkaEnd < kafkaOffset) await this.catchUp(kafkaOffset);
+    return this.learn(kafkaOffset, payload, count);
+  }
+
+  /**
+   * Indexes a message (see MessageIndex.add for what the caller must have seen) and, when it is new, keeps
+   * it for the followers and wakes them. Returns its first Weft offset.
+   */
+  private learn(kafkaOffset: number, payload: Buffer, count: number): number {
+    const known = this.index.kafkaEnd > kafkaOffset;
+    const first = this.index.add(kafkaOffset, count);
+    if (!known) {
+      this.remember({ kafkaOffset, first, payload });
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const w of waiters) w();
+    }
+    return first;
+  }
+
+  private remember(entry: Recent): void {
+    this.recent.push(entry);
+    this.recentBytes += entry.payload.length;
+    let drop = 0;
+    while (
+      this.recent.length - drop > 1 &&
+      (this.recent.length - drop > RECENT_MAX_MESSAGES || this.recentBytes > RECENT_MAX_BYTES)
+    ) {
+      this.recentBytes -= this.recent[drop]!.payload.length;
+      drop++;
+    }
+    // Copy-on-trim: a follower iterating the old array keeps a consistent view.
+    if (drop > 0) this.recent = this.recent.slice(drop);
+  }
+
+  /** Indexes every message before Kafka offset `target` (another writer's, found only by reading them). */
+  private catchUp(target: number): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (this.index.kafkaEnd >= target) return;
+      for await (const messages of this.consume(this.index.kafkaEnd, target)) {
+        for (const m of messages) {
+          if (m.offset >= target) return;
+          this.learn(m.offset, m.value!, decodeMessage(this.topic, m, true).length);
+        }
+      }
+    };
+    const next = this.catching.then(run, run);
+    this.catching = next.catch(() => undefined);
+    return next;
+  }
+
+  private consume(start: number, end: number | undefined, stop?: Promise<void>): AsyncGenerator<RawMessage[]> {
+    return consumePartition({
+      kafka: this.kafka,
+      brokers: this.brokers,
+      topic: this.topic,
+      start,
+      ...(end === undefined ? {} : { end }),
+      ...(stop === undefined ? {} : { stop }),
+      stallMs: this.config.requestTimeoutMs,
+      sessionTimeoutMs: 60_000,
+      maxWaitMs: end === undefined ? 500 : 200,
+    });
+  }
+
+  read(from = 0): AsyncIterable<LogBatch> {
+    if (this.closed) throw new LogUnavailableError(`event log on Kafka topic "${this.topic}" is closed`);
+    return this.batches(from, this.index.head, this.index.kafkaEnd);
+  }
+
+  private async *batches(from: number, end: number, kafkaEnd: number): AsyncGenerator<LogBatch> {
+    for await (const events of this.range(from, end, kafkaEnd, (m, first) => meshEvents(this.topic, m, first))) yield { events };
+  }
+
+  /** read() with envelopes checked and bodies left as bytes: the start-up replay's input. */
+  readEncoded(from = 0): AsyncIterable<readonly EncodedEvent[]> {
+    if (this.closed) throw new LogUnavailableError(`event log on Kafka topic "${this.topic}" is closed`);
+    const remap = (m: RawMessage, first: number): EncodedEvent[] => decodeMessage(this.topic, m, true).map((e) => ({ ...e, offset: first + e.offset }));
+    const kept = from === 0 ? this.kept : null;
+    this.kept = null;
+    if (kept !== null) {
+      const index = this.index;
+      return (async function* () {
+        for (const r of kept) yield remap({ offset: r.offset, value: r.payload }, index.firstOf(r.offset));
+      })();
+    }
+    return this.range(from, this.index.head, this.index.kafkaEnd, remap);
+  }
+
+  /** The events in [from, end) batch by batch, from the messages before kafkaEnd, decoded by `decode`. */
+  private async *range<E extends { readonly offset: number }>(
+    from: number,
+    end: number,
+    kafkaEnd: number,
+    decode: (m: RawMessage, first: number) => E[],
+  ): AsyncGenerator<E[]> {
+    if (from >= end) return;
+    for await (const messages of this.consume(this.index.messageFor(from), kafkaEnd)) {
+      for (const m of messages) {
+        if (m.offset >= kafkaEnd) return;
+        const first = this.index.firstOf(m.offset);
+        if (first < 0) throw new KafkaRecordError(this.topic, PARTITION, m.offset, 'a message the log did not see when it indexed the topic');
+        const events = decode(m, first);
+        if (batchEnd(events) <= from) continue;
+        yield events[0]!.offset >= from ? events : events.filter((e) => e.offset >= from);
+      }
+    }
+  }
+
+  follow(from: number, handler: (batch: LogBatch) => void | Promise<void>): Subscription {
+    if (this.closed) throw new LogUnavailableError(`event log on Kafka topic "${this.topic}" is closed`);
+    this.startTail();
+    const f = new KafkaFollower(
+      {
+        head: () => this.index.head,
+        readFrom: (pos) => this.readFrom(pos),
+        changed: () => new Promise<void>((resolve) => this.waiters.push(resolve)),
+        failure: () => this.tailError,
+      },
+      from,
+      handler,
+      this.logger,
+      () => this.followers.delete(f),
+    );
+    this.followers.add(f);
+    return f;
+  }
+
+  /** Batches from `pos` up to the head: from the recent messages when they reach back that far, else from Kafka. */
+  private async *readFrom(pos: number): AsyncGenerator<LogBatch> {
+    const recent = this.recent;
+    const oldest = recent[0];
+    if (oldest === undefined || oldest.first > pos) {
+      yield* this.batches(pos, this.index.head, this.index.kafkaEnd);
+      return;
+    }
+    let lo = 0;
+    let hi = recent.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (recent[mid]!.first <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    for (let i = lo; i < recent.length; i++) {
+      const r = recent[i]!;
+      const events = meshEvents(this.topic, { offset: r.kafkaOffset, value: r.payload }, r.first);
+      yield { events: events[0]!.offset >= pos ? events : events.filter((e) => e.offset >= pos) };
+    }
+  }
+
+  /**
+   * One consumer for all followers: it reads past the head, indexing what other writers append. Kafka being
+   * away only delays it (it starts again); a message that is not a Weft batch stops it for good, and the
+   * followers end with that error.
+   */
+  private startTail(): void {
+    if (this.tail !== null) return;
+    const stop = new Promise<void>((resolve) => (this.stopTail = resolve));
+    let stopped = false;
+    void stop.then(() => (stopped = true));
+    const loop = async (): Promise<void> => {
+      while (!stopped) {
+        try {
+          for await (const messages of this.consume(this.index.kafkaEnd, undefined, stop)) {
+            for (const m of messages) {
+              if (m.offset < this.index.kafkaEnd) continue;
+              this.learn(m.offset, m.value!, decodeMessage(this.topic, m, true).length);
+            }
+          }
+        } catch (err) {
+          if (!(err instanceof KafkaUnavailableError)) {
+            this.tailError = err;
+            this.logger.error('following the Kafka event log stopped', { error: (err as Error).message, code: (err as WeftError).code });
+            const waiters = this.waiters;
+            this.waiters = [];
+            for (const w of waiters) w();
+            return;
+          }
+          this.logger.warn('following the Kafka event log: Kafka unavailable, retrying', { error: err.message });
+          await Promise.race([stop, new Promise((r) => setTimeout(r, 1000))]);
+        }
+      }
+    };
+    this.tail = loop();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.followers].map((f) => f.close()));
+    this.stopTail();
+    await this.tail;
+    await this.catching;
+    await this.producer?.disconnect().catch((err: unknown) => {
+      this.logger.warn('disconnecting the Kafka producer failed', { error: (err as Error).message });
+    });
+  }
+}
+
+interface FollowSource {
+  head(): number;
+  readFrom(pos: number): AsyncIterable<LogBatch>;
+  /** Resolves when the head may have moved or the tail failed. */
+  changed(): Promise<void>;
+  failure(): unknown;
+}
+
+/** As the core's follower: catch up from the log, then wait for the tail to move the head. */
+class KafkaFollower implements Subscription {
+  private closed = false;
+  private stopNow: () => void = () => undefined;
+  private readonly stop: Promise<void>;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly source: FollowSource,
+    from: number,
+    private readonly handler: (batch: LogBatch) => void | Promise<void>,
+    private readonly logger: Logger,
+    onEnd: () => void,
+  ) {
+    this.stop = new Promise<void>((resolve) => (this.stopNow = resolve));
+    this.done = this.run(from).finally(onEnd);
+  }
+
+  private async run(from: number): Promise<void> {
+    let pos = from;
+    try {
+      while (!this.closed) {
+        if (pos < this.source.head()) {
+          for await (const batch of this.source.readFrom(pos)) {
+            if (this.closed) return;
+            await this.handler(batch);
+            pos = Math.max(pos, batchEnd(batch.events));
+          }
+          continue;
+        }
+        const failure = this.source.failure();
+        if (failure !== null) throw failure;
+        // No await between the head check and taking the waiter: a new message cannot slip between them.
+        await Promise.race([this.source.changed(), this.stop]);
+      }
+    } catch (err) {
+      // The Subscription contract has no error channel; the subscription ends and says why, loudly.
+      this.logger.error('event log subscription stopped', {
+        offset: pos,
+        error: err instanceof Error ? err.message : String(err),
+        code: (err as { code?: unknown }).code,
+      });
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.stopNow();
+    return this.done;
+  }
+}
+
+/** A message's events with their Weft offsets (the message's first plus each relative offset). */
+function meshEvents(topic: string, m: RawMessage, first: number): MeshEvent[] {
+  return decodeMessage(topic, m, false).map((e) => ({ ...e, offset: first + e.offset }));
+}
+
+/**
+ * The message's events with their relative offsets (0..n-1), envelopes checked; bodies parsed unless
+ * `encoded`. Anything else on the topic is a KafkaRecordError naming where it sits.
+ */
+function decodeMessage(topic: string, m: RawMessage, encoded: true): EncodedEvent[];
+function decodeMessage(topic: string, m: RawMessage, encoded: false): MeshEvent[];
+function decodeMessage(topic: string, m: RawMessage, encoded: boolean): EncodedEvent[] | MeshEvent[] {
+  if (m.value === null) throw new KafkaRecordError(topic, PARTITION, m.offset, 'the message has no value (a tombstone)');
+  const where = kafkaWhere(topic, PARTITION, m.offset);
+  let events: EncodedEvent[] | MeshEvent[];
+  try {
+    events = encoded ? decodeEnvelopes(m.value, where) : decodeBatch(m.value, where).events.slice();
+  } catch (err) {
+    if (!(err instanceof EventDecodeError)) throw err;
+    const reason = err.message.startsWith(`${where}`) ? err.message.slice(where.length).replace(/^[,:]\s*/, '') : err.message;
+    throw new KafkaRecordError(topic, PARTITION, m.offset, reason, err);
+  }
+  if (events[0]!.offset !== 0) {
+    throw new KafkaRecordError(
+      topic,
+      PARTITION,
+      m.offset,
+      `its events start at offset ${events[0]!.offset}, not 0, so the Weft Kafka log did not write it (a batch copied from another log?)`,
+    );
+  }
+  return events;
+}
+
+async function ensureTopic(admin: Admin, topic: string, config: KafkaPluginConfig, readOnly: boolean): Promise<void> {
+  const topics = await admin.listTopics();
+  if (!topics.includes(topic)) {
+    if (readOnly || !config.createTopic) {
+      throw new LogUnavailableError(
+        `Kafka topic "${topic}" does not exist${readOnly ? ' (the log is opened read-only, so it is not created)' : ''}; ` +
+          'check the topic name in the log location, or create the topic with one partition',
+      );
+    }
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic,
+          numPartitions: 1,
+          replicationFactor: config.replicationFactor,
+          configEntries: [
+            // The log is the only input: every batch is kept, and offsets are counted from the first message.
+            { name: 'retention.ms', value: '-1' },
+            { name: 'retention.bytes', value: '-1' },
+            { name: 'cleanup.policy', value: 'delete' },
+            { name: 'max.message.bytes', value: String(config.maxBatchBytes) },
+            // acks=all waits for every in-sync replica; with three or more, one may be down and writes go on.
+            { name: 'min.insync.replicas', value: config.replicationFactor >= 3 ? '2' : '1' },
+          ],
+        },
+      ],
+    });
+  }
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+  const partitions = meta.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+  if (partitions !== 1) {
+    throw new WeftError(
+      'CONFIG_INVALID',
+      `Kafka topic "${topic}" has ${partitions} partitions; the event log needs exactly one (the partition's order is ` +
+        "the log's total order). Point the log at a topic with one partition.",
+    );
+  }
+}
