@@ -49,5 +49,5 @@ export * from './xds/secrets.js';
 export * from './xds/proto-helpers.js';
 export * from './policy/index.js';
 export * as testing from './testing/index.js';
-// The behaviour every EventLog must have, for backends outside the core (importing it registers no test).
+// The behaviour every EventLog must have, for backends outside the core (loads node:test only when called).
 export { eventLogConformance } from './log/testdata/conformance.js';
