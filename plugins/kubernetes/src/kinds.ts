@@ -1,0 +1,46 @@
+/**
+ * The Kubernetes resources the source lists and watches, and where the API serves them. Manifest kinds
+ * (Pod, not Workload); core's MANIFEST_KINDS says how each one normalizes.
+ */
+export interface WatchedKind {
+  /** The manifest kind, as in MANIFEST_KINDS (Pod, Service, TrafficSplit, ...). */
+  readonly kind: string;
+  /** "" for the core group. */
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
+  /** A CustomResourceDefinition serves it; the API may not have it (404 until the CRD is installed). */
+  readonly custom: boolean;
+}
+
+const core = (kind: string, plural: string): WatchedKind => ({ kind, group: '', version: 'v1', plural, custom: false });
+const crd = (kind: string, group: string, version: string, plural: string): WatchedKind => ({
+  kind,
+  group,
+  version,
+  plural,
+  custom: true,
+});
+
+export const WATCHED_KINDS: readonly WatchedKind[] = [
+  core('Namespace', 'namespaces'),
+  core('ServiceAccount', 'serviceaccounts'),
+  core('Service', 'services'),
+  core('Pod', 'pods'),
+  core('Endpoints', 'endpoints'),
+  crd('TrafficTarget', 'access.smi-spec.io', 'v1alpha3', 'traffictargets'),
+  crd('HTTPRouteGroup', 'specs.smi-spec.io', 'v1alpha4', 'httproutegroups'),
+  crd('TCPRoute', 'specs.smi-spec.io', 'v1alpha4', 'tcproutes'),
+  crd('TrafficSplit', 'split.smi-spec.io', 'v1alpha2', 'trafficsplits'),
+  crd('Egress', 'policy.openservicemesh.io', 'v1alpha1', 'egresses'),
+  crd('IngressBackend', 'policy.openservicemesh.io', 'v1alpha1', 'ingressbackends'),
+  crd('Retry', 'policy.openservicemesh.io', 'v1alpha1', 'retries'),
+  crd('UpstreamTrafficSetting', 'policy.openservicemesh.io', 'v1alpha1', 'upstreamtrafficsettings'),
+  crd('MeshConfig', 'config.openservicemesh.io', 'v1alpha2', 'meshconfigs'),
+];
+
+export const apiVersionOf = (k: WatchedKind): string => (k.group === '' ? k.version : `${k.group}/${k.version}`);
+
+/** The cluster-wide collection path: list and watch across every namespace. */
+export const collectionPath = (k: WatchedKind): string =>
+  k.group === '' ? `/api/${k.version}/${k.plural}` : `/apis/${k.group}/${k.version}/${k.plural}`;

@@ -1,0 +1,343 @@
+/**
+ * The Kubernetes source against a real kube-apiserver and etcd (deploy/kubernetes/start.sh). Without an
+ * apiserver the tests are skipped with the reason, except under CI=true, where a missing one fails them.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, afterEach, before, describe, it } from 'node:test';
+import {
+  builtinBackends,
+  captureLogger,
+  Catalog,
+  createSourceSink,
+  silentLogger,
+  type EventLog,
+  type LogBatch,
+  type Subscription,
+} from '@weft/core';
+import { connectKubeApi, type KubeApi } from './api.js';
+import { KubernetesSource } from './source.js';
+import { Admin, compactEtcd, findApiServer, type ApiServerLookup } from './testing.js';
+
+const lookup: Promise<ApiServerLookup> = findApiServer();
+let admin: Admin;
+let api: KubeApi;
+const run = randomBytes(3).toString('hex');
+let nsCount = 0;
+
+before(async () => {
+  const found = await lookup;
+  if (found.kubeconfig === null) {
+    if (process.env['CI'] === 'true') throw new Error(`CI=true and ${found.reason}`);
+    return;
+  }
+  admin = await Admin.open(found.kubeconfig);
+  api = await connectKubeApi({ kubeconfig: found.kubeconfig });
+});
+after(async () => {
+  await (await lookup).stop?.();
+});
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// --- objects, each in the test's own namespace -------------------------------------------------------------
+
+const nsPath = (ns: string): string => `/api/v1/namespaces/${ns}`;
+
+const service = (name: string, port: number): object => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name },
+  spec: { selector: { app: name }, ports: [{ name: 'http', port, targetPort: 8080 }] },
+});
+const pod = (name: string, app: string, sa: string): object => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, labels: { app } },
+  spec: {
+    serviceAccountName: sa,
+    automountServiceAccountToken: false,
+    containers: [{ name: 'app', image: 'example.invalid/app:1', ports: [{ name: 'http', containerPort: 8080 }] }],
+  },
+});
+const podIp = (ip: string): object => ({
+  status: { podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] },
+});
+const split = (name: string, weight: number): object => ({
+  apiVersion: 'split.smi-spec.io/v1alpha2',
+  kind: 'TrafficSplit',
+  metadata: { name },
+  spec: { service: 'web', backends: [{ service: 'web-v1', weight }, { service: 'web-v2', weight: 100 - weight }] },
+});
+const splits = (ns: string): string => `/apis/split.smi-spec.io/v1alpha2/namespaces/${ns}/trafficsplits`;
+
+/** A fresh namespace with a ServiceAccount "web" (pods need theirs to exist: no controller makes them here). */
+async function namespace(): Promise<string> {
+  const ns = `weft-k8s-${run}-${++nsCount}`;
+  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  await admin.create(`${nsPath(ns)}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'web' } });
+  return ns;
+}
+
+/** A memory log folded into a Catalog, and the batches appended, as the runtime wires them. */
+class Harness {
+  readonly catalog = new Catalog();
+  readonly batches: LogBatch[] = [];
+  readonly logger = captureLogger();
+  log!: EventLog;
+  private sub!: Subscription;
+  private readonly sources: KubernetesSource[] = [];
+
+  constructor(readonly ns: string) {}
+
+  async open(): Promise<this> {
+    const memory = builtinBackends(silentLogger).find((b) => b.scheme === 'memory')!;
+    this.log = await memory.open('memory:');
+    this.sub = this.log.follow(0, (b) => {
+      this.batches.push(b);
+      this.catalog.apply(b);
+    });
+    return this;
+  }
+
+  async start(options: { watchTimeoutSeconds?: number; retryMs?: number } = {}): Promise<KubernetesSource> {
+    const source = new KubernetesSource({
+      name: 'kubernetes',
+      api,
+      watchTimeoutSeconds: options.watchTimeoutSeconds ?? 60,
+      retryMs: options.retryMs ?? 100,
+      missingKindRetryMs: 1000,
+      logger: this.logger,
+    });
+    await source.start(createSourceSink(source, this.log, this.catalog, this.logger));
+    this.sources.push(source);
+    await this.caughtUp();
+    return source;
+  }
+
+  async caughtUp(): Promise<void> {
+    await until('the catalog to catch up', () => this.catalog.lastOffset >= this.log.head() - 1);
+  }
+
+  /** "op Kind key" of a batch's events in this test's namespace. */
+  mine(batch: LogBatch | undefined): string[] {
+    return (batch?.events ?? []).filter((e) => e.key.startsWith(`${this.ns}/`)).map((e) => `${e.op} ${e.kind} ${e.key}`);
+  }
+
+  /** Batches since `from` that touched this namespace, as "op Kind key" lists. */
+  mineSince(from: number): string[][] {
+    return this.batches.slice(from).map((b) => this.mine(b)).filter((l) => l.length > 0);
+  }
+
+  port(name: string): number | undefined {
+    return this.catalog.get('Service', `${this.ns}/${name}`)?.ports[0]?.port;
+  }
+
+  errors(): string[] {
+    return this.logger.records
+      .filter((r) => r.level === 'error' && String(r['object'] ?? '').includes(this.ns))
+      .map((r) => `${r.msg}: ${String(r['error'] ?? '')}`);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const s of this.sources.splice(0)) await s.stop();
+  }
+
+  async close(): Promise<void> {
+    await this.stopAll();
+    await this.sub.close();
+    await this.log.close();
+  }
+}
+
+describe('kubernetes source against kube-apiserver', async () => {
+  const found = await lookup;
+  if (found.kubeconfig === null) {
+    it('needs a kube-apiserver', (t) => {
+      if (process.env['CI'] === 'true') throw new Error(`CI=true and ${found.reason}`);
+      t.skip(found.reason);
+    });
+    return;
+  }
+
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('appends the initial lists of every kind as one batch', async () => {
+    const ns = await namespace();
+    await admin.create(`${nsPath(ns)}/services`, service('web', 80));
+    await admin.create(`${nsPath(ns)}/pods`, pod('web-1', 'web', 'web'));
+    await admin.patch(`${nsPath(ns)}/pods/web-1/status`, podIp('10.1.0.5'));
+    await admin.create(splits(ns), split('web-split', 30));
+    h = await new Harness(ns).open();
+    await h.start();
+
+    assert.equal(h.batches.length, 1, 'the initial lists are one batch');
+    assert.deepEqual(h.mine(h.batches[0]), [
+      `upsert Service ${ns}/web`,
+      `upsert ServiceAccount ${ns}/web`,
+      `upsert TrafficSplit ${ns}/web-split`,
+      `upsert Workload ${ns}/web-1`,
+    ]);
+    assert.ok(h.batches[0]!.events.some((e) => e.kind === 'Namespace' && e.key === ns), 'the namespace is listed');
+    assert.equal(h.batches[0]!.events[0]!.source, 'kubernetes');
+    const w = h.catalog.get('Workload', `${ns}/web-1`);
+    assert.deepEqual(w?.ips, ['10.1.0.5']);
+    assert.equal(w?.serviceAccount, 'web');
+    assert.equal(w?.ready, true);
+    assert.deepEqual(h.catalog.get('TrafficSplit', `${ns}/web-split`)?.backends, [
+      { service: 'web-v1', weight: 30 },
+      { service: 'web-v2', weight: 70 },
+    ]);
+    assert.deepEqual(h.errors(), []);
+  });
+
+  it('appends additions, changes and deletions of Services and Pods as they happen', async () => {
+    const ns = await namespace();
+    h = await new Harness(ns).open();
+    await h.start();
+    const from = h.batches.length;
+
+    await admin.create(`${nsPath(ns)}/services`, service('api', 8080));
+    await until('the new Service', () => h!.port('api') === 8080);
+    await admin.patch(`${nsPath(ns)}/services/api`, { spec: { ports: [{ name: 'http', port: 8081, targetPort: 8080 }] } });
+    await until('the Service change', () => h!.port('api') === 8081);
+
+    await admin.create(`${nsPath(ns)}/pods`, pod('api-1', 'api', 'web'));
+    await until('the new Pod', () => h!.catalog.get('Workload', `${ns}/api-1`) !== undefined);
+    assert.deepEqual(h.catalog.get('Workload', `${ns}/api-1`)?.ips, []);
+    await admin.patch(`${nsPath(ns)}/pods/api-1/status`, podIp('10.1.0.9'));
+    await until('the Pod IP', () => h!.catalog.get('Workload', `${ns}/api-1`)?.ips[0] === '10.1.0.9');
+    // A change the model does not read (an annotation-free status field) appends nothing.
+    const before = h.log.head();
+    await admin.patch(`${nsPath(ns)}/pods/api-1/status`, { status: { message: 'still here' } });
+    await sleep(300);
+    assert.equal(h.log.head(), before, 'a change the mesh does not read is not an event');
+
+    await admin.delete(`${nsPath(ns)}/pods/api-1`);
+    await until('the Pod deletion', () => h!.catalog.get('Workload', `${ns}/api-1`) === undefined);
+    await admin.delete(`${nsPath(ns)}/services/api`);
+    await until('the Service deletion', () => h!.port('api') === undefined);
+
+    assert.deepEqual(h.mineSince(from), [
+      [`upsert Service ${ns}/api`],
+      [`upsert Service ${ns}/api`],
+      [`upsert Workload ${ns}/api-1`],
+      [`upsert Workload ${ns}/api-1`],
+      [`delete Workload ${ns}/api-1`],
+      [`delete Service ${ns}/api`],
+    ]);
+    assert.deepEqual(h.errors(), []);
+  });
+
+  it('rejects an invalid TrafficSplit with a clear error, keeps its last good version and takes the fix', async () => {
+    const ns = await namespace();
+    await admin.create(splits(ns), split('web-split', 30));
+    h = await new Harness(ns).open();
+    await h.start();
+    const weight = (): number | undefined => h!.catalog.get('TrafficSplit', `${ns}/web-split`)?.backends[0]?.weight;
+    assert.equal(weight(), 30);
+    const head = h.log.head();
+
+    // The CRD's schema keeps any spec, so the API server stores this; the model must refuse it.
+    await admin.patch(`${splits(ns)}/web-split`, { spec: { backends: [{ service: 'web-v1', weight: -5 }] } });
+    await until('the rejection', () => h!.errors().length > 0);
+    const errors = h.errors();
+    assert.equal(errors.length, 1);
+    assert.match(
+      errors[0]!,
+      new RegExp(
+        `^invalid Kubernetes object rejected: TrafficSplit ${ns}/web-split \\(resourceVersion \\d+\\) rejected \\(its last good version stays in force\\): spec\\.backends\\[0\\]\\.weight: must be a non-negative integer`,
+      ),
+    );
+    assert.equal(h.log.head(), head, 'nothing is appended for the invalid version');
+    assert.equal(weight(), 30, 'the last good version stays');
+
+    // A restart while it is still invalid keeps the last good version too (no delete).
+    await h.stopAll();
+    await h.start();
+    assert.equal(h.log.head(), head, 'a restart over the invalid object appends nothing');
+    assert.equal(weight(), 30);
+
+    await admin.patch(`${splits(ns)}/web-split`, { spec: { backends: [{ service: 'web-v1', weight: 60 }, { service: 'web-v2', weight: 40 }] } });
+    await until('the fix', () => weight() === 60);
+  });
+
+  it('appends nothing on a restart over an unchanged cluster, and only the difference after changes made while down', async () => {
+    const ns = await namespace();
+    await admin.create(`${nsPath(ns)}/services`, service('web', 80));
+    await admin.create(`${nsPath(ns)}/services`, service('db', 5432));
+    await admin.create(`${nsPath(ns)}/pods`, pod('web-1', 'web', 'web'));
+    h = await new Harness(ns).open();
+    await h.start();
+    await h.stopAll();
+    const head = h.log.head();
+
+    await h.start();
+    assert.equal(h.log.head(), head, 'a restart over an unchanged cluster appends nothing');
+    await h.stopAll();
+
+    await admin.patch(`${nsPath(ns)}/services/web`, { spec: { ports: [{ name: 'http', port: 81, targetPort: 8080 }] } });
+    await admin.delete(`${nsPath(ns)}/services/db`);
+    await admin.delete(`${nsPath(ns)}/pods/web-1`);
+    const from = h.batches.length;
+    await h.start();
+    assert.equal(h.batches.length, from + 1, 'the difference is one batch');
+    assert.deepEqual(h.mine(h.batches[from]), [`delete Service ${ns}/db`, `upsert Service ${ns}/web`, `delete Workload ${ns}/web-1`]);
+    assert.equal(h.port('web'), 81);
+  });
+
+  it('resumes watches the server ends, and relists a kind whose resourceVersion was compacted away (410 Gone)', async () => {
+    const etcd = found.etcd;
+    assert.ok(etcd !== null, 'this test compacts etcd: set WEFT_ETCD_ENDPOINT beside WEFT_KUBECONFIG');
+    const ns = await namespace();
+    const endpoints = `${nsPath(ns)}/endpoints`;
+    const ep = (name: string, ip: string): object => ({
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name },
+      subsets: [{ addresses: [{ ip }], ports: [{ name: 'http', port: 8080 }] }],
+    });
+    await admin.create(`${nsPath(ns)}/services`, service('web', 80));
+    await admin.create(endpoints, ep('web', '10.1.0.1'));
+    await admin.create(endpoints, ep('db', '10.1.0.2'));
+    h = await new Harness(ns).open();
+    // The server ends each watch after a second; the source must resume each time without losing changes.
+    const source = await h.start({ watchTimeoutSeconds: 1, retryMs: 1500 });
+    await sleep(2500);
+    await admin.patch(`${nsPath(ns)}/services/web`, { spec: { ports: [{ name: 'http', port: 81, targetPort: 8080 }] } });
+    await until('a change after watch timeouts', () => h!.port('web') === 81);
+    assert.ok(h.logger.records.every((r) => r.level !== 'warn' || r['kind'] !== 'Service'), 'a server timeout is not a failure');
+
+    // Break the Endpoints watch (the test apiserver serves Endpoints watches from etcd, without its cache).
+    // While the source pauses, db goes and etcd is compacted past the watch's resourceVersion, as after a
+    // long disconnection: the resumed watch gets 410 Gone, and the deletion must arrive through a new list.
+    const watches = (source as unknown as { watches: Map<string, { handle?: { abort(): void } }> }).watches;
+    watches.get('Endpoints')!.handle!.abort();
+    await admin.delete(`${endpoints}/db`);
+    await admin.patch(`${endpoints}/web`, { subsets: [{ addresses: [{ ip: '10.1.0.3' }], ports: [{ name: 'http', port: 8080 }] }] });
+    await compactEtcd(etcd);
+    const from = h.batches.length;
+    await until('the relist after 410', () => h!.catalog.get('Endpoints', `${ns}/db`) === undefined, 15_000);
+    assert.ok(
+      h.logger.records.some((r) => r.msg === 'the watch resourceVersion expired; listing again' && r['kind'] === 'Endpoints'),
+      'the source saw 410 Gone and listed again',
+    );
+    assert.deepEqual(h.mineSince(from), [[`delete Endpoints ${ns}/db`, `upsert Endpoints ${ns}/web`]], 'the relist is one batch');
+    assert.equal(h.catalog.get('Endpoints', `${ns}/web`)?.subsets[0]?.addresses[0]?.ip, '10.1.0.3');
+
+    await admin.patch(`${endpoints}/web`, { subsets: [{ addresses: [{ ip: '10.1.0.4' }], ports: [{ name: 'http', port: 8080 }] }] });
+    await until('a change after the relist', () => h!.catalog.get('Endpoints', `${ns}/web`)?.subsets[0]?.addresses[0]?.ip === '10.1.0.4');
+  });
+});
