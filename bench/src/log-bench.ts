@@ -4,7 +4,7 @@
  * 1-event batches from concurrent appenders (group commit), then reads them back (open scan, read + decode)
  * and replays them into the Catalog: batch by batch (the live path) and as `weft start` does (CompactingFold).
  *
- *   npm run bench:log -w bench [-- --events 100000 --concurrency 64 --history churn|distinct]
+ *   npm run bench:log -w bench [-- --events 100000 --concurrency 64 --history churn|distinct --cold-runs 3]
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -264,13 +264,16 @@ async function main(): Promise<void> {
 
     // 6. The same from a cold process: `weft start` on this log (no plugins), three times; the time it logs for
     //    the start-up replay (open included), and from spawn to `ready`.
-    const runs: { replayMs: number; readyMs: number }[] = [];
-    for (let i = 0; i < 3; i++) runs.push(await coldStart(root, dirA));
+    const coldRuns = arg('cold-runs', 3);
+    const runs: { replayMs: number; cpuMs: number; readyMs: number }[] = [];
+    for (let i = 0; i < coldRuns; i++) runs.push(await coldStart(root, dirA));
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const replayMs = median(runs.map((r) => r.replayMs));
+    const replayCpu = median(runs.map((r) => r.cpuMs));
     say(
-      `cold weft start on this log (median of 3): start-up replay ${replayMs} ms = ${rate(total, replayMs)} ` +
-        `(runs ${runs.map((r) => r.replayMs).join(', ')} ms); spawn to ready ${median(runs.map((r) => r.readyMs))} ms`,
+      `cold weft start on this log (median of ${coldRuns}): start-up replay ${replayMs} ms = ${rate(total, replayMs)}, ` +
+        `cpu ${replayCpu} ms = ${rate(total, replayCpu)} per cpu (runs ${runs.map((r) => `${r.replayMs}/${r.cpuMs}`).join(', ')} ms wall/cpu); ` +
+        `spawn to ready ${median(runs.map((r) => r.readyMs))} ms`,
     );
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
@@ -278,7 +281,7 @@ async function main(): Promise<void> {
 }
 
 /** Runs `weft start` over `logDir` until it is ready; returns the replay time it logged and the time to ready. */
-async function coldStart(root: string, logDir: string): Promise<{ replayMs: number; readyMs: number }> {
+async function coldStart(root: string, logDir: string): Promise<{ replayMs: number; cpuMs: number; readyMs: number }> {
   const config = path.join(root, 'cold.yaml');
   fs.writeFileSync(
     config,
@@ -288,6 +291,7 @@ async function coldStart(root: string, logDir: string): Promise<{ replayMs: numb
   const t0 = performance.now();
   const child = spawn(process.execPath, [bin, 'start', '--config', config, '--insecure'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let replayMs = -1;
+  let cpuMs = -1;
   let stderr = '';
   try {
     const readyMs = await new Promise<number>((resolve, reject) => {
@@ -298,8 +302,11 @@ async function coldStart(root: string, logDir: string): Promise<{ replayMs: numb
         stderr += chunk;
         for (const line of stderr.split('\n')) {
           if (!line.startsWith('{')) continue;
-          const rec = JSON.parse(line) as { msg?: string; ms?: number };
-          if (rec.msg === 'log replayed into the catalog' && typeof rec.ms === 'number') replayMs = rec.ms;
+          const rec = JSON.parse(line) as { msg?: string; ms?: number; cpuMs?: number };
+          if (rec.msg === 'log replayed into the catalog' && typeof rec.ms === 'number') {
+            replayMs = rec.ms;
+            cpuMs = rec.cpuMs ?? -1;
+          }
           if (rec.msg === 'ready') {
             clearTimeout(timer);
             resolve(Math.round(performance.now() - t0));
@@ -309,7 +316,7 @@ async function coldStart(root: string, logDir: string): Promise<{ replayMs: numb
       });
     });
     if (replayMs < 0) throw new Error('weft start logged no "log replayed into the catalog" line');
-    return { replayMs, readyMs };
+    return { replayMs, cpuMs, readyMs };
   } finally {
     child.removeAllListeners('exit');
     child.kill('SIGTERM');

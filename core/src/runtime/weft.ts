@@ -188,6 +188,7 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
     await fs.promises.mkdir(config.dataDir, { recursive: true });
     // The start-up replay's time includes the open, which verifies every record of a file log.
     const t0 = Date.now();
+    const cpu0 = process.cpuUsage();
     const log = await openLog(config.log, ext.backends, config.label, { keepRecords: true });
     stops.push({ name: 'log', stop: () => log.close() });
 
@@ -219,7 +220,14 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       metrics.observeBatch(batch);
       return changes;
     };
-    logger.info('log replayed into the catalog', { events: fold.events, resources: fold.resources, offset: catalog.lastOffset, ms: Date.now() - t0 });
+    const cpu = process.cpuUsage(cpu0);
+    logger.info('log replayed into the catalog', {
+      events: fold.events,
+      resources: fold.resources,
+      offset: catalog.lastOffset,
+      ms: Date.now() - t0,
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    });
 
     const waiters: { offset: number; resolve: () => void }[] = [];
     const wake = (): void => {
