@@ -56,6 +56,8 @@ export interface RawRecord {
   /** Byte position of the record in the file. */
   readonly pos: number;
   readonly payload: Buffer;
+  /** Its events as decodeEnvelopes gives them, when the open that kept the record decoded them anyway. */
+  readonly events?: readonly EncodedEvent[];
 }
 
 interface Segment {
@@ -356,7 +358,7 @@ export class FileEventLog implements EventLog {
   private async *encodedRange(from: number, end: number): AsyncGenerator<readonly EncodedEvent[]> {
     const kept = from === 0 ? this.takeRecords() : null;
     if (kept !== null) {
-      for (const r of kept) yield decodeEnvelopes(r.payload, `${r.file} at byte ${r.pos}`);
+      for (const r of kept) yield r.events ?? decodeEnvelopes(r.payload, `${r.file} at byte ${r.pos}`);
       return;
     }
     for await (const records of this.recordsFrom(from, end)) {
@@ -577,7 +579,14 @@ async function loadSegments(dir: string, readOnly: boolean, logger: Logger, kept
       throw new LogCorruptError(seg.file, 0, `segment starts at offset ${firstOffset} but the previous one ends at ${prev.endOffset} (a segment is missing or misnamed)`);
     }
     const file = seg.file;
-    const scan = await scanSegment(file, 0, firstOffset, undefined, kept === null ? undefined : (pos, payload) => kept.push({ file, pos, payload }));
+    // A kept record carries the envelopes the check decoded: its reader (replay, the start-up fold) needs them.
+    const keep =
+      kept === null
+        ? undefined
+        : (pos: number, payload: Buffer, events: readonly EncodedEvent[] | undefined): void => {
+            kept.push(events === undefined ? { file, pos, payload } : { file, pos, payload, events });
+          };
+    const scan = await scanSegment(file, 0, firstOffset, undefined, keep, kept !== null);
     seg.bytes = scan.validBytes;
     seg.endOffset = scan.endOffset;
     seg.records = scan.records;

@@ -4,7 +4,8 @@
  * never holds a whole segment and never looks at bytes a writer has not synced.
  */
 import * as fs from 'node:fs/promises';
-import { summarizeBatch } from './codec.js';
+import { decodeEnvelopes, summarizeBatch } from './codec.js';
+import type { EncodedEvent } from './types.js';
 import { crc32c } from './crc32c.js';
 import { EventSchemaVersionError } from './errors.js';
 
@@ -165,8 +166,13 @@ export async function scanSegment(
   startPos: number,
   startOffset: number,
   prior?: { records: number; index: IndexEntry[] },
-  /** Receives every verified record (position and payload), in order, as the scan accepts it. */
-  onRecord?: (pos: number, payload: Buffer) => void,
+  /**
+   * Receives every verified record (position and payload), in order, as the scan accepts it; with
+   * `envelopes`, also its events as decodeEnvelopes gives them (the check is the same, so a reader that
+   * wants them does not decode every record a second time).
+   */
+  onRecord?: (pos: number, payload: Buffer, events: readonly EncodedEvent[] | undefined) => void,
+  envelopes = false,
 ): Promise<SegmentScan> {
   const fh = await fs.open(file, 'r');
   try {
@@ -187,9 +193,15 @@ export async function scanSegment(
           scan.problem = { pos: item.pos, reason: item.reason, fatal: false };
           break records;
         }
-        let summary;
+        let summary: { firstOffset: number; count: number };
+        let events: EncodedEvent[] | undefined;
         try {
-          summary = summarizeBatch(item.payload, `${file} at byte ${item.pos}`);
+          if (envelopes) {
+            events = decodeEnvelopes(item.payload, `${file} at byte ${item.pos}`);
+            summary = { firstOffset: events[0]!.offset, count: events.length };
+          } else {
+            summary = summarizeBatch(item.payload, `${file} at byte ${item.pos}`);
+          }
         } catch (err) {
           const fatal = err instanceof EventSchemaVersionError;
           scan.problem = { pos: item.pos, reason: `undecodable payload: ${(err as Error).message}`, fatal, error: err as Error };
@@ -210,7 +222,7 @@ export async function scanSegment(
         scan.records++;
         scan.endOffset += summary.count;
         scan.validBytes = item.pos + item.size;
-        onRecord?.(item.pos, item.payload);
+        onRecord?.(item.pos, item.payload, events);
       }
     }
     return scan;

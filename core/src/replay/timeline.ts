@@ -125,7 +125,7 @@ export class Timeline {
     for (let i = from; i <= to; i++) {
       const h = this.held[i];
       if (h === undefined) throw new RangeError(`no batch ${i}: the timeline has ${this.held.length}`);
-      const events: readonly (EncodedEvent | MeshEvent)[] = 'payload' in h ? decodeEnvelopes(h.payload, `${h.file} at byte ${h.pos}`) : h.events;
+      const events: readonly (EncodedEvent | MeshEvent)[] = 'payload' in h ? (h.events ?? decodeEnvelopes(h.payload, `${h.file} at byte ${h.pos}`)) : h.events;
       for (const ev of events) {
         let byKey = byKind.get(ev.kind);
         if (byKey === undefined) byKind.set(ev.kind, (byKey = new Map()));
