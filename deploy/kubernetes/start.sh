@@ -18,6 +18,14 @@ done
 command -v openssl >/dev/null || { echo "start.sh: openssl is not on PATH; install openssl" >&2; exit 1; }
 command -v node >/dev/null || { echo "start.sh: node is not on PATH" >&2; exit 1; }
 command -v curl >/dev/null || { echo "start.sh: curl is not on PATH; install curl" >&2; exit 1; }
+command -v flock >/dev/null || { echo "start.sh: flock is not on PATH; install util-linux" >&2; exit 1; }
+
+# Two callers at once (two test processes) must not both start a server in one run folder: the second
+# waits here, then finds the first one's server running.
+mkdir -p "$(dirname "$run")"
+# The servers started below get fd 9 closed (9>&-), or they would hold the lock for their lifetime.
+exec 9>"$run.lock"
+flock -w "$start_timeout" 9 || { echo "start.sh: another start.sh holds $run.lock" >&2; exit 1; }
 
 alive() { [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
 
@@ -64,7 +72,7 @@ nohup "$bin/etcd" --name weft-test --data-dir "$run/etcd" \
   --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
   --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
   --initial-cluster "weft-test=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level warn \
-  >"$run/etcd.log" 2>&1 &
+  >"$run/etcd.log" 2>&1 9>&- &
 echo $! >"$run/etcd.pid"
 echo "http://127.0.0.1:$etcd_port" >"$run/etcd-endpoint"
 
@@ -88,7 +96,7 @@ nohup "$bin/kube-apiserver" \
   --watch-cache-sizes 'endpoints#0' \
   --profiling=false \
   --cert-dir "$run/pki/generated" \
-  >"$run/kube-apiserver.log" 2>&1 &
+  >"$run/kube-apiserver.log" 2>&1 9>&- &
 echo $! >"$run/kube-apiserver.pid"
 
 deadline=$((SECONDS + start_timeout))

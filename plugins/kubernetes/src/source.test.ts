@@ -1,28 +1,39 @@
 /**
- * The Kubernetes source against a real kube-apiserver and etcd (deploy/kubernetes/start.sh). Without an
- * apiserver the tests are skipped with the reason, except under CI=true, where a missing one fails them.
+ * The Kubernetes source against a real kube-apiserver and etcd (deploy/kubernetes/start.sh), on its own
+ * and inside a running Weft as the identity deploy/kubernetes/rbac.yaml describes. One file, so one test
+ * process starts (and stops) the apiserver. Without an apiserver the tests are skipped with the reason,
+ * except under CI=true, where a missing one fails them.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
 import {
   builtinBackends,
   captureLogger,
   Catalog,
   createSourceSink,
+  normalizeConfig,
   silentLogger,
+  startWeft,
   type EventLog,
   type LogBatch,
+  type RunningWeft,
+  type SourceSink,
   type Subscription,
 } from '@weft/core';
 import { connectKubeApi, type KubeApi } from './api.js';
 import { KubernetesSource } from './source.js';
-import { Admin, compactEtcd, findApiServer, type ApiServerLookup } from './testing.js';
+import { Admin, compactEtcd, deployDir, findApiServer, type ApiServerLookup } from './testing.js';
 
 const lookup: Promise<ApiServerLookup> = findApiServer();
 let admin: Admin;
 let api: KubeApi;
 const run = randomBytes(3).toString('hex');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-k8s-'));
 let nsCount = 0;
 
 before(async () => {
@@ -35,6 +46,7 @@ before(async () => {
   api = await connectKubeApi({ kubeconfig: found.kubeconfig });
 });
 after(async () => {
+  fs.rmSync(tmp, { recursive: true, force: true });
   await (await lookup).stop?.();
 });
 
@@ -339,5 +351,102 @@ describe('kubernetes source against kube-apiserver', async () => {
 
     await admin.patch(`${endpoints}/web`, { subsets: [{ addresses: [{ ip: '10.1.0.4' }], ports: [{ name: 'http', port: 8080 }] }] });
     await until('a change after the relist', () => h!.catalog.get('Endpoints', `${ns}/web`)?.subsets[0]?.addresses[0]?.ip === '10.1.0.4');
+  });
+});
+
+/** POST that accepts "already exists": the RBAC objects are shared by every run against one apiserver. */
+async function ensure(collection: string, obj: unknown): Promise<void> {
+  const a = await admin.request('POST', collection, obj);
+  if (a.status !== 201 && a.status !== 409) assert.fail(`POST ${collection}: HTTP ${a.status}: ${String(a.body['message'])}`);
+}
+
+/** A kubeconfig for a ServiceAccount, with a token from the TokenRequest API, beside the admin's cluster. */
+async function serviceAccountKubeconfig(adminKubeconfig: string, ns: string, sa: string): Promise<string> {
+  await ensure('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  await ensure(`/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa } });
+  const tr = await admin.create(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { expirationSeconds: 600 },
+  });
+  const token = (tr['status'] as { token: string }).token;
+  const kc = parseYaml(fs.readFileSync(adminKubeconfig, 'utf8')) as { users: { name: string; user: unknown }[] };
+  kc.users = [{ name: kc.users[0]!.name, user: { token } }];
+  const file = path.join(tmp, `${ns}-${sa}.kubeconfig`);
+  fs.writeFileSync(file, stringify(kc), { mode: 0o600 });
+  return file;
+}
+
+describe('kubernetes plugin in a running Weft, with the RBAC of deploy/kubernetes/rbac.yaml', async () => {
+  const found = await lookup;
+  if (found.kubeconfig === null) {
+    it('needs a kube-apiserver', (t) => {
+      if (process.env['CI'] === 'true') throw new Error(`CI=true and ${found.reason}`);
+      t.skip(found.reason);
+    });
+    return;
+  }
+  const adminKubeconfig = found.kubeconfig;
+
+  it('refuses to start, with the API server message, as an identity that may not list', async () => {
+    const kubeconfig = await serviceAccountKubeconfig(adminKubeconfig, `weft-k8s-${run}-nobody`, 'nobody');
+    const api = await connectKubeApi({ kubeconfig });
+    const source = new KubernetesSource({ name: 'kubernetes', api, watchTimeoutSeconds: 30, retryMs: 100, missingKindRetryMs: 1000, logger: silentLogger });
+    const sink: SourceSink = { append: () => assert.fail('nothing may be appended'), known: () => new Map(), logger: silentLogger };
+    await assert.rejects(source.start(sink), (err: Error & { code?: string; status?: number }) => {
+      assert.equal(err.code, 'KUBERNETES_API_FAILED');
+      assert.equal(err.status, 403);
+      assert.match(err.message, /HTTP 403: .* "system:serviceaccount:weft-k8s-\w+-nobody:nobody" cannot list resource/);
+      return true;
+    });
+    await source.stop();
+  });
+
+  it('loads from weft.yaml by package name and keeps the catalog in step with the cluster', async () => {
+    for (const doc of parseAllDocuments(fs.readFileSync(path.join(deployDir, 'rbac.yaml'), 'utf8'))) {
+      const obj = doc.toJS() as { kind: string };
+      await ensure(`/apis/rbac.authorization.k8s.io/v1/${obj.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}`, obj);
+    }
+    const kubeconfig = await serviceAccountKubeconfig(adminKubeconfig, 'weft-system', 'weft');
+    const ns = `weft-k8s-${run}-weft`;
+    await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const svc = (port: number): object => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web' },
+      spec: { selector: { app: 'web' }, ports: [{ name: 'http', port }] },
+    });
+    await admin.create(`/api/v1/namespaces/${ns}/services`, svc(80));
+
+    const config = normalizeConfig(
+      {
+        log: 'memory:',
+        xds: { host: '127.0.0.1', port: 0, insecure: true, coalesceMs: 0 },
+        debug: { port: 0 },
+        metrics: { enabled: false },
+        plugins: [{ name: '@weft/plugin-kubernetes', config: { kubeconfig: path.basename(kubeconfig), watchTimeoutSeconds: 30 } }],
+      },
+      { file: path.join(tmp, 'weft.yaml'), label: 'weft.yaml', configDir: tmp },
+    );
+    const logger = captureLogger('info');
+    let weft: RunningWeft | undefined = await startWeft(config, { logger });
+    try {
+      const port = (): number | undefined => weft!.catalog.get('Service', `${ns}/web`)?.ports[0]?.port;
+      assert.equal(port(), 80, 'the initial list is in the catalog when start resolves');
+      assert.equal(weft.catalog.sourceOf('Service', `${ns}/web`), 'kubernetes');
+      await admin.patch(`/api/v1/namespaces/${ns}/services/web`, { spec: { ports: [{ name: 'http', port: 81 }] } });
+      await until('the change in the catalog', () => port() === 81);
+      await admin.delete(`/api/v1/namespaces/${ns}/services/web`);
+      await until('the deletion in the catalog', () => port() === undefined);
+      assert.deepEqual(
+        logger.records.filter((r) => r.level === 'error' || (r.level === 'warn' && r['source'] === 'kubernetes')).map((r) => r.msg),
+        [],
+      );
+      await weft.close();
+      await weft.stopped;
+      weft = undefined;
+    } finally {
+      await weft?.close();
+    }
   });
 });
