@@ -28,6 +28,8 @@ interface KindWatch {
   generation: number;
   /** The server said the resourceVersion is gone (410): the next step is a relist, not a resume. */
   expired: boolean;
+  /** The server sent another ERROR event: the next resume waits retryMs, so a failing watch does not spin. */
+  failed: string | undefined;
 }
 
 /**
@@ -39,7 +41,9 @@ interface KindWatch {
  */
 export class KubernetesSource implements ResourceSource {
   readonly name: string;
-  private readonly state = new ClusterState();
+  private state = new ClusterState();
+  /** Kinds the API did not serve at the last look, so their absence is logged once, not every retry. */
+  private readonly missing = new Set<string>();
   private readonly published = new Map<string, Held>();
   private readonly watches = new Map<string, KindWatch>();
   private readonly dirty = new Set<string>();
@@ -57,6 +61,10 @@ export class KubernetesSource implements ResourceSource {
   async start(sink: SourceSink): Promise<void> {
     this.sink = sink;
     this.stopped = false;
+    // A start after stop() begins from what the log holds, like a new process.
+    this.state = new ClusterState();
+    this.published.clear();
+    this.dirty.clear();
     for (const [id, r] of sink.known()) this.published.set(id, { kind: r.kind, key: r.key, body: r.body });
     const kinds = this.options.kinds ?? WATCHED_KINDS;
     const lists = await Promise.all(kinds.map(async (kind) => ({ kind, list: await this.listOrMissing(kind) })));
@@ -81,7 +89,7 @@ export class KubernetesSource implements ResourceSource {
 
     await Promise.all(
       lists.map(async ({ kind, list }) => {
-        const w: KindWatch = { kind, resourceVersion: '', handle: undefined, generation: 0, expired: false };
+        const w: KindWatch = { kind, resourceVersion: '', handle: undefined, generation: 0, expired: false, failed: undefined };
         this.watches.set(kind.kind, w);
         if (list === undefined) this.later(this.options.missingKindRetryMs, () => this.relist(w));
         else {
@@ -109,13 +117,19 @@ export class KubernetesSource implements ResourceSource {
   /** A kind's list, or undefined when the API does not serve it (a CRD that is not installed). */
   private async listOrMissing(kind: WatchedKind): Promise<{ items: readonly unknown[]; resourceVersion: string } | undefined> {
     try {
-      return await this.options.api.list(collectionPath(kind));
+      const list = await this.options.api.list(collectionPath(kind));
+      if (this.missing.delete(kind.kind)) this.options.logger.info('the API serves this kind now', { kind: kind.kind });
+      return list;
     } catch (err) {
       if (kind.custom && err instanceof KubernetesApiError && err.status === 404) {
-        this.options.logger.warn('the API does not serve this kind; install its CRD (deploy/kubernetes/crds) to use it', {
-          kind: kind.kind,
-          path: collectionPath(kind),
-        });
+        if (!this.missing.has(kind.kind)) {
+          this.missing.add(kind.kind);
+          this.options.logger.warn('the API does not serve this kind; install its CRD (deploy/kubernetes/crds) to use it', {
+            kind: kind.kind,
+            path: collectionPath(kind),
+            retryMs: this.options.missingKindRetryMs,
+          });
+        }
         return undefined;
       }
       throw err;
@@ -126,6 +140,7 @@ export class KubernetesSource implements ResourceSource {
     if (this.stopped) return;
     const generation = ++w.generation;
     w.expired = false;
+    w.failed = undefined;
     try {
       w.handle = await this.options.api.watch(
         collectionPath(w.kind),
@@ -159,14 +174,9 @@ export class KubernetesSource implements ResourceSource {
         break;
       case 'ERROR': {
         const status = event.object as { code?: unknown; message?: unknown };
+        // The server ends the watch after an ERROR event; onDone decides how to go on.
         if (status.code === 410) w.expired = true;
-        else {
-          this.options.logger.warn('the watch reported an error; resuming', {
-            kind: w.kind.kind,
-            code: status.code,
-            error: status.message,
-          });
-        }
+        else w.failed = `the server reported ${String(status.code)}: ${String(status.message)}`;
         return;
       }
       default:
@@ -188,6 +198,8 @@ export class KubernetesSource implements ResourceSource {
       void this.relist(w);
     } else if (err !== null) {
       this.retryWatch(w, err);
+    } else if (w.failed !== undefined) {
+      this.retryWatch(w, new KubernetesApiError(`watch of ${w.kind.kind}: ${w.failed}`, null));
     } else {
       // The server's timeout: resume where the watch was.
       void this.startWatch(w);
