@@ -1,0 +1,59 @@
+/**
+ * @weft/plugin-injector: the sidecar injector, a mutating admission webhook that gives pods of the mesh
+ * an Envoy sidecar, its iptables init container and its bootstrap certificate (OSM's injector, for Weft).
+ */
+import type { DependencyContainer } from 'tsyringe';
+import { PLUGIN_API_VERSION, Tokens, type PluginContext, type ResourceSource, type WeftPlugin } from '@weft/core';
+import { validateInjectorConfig, type InjectorConfig } from './config.js';
+import { InjectorSource } from './source.js';
+
+export { validateInjectorConfig, parseHostPort, type InjectorConfig } from './config.js';
+export {
+  ADMISSION_API_VERSION,
+  AdmissionReviewError,
+  admissionResponse,
+  checkPod,
+  parseAdmissionReview,
+  type AdmissionRequest,
+} from './admission.js';
+export {
+  BOOTSTRAP_FILE,
+  buildPodPatch,
+  buildProxySecret,
+  buildWebhookConfiguration,
+  DEFAULT_INJECTION_OPTIONS,
+  initContainer,
+  injectionDecision,
+  iptablesScript,
+  metaOf,
+  pointerToken,
+  PROXY_VOLUME,
+  proxySecretName,
+  proxyTlsFiles,
+  proxyVolume,
+  sidecarContainer,
+  SIDECAR_INJECTION_KEY,
+  type InjectionDecision,
+  type InjectionOptions,
+  type JsonPatchOperation,
+  type ObjectMetaView,
+  type ProxySecretInput,
+  type WebhookRegistration,
+} from './patch.js';
+export { SidecarInjector, type Admitted, type SidecarInjectorOptions } from './injector.js';
+export { connectInjectorKube, InjectorKubeError, type InjectorKube, type InjectorKubeOptions } from './kube.js';
+export { WebhookServer, type ServingCertificate, type WebhookServerOptions } from './server.js';
+export { InjectorSource, servingNames, type InjectorSourceOptions } from './source.js';
+
+const plugin: WeftPlugin<InjectorConfig> = {
+  name: 'sidecar-injector',
+  apiVersion: PLUGIN_API_VERSION,
+  validateConfig: validateInjectorConfig,
+  register(container: DependencyContainer, config: InjectorConfig, context: PluginContext): void {
+    const source = new InjectorSource({ config, container, trustDomain: context.trustDomain, logger: context.logger });
+    container.register<ResourceSource>(Tokens.ResourceSource, { useValue: source });
+  },
+};
+
+export default plugin;
+export { plugin };

@@ -1,0 +1,170 @@
+/**
+ * The injector as Weft runs it. The plugin API's only long-running extension point is ResourceSource, so
+ * the webhook is one whose start() brings the server up and appends nothing to the log. Its issuer and
+ * proxy adapter are resolved from the container at start, when every plugin has registered.
+ */
+import { isIP } from 'node:net';
+import type { DependencyContainer } from 'tsyringe';
+import {
+  ConfigError,
+  servingCertificateRequest,
+  Tokens,
+  type CertificateIssuer,
+  type Logger,
+  type ProxyAdapter,
+  type ResourceSource,
+  type SourceSink,
+} from '@weft/core';
+import type { InjectorConfig } from './config.js';
+import { SidecarInjector } from './injector.js';
+import { connectInjectorKube, type InjectorKube } from './kube.js';
+import { buildWebhookConfiguration, DEFAULT_INJECTION_OPTIONS, type InjectionOptions, type WebhookRegistration } from './patch.js';
+import { WebhookServer } from './server.js';
+
+export interface InjectorSourceOptions {
+  readonly config: InjectorConfig;
+  readonly container: DependencyContainer;
+  readonly trustDomain: string;
+  readonly logger: Logger;
+  /** For tests: an API client instead of one from the kubeconfig. */
+  readonly kube?: InjectorKube;
+}
+
+function resolveAll<T>(container: DependencyContainer, token: string): T[] {
+  return container.isRegistered(token, true) ? container.resolveAll<T>(token) : [];
+}
+
+/** Names the API server uses to reach the webhook, for the serving certificate. */
+export function servingNames(config: InjectorConfig, port: number): { dnsNames: string[]; ipAddresses: string[] } {
+  const names: string[] = [...config.servingNames];
+  if (config.webhookUrl !== undefined) {
+    names.unshift(new URL(config.webhookUrl.replace('{port}', String(port))).hostname.replace(/^\[|\]$/g, ''));
+  } else {
+    const { name, namespace } = config.service;
+    names.unshift(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`);
+  }
+  const unique = [...new Set(names)];
+  return { dnsNames: unique.filter((n) => isIP(n) === 0), ipAddresses: unique.filter((n) => isIP(n) !== 0) };
+}
+
+export class InjectorSource implements ResourceSource {
+  readonly name = 'sidecar-injector';
+  private server: WebhookServer | undefined;
+  private listeningPort = 0;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly options: InjectorSourceOptions) {}
+
+  /** The port the webhook listens on (0 before start). */
+  get port(): number {
+    return this.listeningPort;
+  }
+
+  async start(_sink: SourceSink): Promise<void> {
+    const { config, container, logger } = this.options;
+    const issuers = resolveAll<CertificateIssuer>(container, Tokens.CertificateIssuer);
+    const issuer = issuers[0];
+    if (issuer === undefined) {
+      throw new ConfigError('the sidecar injector needs a certificate issuer for proxy and webhook certificates; add @weft/plugin-ca-local to plugins');
+    }
+    const adapter = resolveAll<ProxyAdapter>(container, Tokens.ProxyAdapter).find((a) => a.kind === config.proxyKind);
+    if (adapter?.bootstrap === undefined) {
+      throw new ConfigError(
+        `the sidecar injector writes bootstraps for proxy kind "${config.proxyKind}", but ${adapter === undefined ? 'no adapter of that kind is loaded' : 'its adapter has no bootstrap'}; ` +
+          'add @weft/plugin-envoy to plugins or set proxyKind',
+      );
+    }
+    const kube = this.options.kube ?? (await connectInjectorKube({ ...(config.kubeconfig === undefined ? {} : { kubeconfig: config.kubeconfig }), ...(config.context === undefined ? {} : { context: config.context }) }));
+    const injection: InjectionOptions = {
+      ...DEFAULT_INJECTION_OPTIONS,
+      meshName: config.meshName,
+      sidecarImage: config.sidecarImage,
+      initImage: config.initImage,
+      proxyUid: config.proxyUid,
+      adsPort: config.xds.port,
+    };
+    const injector = new SidecarInjector({ injection, kube, issuer, adapter, trustDomain: this.options.trustDomain, xds: config.xds, logger });
+
+    // The serving certificate names depend on the port when the URL carries {port}: bind first, then serve.
+    const issueServing = async (port: number): Promise<{ certPem: string; keyPem: string; notBefore: Date; notAfter: Date }> => {
+      const cert = await issuer.issue(servingCertificateRequest(servingNames(config, port)));
+      return { certPem: [cert.certPem, ...cert.chainPem].map((p) => p.trim()).join('\n') + '\n', keyPem: cert.keyPem, notBefore: cert.notBefore, notAfter: cert.notAfter };
+    };
+    const first = await issueServing(config.listenPort);
+    const server = new WebhookServer({ path: config.path, certificate: first, admit: (r) => injector.admit(r), logger });
+    this.listeningPort = await server.listen(config.listenHost, config.listenPort);
+    this.server = server;
+    let current = first;
+    if (config.listenPort === 0 && config.webhookUrl?.includes('{port}') === true) {
+      current = await issueServing(this.listeningPort);
+      server.setCertificate(current);
+    }
+    this.scheduleRenewal(current, issueServing);
+
+    if (config.registerWebhook) {
+      await kube.applyWebhookConfiguration(this.webhookConfiguration(issuer.trustBundle()));
+      this.unsubscribe = issuer.onTrustBundleChange?.((bundle) => {
+        kube.applyWebhookConfiguration(this.webhookConfiguration(bundle)).then(
+          () => logger.info('webhook caBundle updated', { webhook: config.webhookName, roots: bundle.length }),
+          (err: Error) => logger.error('updating the webhook caBundle failed; the API server may refuse the new serving certificate', { webhook: config.webhookName, error: err.message }),
+        );
+      });
+    }
+    logger.info('sidecar injector listening', {
+      address: `${config.listenHost}:${this.listeningPort}`,
+      path: config.path,
+      webhook: config.registerWebhook ? config.webhookName : null,
+      mesh: config.meshName,
+      failurePolicy: config.failurePolicy,
+    });
+  }
+
+  /** The MutatingWebhookConfiguration for a trust bundle (after start: the URL's {port} is known). */
+  webhookConfiguration(caBundle: readonly string[]): Record<string, unknown> & { metadata: { name: string } } {
+    const { config } = this.options;
+    const clientConfig: WebhookRegistration['clientConfig'] =
+      config.webhookUrl !== undefined
+        ? { url: config.webhookUrl.replace('{port}', String(this.listeningPort)) }
+        : { service: { ...config.service, path: config.path } };
+    return buildWebhookConfiguration({
+      name: config.webhookName,
+      meshName: config.meshName,
+      caBundle,
+      failurePolicy: config.failurePolicy,
+      timeoutSeconds: config.timeoutSeconds,
+      clientConfig,
+    }) as Record<string, unknown> & { metadata: { name: string } };
+  }
+
+  /** Renews the serving certificate at two thirds of its life, so the API server never sees it expired. */
+  private scheduleRenewal(
+    cert: { notBefore: Date; notAfter: Date },
+    issue: (port: number) => Promise<{ certPem: string; keyPem: string; notBefore: Date; notAfter: Date }>,
+  ): void {
+    const life = cert.notAfter.getTime() - cert.notBefore.getTime();
+    const delay = Math.max(1_000, Math.min(cert.notBefore.getTime() + (life * 2) / 3 - Date.now(), 2 ** 31 - 1));
+    this.renewTimer = setTimeout(() => {
+      issue(this.listeningPort).then(
+        (next) => {
+          this.server?.setCertificate(next);
+          this.options.logger.info('webhook serving certificate renewed', { notAfter: next.notAfter.toISOString() });
+          this.scheduleRenewal(next, issue);
+        },
+        (err: Error) => {
+          this.options.logger.error('renewing the webhook serving certificate failed; retrying in a minute', { error: err.message });
+          this.scheduleRenewal({ notBefore: new Date(Date.now() - 1), notAfter: new Date(Date.now() + 90_000) }, issue);
+        },
+      );
+    }, delay);
+    this.renewTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.renewTimer);
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.server?.close();
+    this.server = undefined;
+  }
+}
