@@ -2,6 +2,7 @@
  * @weft/plugin-injector: the sidecar injector, a mutating admission webhook that gives pods of the mesh
  * an Envoy sidecar, its iptables init container and its bootstrap certificate (OSM's injector, for Weft).
  */
+import * as path from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { PLUGIN_API_VERSION, Tokens, type PluginContext, type ResourceSource, type WeftPlugin } from '@weft/core';
 import { validateInjectorConfig, type InjectorConfig } from './config.js';
@@ -50,7 +51,9 @@ const plugin: WeftPlugin<InjectorConfig> = {
   apiVersion: PLUGIN_API_VERSION,
   validateConfig: validateInjectorConfig,
   register(container: DependencyContainer, config: InjectorConfig, context: PluginContext): void {
-    const source = new InjectorSource({ config, container, trustDomain: context.trustDomain, logger: context.logger });
+    // A relative kubeconfig is relative to weft.yaml, like every path in it.
+    const resolved = config.kubeconfig === undefined ? config : { ...config, kubeconfig: path.resolve(context.configDir, config.kubeconfig) };
+    const source = new InjectorSource({ config: resolved, container, trustDomain: context.trustDomain, logger: context.logger });
     container.register<ResourceSource>(Tokens.ResourceSource, { useValue: source });
   },
 };

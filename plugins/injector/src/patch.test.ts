@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { testing } from '@weft/core';
+import { createPluginContainer, silentLogger, testing } from '@weft/core';
+import { validateInjectorConfig } from './config.js';
+import { InjectorSource } from './source.js';
 import {
   buildPodPatch,
   buildProxySecret,
@@ -83,6 +85,17 @@ describe('proxy Secret and webhook registration (golden)', () => {
       timeoutSeconds: 5,
       clientConfig: { url: 'https://127.0.0.1:9443/mutate-pod-creation' },
     }));
+  });
+});
+
+describe('deploy/kubernetes/injector', () => {
+  it('the MutatingWebhookConfiguration template is what the injector registers with its default config', () => {
+    const file = path.resolve(__dirname, '../../../deploy/kubernetes/injector/mutatingwebhookconfiguration.yaml');
+    const template = parse(fs.readFileSync(file, 'utf8')) as unknown;
+    const source = new InjectorSource({ config: validateInjectorConfig({}), container: createPluginContainer(), trustDomain: 'cluster.local', logger: silentLogger });
+    const built = source.webhookConfiguration(['-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----']) as unknown as { webhooks: { clientConfig: { caBundle: string } }[] };
+    for (const w of built.webhooks) w.clientConfig.caBundle = '${CA_BUNDLE}';
+    assert.deepEqual(template, built);
   });
 });
 

@@ -60,23 +60,23 @@ export class WebhookServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://webhook');
     if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
-    if (url.pathname !== this.options.path) return send(res, 404, { error: `no such path ${url.pathname}; the webhook serves POST ${this.options.path}` });
-    if (req.method !== 'POST') return send(res, 405, { error: `use POST with an AdmissionReview, not ${req.method ?? '?'}` });
+    if (url.pathname !== this.options.path) return fail(res, 404, `no such path ${url.pathname}; the webhook serves POST ${this.options.path}`);
+    if (req.method !== 'POST') return fail(res, 405, `use POST with an AdmissionReview, not ${req.method ?? '?'}`);
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
-    if (type !== 'application/json') return send(res, 415, { error: `Content-Type must be application/json, got ${JSON.stringify(type)}` });
+    if (type !== 'application/json') return fail(res, 415, `Content-Type must be application/json, got ${JSON.stringify(type)}`);
 
     let body: string;
     try {
       body = await readBody(req);
     } catch (err) {
-      return send(res, 413, { error: (err as Error).message });
+      return fail(res, 413, (err as Error).message);
     }
     let request: AdmissionRequest;
     try {
       request = parseAdmissionReview(body);
     } catch (err) {
       this.options.logger.warn('bad admission request', { error: (err as Error).message });
-      return send(res, 400, { error: (err as Error).message });
+      return fail(res, 400, (err as Error).message);
     }
     try {
       const admitted = await this.options.admit(request);
@@ -84,12 +84,19 @@ export class WebhookServer {
     } catch (err) {
       if (err instanceof AdmissionReviewError) {
         this.options.logger.warn('bad admission request', { uid: request.uid, error: err.message });
-        return send(res, 400, { error: err.message });
+        return fail(res, 400, err.message);
       }
       this.options.logger.error('admission failed', { uid: request.uid, namespace: request.namespace, error: (err as Error).message });
-      send(res, 500, { error: `the sidecar injector failed: ${(err as Error).message}` });
+      fail(res, 500, `the sidecar injector failed: ${(err as Error).message}`);
     }
   }
+}
+
+const REASONS: Record<number, string> = { 400: 'BadRequest', 404: 'NotFound', 405: 'MethodNotAllowed', 413: 'RequestEntityTooLarge', 415: 'UnsupportedMediaType', 500: 'InternalError' };
+
+/** Errors as a meta/v1 Status: the API server then shows our message in the error a user sees. */
+function fail(res: ServerResponse, code: number, message: string): void {
+  send(res, code, { apiVersion: 'v1', kind: 'Status', status: 'Failure', message, reason: REASONS[code] ?? 'InternalError', code });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

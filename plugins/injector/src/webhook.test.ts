@@ -1,0 +1,332 @@
+/**
+ * The injector inside a running Weft (ca-local, envoy, injector loaded from config), registered with a real
+ * kube-apiserver (deploy/kubernetes/start.sh) as a MutatingWebhookConfiguration that calls it on
+ * https://127.0.0.1:<port>. Weft runs as the ServiceAccount deploy/kubernetes/injector/rbac.yaml binds, with
+ * only that file's rules. Pods are created through the API server and read back. Without an apiserver
+ * the tests are skipped with the reason, except under CI=true, where a missing one fails them.
+ */
+import assert from 'node:assert/strict';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
+import { captureLogger, normalizeConfig, startWeft, type RunningWeft } from '@weft/core';
+import { Admin, findApiServer, type ApiServerLookup } from '@weft/plugin-kubernetes/dist/testing.js';
+import { InjectorSource } from './source.js';
+
+const lookup: Promise<ApiServerLookup> = findApiServer();
+const run = randomBytes(3).toString('hex');
+const mesh = `weft-inj-${run}`;
+const webhookName = `weft-injector-test-${run}`;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-injector-'));
+const logger = captureLogger('debug');
+let admin: Admin | undefined;
+let weft: RunningWeft | undefined;
+let injector: InjectorSource;
+let skipReason = '';
+let nsCount = 0;
+
+const MONITORED = 'openservicemesh.io/monitored-by';
+const OPT_OUT = 'openservicemesh.io/sidecar-injection';
+
+interface Pod {
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: {
+    containers: { name: string; image: string; securityContext?: Record<string, unknown>; volumeMounts?: { name: string; mountPath: string }[] }[];
+    initContainers?: { name: string; image: string; command?: string[]; securityContext?: { capabilities?: { add?: string[] } } }[];
+    volumes?: { name: string; secret?: { secretName: string } }[];
+  };
+}
+
+before(async () => {
+  const found = await lookup;
+  if (found.kubeconfig === null) {
+    if (process.env['CI'] === 'true') throw new Error(`CI=true and ${found.reason}`);
+    skipReason = found.reason;
+    return;
+  }
+  admin = await Admin.open(found.kubeconfig);
+  const kubeconfig = await injectorKubeconfig(admin, found.kubeconfig);
+  const config = normalizeConfig(
+    {
+      log: 'memory:',
+      dataDir: path.join(tmp, 'data'),
+      xds: { host: '127.0.0.1', port: 0 },
+      debug: { enabled: false },
+      metrics: { enabled: false },
+      plugins: [
+        { name: '@weft/plugin-ca-local', config: {} },
+        { name: '@weft/plugin-envoy' },
+        {
+          name: '@weft/plugin-injector',
+          config: {
+            kubeconfig,
+            meshName: mesh,
+            xds: 'weft.example.svc:15128',
+            listenHost: '127.0.0.1',
+            listenPort: 0,
+            webhookUrl: 'https://127.0.0.1:{port}/mutate-pod-creation',
+            webhookName,
+            failurePolicy: 'Fail',
+          },
+        },
+      ],
+    },
+    { file: path.join(tmp, 'weft.yaml'), label: 'weft.yaml', configDir: tmp },
+  );
+  weft = await startWeft(config, { logger });
+  const source = weft.sources.find((s) => s instanceof InjectorSource);
+  assert.ok(source instanceof InjectorSource, 'Weft started the injector as a source');
+  injector = source;
+});
+
+after(async () => {
+  await weft?.close();
+  // The registration would call a closed port from now on; remove it so nothing else meets it.
+  await admin?.request('DELETE', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${webhookName}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  await (await lookup).stop?.();
+});
+
+/** POST that accepts "already exists": namespaces and ServiceAccounts are shared by every run against one apiserver. */
+async function ensure(a: Admin, collection: string, obj: unknown): Promise<void> {
+  const answer = await a.request('POST', collection, obj);
+  if (answer.status !== 201 && answer.status !== 409) assert.fail(`POST ${collection}: HTTP ${answer.status}: ${String(answer.body['message'])}`);
+}
+
+/** Create or replace: the RBAC objects must be the file's as it is now, not as an earlier run left them. */
+async function apply(a: Admin, collection: string, obj: { metadata: { name: string } }): Promise<void> {
+  const answer = await a.request('POST', collection, obj);
+  if (answer.status === 201) return;
+  if (answer.status !== 409) assert.fail(`POST ${collection}: HTTP ${answer.status}: ${String(answer.body['message'])}`);
+  const item = `${collection}/${obj.metadata.name}`;
+  const current = (await a.ok('GET', item)) as { metadata: { resourceVersion: string } };
+  await a.ok('PUT', item, { ...obj, metadata: { ...obj.metadata, resourceVersion: current.metadata.resourceVersion } });
+}
+
+/** Applies deploy/kubernetes/injector/rbac.yaml and returns a kubeconfig with a token of the ServiceAccount it binds. */
+async function injectorKubeconfig(a: Admin, adminKubeconfig: string): Promise<string> {
+  const rbac = path.resolve(__dirname, '../../../deploy/kubernetes/injector/rbac.yaml');
+  let subject: { name: string; namespace: string } | undefined;
+  for (const doc of parseAllDocuments(fs.readFileSync(rbac, 'utf8'))) {
+    const obj = doc.toJS() as { kind: string; metadata: { name: string }; subjects?: { name: string; namespace: string }[] };
+    subject ??= obj.subjects?.[0];
+    await apply(a, `/apis/rbac.authorization.k8s.io/v1/${obj.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}`, obj);
+  }
+  assert.ok(subject, `${rbac} binds a ServiceAccount`);
+  await ensure(a, '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: subject.namespace } });
+  await ensure(a, `/api/v1/namespaces/${subject.namespace}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: subject.name } });
+  const tr = await a.create(`/api/v1/namespaces/${subject.namespace}/serviceaccounts/${subject.name}/token`, {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { expirationSeconds: 600 },
+  });
+  const kc = parseYaml(fs.readFileSync(adminKubeconfig, 'utf8')) as { users: { name: string; user: unknown }[] };
+  kc.users = [{ name: kc.users[0]!.name, user: { token: (tr['status'] as { token: string }).token } }];
+  const file = path.join(tmp, 'injector.kubeconfig');
+  fs.writeFileSync(file, stringify(kc), { mode: 0o600 });
+  return file;
+}
+
+function ready(t: TestContext): Admin | undefined {
+  if (admin === undefined) t.skip(skipReason);
+  return admin;
+}
+
+async function namespace(a: Admin, labels: Record<string, string>, annotations: Record<string, string> = {}): Promise<string> {
+  const ns = `weft-inj-${run}-${++nsCount}`;
+  await a.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels, annotations } });
+  // No controller makes the default ServiceAccount here, and the ServiceAccount admission needs the pod's to exist.
+  await a.create(`/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'web' } });
+  return ns;
+}
+
+const podManifest = (name: string, annotations: Record<string, string> = {}): object => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, labels: { app: 'web' }, annotations },
+  spec: {
+    serviceAccountName: 'web',
+    automountServiceAccountToken: false,
+    containers: [{ name: 'app', image: 'example.invalid/web:1' }],
+  },
+});
+
+async function secretsOf(a: Admin, ns: string): Promise<string[]> {
+  const list = (await a.ok('GET', `/api/v1/namespaces/${ns}/secrets`)) as { items: { metadata: { name: string } }[] };
+  return list.items.map((s) => s.metadata.name).sort();
+}
+
+/** The API server picks a new webhook configuration up from its informer: wait until a dry-run pod comes back injected. */
+async function webhookActive(a: Admin, ns: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const pod = (await a.create(`/api/v1/namespaces/${ns}/pods?dryRun=All`, podManifest(`probe-${Date.now()}`))) as unknown as Pod;
+    if (pod.spec.containers.some((c) => c.name === 'envoy')) return;
+    if (Date.now() > deadline) assert.fail('the API server did not call the webhook within 15 s of its registration');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function postToWebhook(body: string, contentType = 'application/json'): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port: injector.port, path: '/mutate-pod-creation', method: 'POST', ca: weft!.certificates!.trustBundle().join('\n'), headers: { 'Content-Type': contentType } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('sidecar injector against a real kube-apiserver', () => {
+  let injectedNs = '';
+  let injected: Pod | undefined;
+
+  it('registers itself with the mesh CA bundle and injects a pod of a monitored namespace', async (t) => {
+    const a = ready(t);
+    if (a === undefined) return;
+    const mwc = (await a.ok('GET', `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${webhookName}`)) as {
+      webhooks: { clientConfig: { url: string; caBundle: string }; failurePolicy: string }[];
+    };
+    const hook = mwc.webhooks[0]!;
+    assert.equal(hook.clientConfig.url, `https://127.0.0.1:${injector.port}/mutate-pod-creation`);
+    assert.equal(hook.failurePolicy, 'Fail');
+    const bundle = weft!.certificates!.trustBundle();
+    assert.equal(Buffer.from(hook.clientConfig.caBundle, 'base64').toString('utf8').trim(), bundle.map((p) => p.trim()).join('\n'));
+
+    injectedNs = await namespace(a, { [MONITORED]: mesh });
+    await webhookActive(a, injectedNs);
+    const before = await secretsOf(a, injectedNs);
+    assert.deepEqual(before, [], 'dry-run admissions write no Secret');
+
+    const t0 = performance.now();
+    await a.create(`/api/v1/namespaces/${injectedNs}/pods`, podManifest('web-1'));
+    const createMs = performance.now() - t0;
+    const pod = (await a.ok('GET', `/api/v1/namespaces/${injectedNs}/pods/web-1`)) as unknown as Pod;
+    injected = pod;
+    t.diagnostic(`pod create through the webhook (issue + Secret + patch): ${createMs.toFixed(1)} ms`);
+
+    const uuid = pod.metadata.labels?.['osm-proxy-uuid'] ?? '';
+    assert.match(uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'label osm-proxy-uuid is a random uuid');
+    assert.equal(pod.metadata.labels?.['app'], 'web', "the pod's own labels stay");
+    const init = pod.spec.initContainers?.find((c) => c.name === 'osm-init');
+    assert.ok(init, 'the iptables init container is there');
+    const script = init.command?.join(' ') ?? '';
+    for (const rule of ['--to-ports 15001', '--to-ports 15003', '--uid-owner 1500 -j RETURN', '--dport 15128 -j RETURN']) assert.ok(script.includes(rule), `init script has ${rule}`);
+    assert.deepEqual(init.securityContext?.capabilities?.add, ['NET_ADMIN', 'NET_RAW']);
+    assert.deepEqual(pod.spec.containers.map((c) => c.name), ['app', 'envoy']);
+    const envoy = pod.spec.containers[1]!;
+    assert.equal(envoy.image, 'envoyproxy/envoy:v1.31-latest');
+    assert.equal(envoy.securityContext?.['runAsUser'], 1500);
+    assert.deepEqual(envoy.volumeMounts?.find((m) => m.name === 'envoy-bootstrap-config-volume')?.mountPath, '/etc/weft-proxy');
+    assert.equal(pod.spec.volumes?.find((v) => v.name === 'envoy-bootstrap-config-volume')?.secret?.secretName, `envoy-bootstrap-config-${uuid}`);
+
+    // The Secret: a certificate naming the proxy, signed by the mesh root, with its key and the bootstrap.
+    const secret = (await a.ok('GET', `/api/v1/namespaces/${injectedNs}/secrets/envoy-bootstrap-config-${uuid}`)) as { data: Record<string, string> };
+    const file = (k: string): string => Buffer.from(secret.data[k] ?? '', 'base64').toString('utf8');
+    const leaf = new X509Certificate(file('tls.crt'));
+    assert.equal(leaf.subject, `CN=${uuid}.envoy.web.${injectedNs}.cluster.local`);
+    assert.equal(leaf.subjectAltName, `URI:spiffe://cluster.local/ns/${injectedNs}/sa/web`);
+    const root = new X509Certificate(bundle[0]!);
+    assert.ok(leaf.checkIssued(root) && leaf.verify(root.publicKey), 'the certificate verifies against the mesh root');
+    assert.ok(leaf.checkPrivateKey(createPrivateKey(file('tls.key'))), 'tls.key is the key of tls.crt');
+    assert.equal(file('ca.crt').trim(), bundle.map((p) => p.trim()).join('\n'));
+    const bootstrap = JSON.parse(file('bootstrap.json')) as { node: { id: string }; staticResources: { clusters: { loadAssignment: unknown; transportSocket: unknown }[] } };
+    assert.equal(bootstrap.node.id, uuid);
+    const ads = JSON.stringify(bootstrap.staticResources.clusters[0]);
+    assert.ok(ads.includes('"address":"weft.example.svc"') && ads.includes('"portValue":15128'), `the bootstrap dials the configured ADS address: ${ads}`);
+    for (const f of ['tls.crt', 'tls.key', 'ca.crt']) assert.ok(ads.includes(`/etc/weft-proxy/${f}`), `the bootstrap reads ${f} from the mounted Secret`);
+
+    // The key never goes to the logs or the event log.
+    const keyBody = file('tls.key').split('\n').filter((l) => l !== '' && !l.startsWith('-----')).join('');
+    assert.ok(keyBody.length > 40);
+    assert.ok(!JSON.stringify(logger.records).includes(keyBody.slice(0, 40)), 'the key is not in the logs');
+    assert.ok(logger.records.some((r) => r.msg === 'sidecar injected' && r['uuid'] === uuid), 'the injection is logged');
+    for await (const batch of weft!.log.read(0)) assert.ok(!JSON.stringify(batch).includes(keyBody.slice(0, 40)), 'the key is not on the event log');
+  });
+
+  it('leaves a pod of an unmonitored namespace, of an opted-out namespace and an opted-out pod unchanged', async (t) => {
+    const a = ready(t);
+    if (a === undefined) return;
+    assert.ok(injectedNs !== '', 'runs after the injection test');
+    const plain = await namespace(a, {});
+    const optedOutNs = await namespace(a, { [MONITORED]: mesh }, { [OPT_OUT]: 'disabled' });
+    const created: [string, string][] = [
+      [plain, 'web-plain'],
+      [optedOutNs, 'web-ns-out'],
+      [injectedNs, 'web-pod-out'],
+    ];
+    const secretsBefore = await secretsOf(a, injectedNs);
+    for (const [ns, name] of created) {
+      await a.create(`/api/v1/namespaces/${ns}/pods`, podManifest(name, name === 'web-pod-out' ? { [OPT_OUT]: 'disabled' } : {}));
+      const pod = (await a.ok('GET', `/api/v1/namespaces/${ns}/pods/${name}`)) as unknown as Pod;
+      assert.equal(pod.metadata.labels?.['osm-proxy-uuid'], undefined, `${ns}/${name} has no proxy uuid`);
+      assert.deepEqual(pod.spec.containers.map((c) => c.name), ['app'], `${ns}/${name} has no sidecar`);
+      assert.equal(pod.spec.initContainers, undefined, `${ns}/${name} has no init container`);
+      assert.equal(pod.spec.volumes, undefined, `${ns}/${name} has no proxy volume`);
+    }
+    assert.deepEqual(await secretsOf(a, plain), []);
+    assert.deepEqual(await secretsOf(a, optedOutNs), []);
+    assert.deepEqual(await secretsOf(a, injectedNs), secretsBefore, 'no Secret for the opted-out pod');
+  });
+
+  it('a second admission of an injected pod changes nothing', async (t) => {
+    const a = ready(t);
+    if (a === undefined) return;
+    assert.ok(injected !== undefined, 'runs after the injection test');
+    const secretsBefore = await secretsOf(a, injectedNs);
+    const review = {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 'second-admission',
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        operation: 'CREATE',
+        namespace: injectedNs,
+        name: 'web-1-again',
+        object: { ...injected, metadata: { ...injected.metadata, name: 'web-1-again' } },
+      },
+    };
+    const answer = await postToWebhook(JSON.stringify(review));
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body['response'], { uid: 'second-admission', allowed: true });
+    assert.deepEqual(await secretsOf(a, injectedNs), secretsBefore, 'no new Secret');
+  });
+
+  it('answers a malformed AdmissionReview with a 400 naming the problem, and keeps serving', async (t) => {
+    const a = ready(t);
+    if (a === undefined) return;
+    const cases: [string, RegExp][] = [
+      ['{not json', /not JSON/],
+      ['[]', /JSON object/],
+      [JSON.stringify({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: {} }), /admission\.k8s\.io\/v1/],
+      [JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }), /request is missing/],
+      [JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 7 } }), /request\.uid must be a string/],
+      [
+        JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: injectedNs || 'default', object: { spec: {} } } }),
+        /spec\.containers is missing/,
+      ],
+    ];
+    for (const [body, message] of cases) {
+      const answer = await postToWebhook(body);
+      assert.equal(answer.status, 400, `400 for ${body}`);
+      assert.match(String(answer.body['message']), message);
+      assert.equal(answer.body['kind'], 'Status');
+    }
+    assert.equal((await postToWebhook('{}', 'text/plain')).status, 415);
+    // Still serving: the API server's pods still get their sidecar.
+    const ns = await namespace(a, { [MONITORED]: mesh });
+    const pod = (await a.create(`/api/v1/namespaces/${ns}/pods`, podManifest('after-garbage'))) as unknown as Pod;
+    assert.ok(pod.spec.containers.some((c) => c.name === 'envoy'));
+  });
+});
