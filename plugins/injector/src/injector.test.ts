@@ -1,0 +1,179 @@
+/**
+ * The injector's own logic without an API server: config validation, one admission against a recording
+ * Kubernetes fake and a real in-memory CA, and the HTTPS server's answers to bad requests and failures.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import * as https from 'node:https';
+import { after, before, describe, it } from 'node:test';
+import { captureLogger, PluginConfigError, servingCertificateRequest } from '@weft/core';
+import { EnvoyAdapter } from '@weft/plugin-envoy';
+import { LocalCa } from '@weft/plugin-ca-local';
+import { AdmissionReviewError, type AdmissionRequest } from './admission.js';
+import { validateInjectorConfig } from './config.js';
+import { SidecarInjector } from './injector.js';
+import { InjectorKubeError } from './kube.js';
+import { DEFAULT_INJECTION_OPTIONS } from './patch.js';
+import { WebhookServer } from './server.js';
+
+describe('config', () => {
+  it('has defaults for every field', () => {
+    const c = validateInjectorConfig(undefined);
+    assert.equal(c.meshName, 'osm');
+    assert.deepEqual(c.xds, { host: 'weft.osm.svc', port: 15128 });
+    assert.equal(c.failurePolicy, 'Fail');
+    assert.equal(c.sidecarImage, 'envoyproxy/envoy:v1.31-latest');
+    assert.equal(c.listenPort, 9443);
+    assert.equal(c.webhookName, 'weft-sidecar-injector-osm');
+  });
+  it('names the bad field', () => {
+    const bad: [unknown, string][] = [
+      [{ xds: 'weft' }, 'xds'],
+      [{ failurePolicy: 'Sometimes' }, 'failurePolicy'],
+      [{ meshName: 'My_Mesh' }, 'meshName'],
+      [{ listenPort: 70000 }, 'listenPort'],
+      [{ webhookUrl: 'http://127.0.0.1/x' }, 'webhookUrl'],
+      [{ service: { port: 0 } }, 'service.port'],
+      [{ sidecarImg: 'x' }, 'sidecarImg'],
+      [[], ''],
+    ];
+    for (const [raw, path] of bad) {
+      assert.throws(() => validateInjectorConfig(raw), (err: unknown) => err instanceof PluginConfigError && err.path === path, JSON.stringify(raw));
+    }
+  });
+});
+
+const request = (over: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
+  uid: 'u1',
+  kind: { group: '', version: 'v1', kind: 'Pod' },
+  operation: 'CREATE',
+  namespace: 'shop',
+  name: 'web',
+  object: { metadata: { name: 'web' }, spec: { serviceAccountName: 'web', containers: [{ name: 'app', image: 'x' }] } },
+  dryRun: false,
+  ...over,
+});
+
+describe('SidecarInjector', () => {
+  let ca: LocalCa;
+  before(async () => {
+    ca = await LocalCa.open({});
+  });
+
+  function make(fail?: Error): { injector: SidecarInjector; secrets: Record<string, unknown>[]; logger: ReturnType<typeof captureLogger>; issued: () => number } {
+    const secrets: Record<string, unknown>[] = [];
+    let issued = 0;
+    const issuer = { name: ca.name, trustBundle: () => ca.trustBundle(), issue: (r: Parameters<LocalCa['issue']>[0]) => (issued++, ca.issue(r)) };
+    const logger = captureLogger('debug');
+    const injector = new SidecarInjector({
+      injection: DEFAULT_INJECTION_OPTIONS,
+      kube: {
+        getNamespace: async () => ({ metadata: { labels: { 'openservicemesh.io/monitored-by': 'osm' } } }),
+        createSecret: async (_ns, s) => {
+          if (fail !== undefined) throw fail;
+          secrets.push(s);
+        },
+      },
+      issuer,
+      adapter: new EnvoyAdapter(),
+      trustDomain: 'cluster.local',
+      xds: { host: 'weft.osm.svc', port: 15128 },
+      logger,
+      uuid: () => '0f0f0f0f-0000-4000-8000-000000000001',
+    });
+    return { injector, secrets, logger, issued: () => issued };
+  }
+
+  it('issues the proxy certificate, writes the Secret and answers with the patch; the key is never logged', async () => {
+    const { injector, secrets, logger } = make();
+    const { review, uuid } = await injector.admit(request());
+    assert.equal(uuid, '0f0f0f0f-0000-4000-8000-000000000001');
+    const response = review['response'] as { allowed: boolean; patchType: string; patch: string };
+    assert.equal(response.allowed, true);
+    assert.equal(response.patchType, 'JSONPatch');
+    const ops = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { path: string }[];
+    assert.deepEqual(ops.map((o) => o.path), ['/metadata/labels', '/spec/initContainers', '/spec/containers/-', '/spec/volumes']);
+    assert.equal(secrets.length, 1);
+    const data = (secrets[0] as { stringData: Record<string, string> }).stringData;
+    assert.equal(new X509Certificate(data['tls.crt']!).subject, `CN=${uuid}.envoy.web.shop.cluster.local`);
+    const key = data['tls.key']!;
+    assert.match(key, /PRIVATE KEY/);
+    assert.ok(!JSON.stringify(logger.records).includes(key.split('\n')[1]!), 'the key is not logged');
+  });
+
+  it('a dry run gets the patch but issues nothing and writes nothing', async () => {
+    const { injector, secrets, issued } = make();
+    const { review } = await injector.admit(request({ dryRun: true }));
+    assert.ok((review['response'] as { patch?: string }).patch !== undefined);
+    assert.equal(secrets.length, 0);
+    assert.equal(issued(), 0);
+  });
+
+  it('other operations and other kinds', async () => {
+    const { injector } = make();
+    assert.deepEqual((await injector.admit(request({ operation: 'UPDATE' }))).review['response'], { uid: 'u1', allowed: true });
+    await assert.rejects(injector.admit(request({ kind: { group: 'apps', version: 'v1', kind: 'Deployment' } })), AdmissionReviewError);
+    await assert.rejects(injector.admit(request({ object: { spec: { containers: 'app' } } })), /spec\.containers is missing/);
+  });
+
+  it('a failed Secret write fails the admission (the webhook failurePolicy decides)', async () => {
+    const { injector } = make(new InjectorKubeError('POST secrets: HTTP 403: forbidden', 403));
+    await assert.rejects(injector.admit(request()), /HTTP 403/);
+  });
+});
+
+describe('WebhookServer', () => {
+  let server: WebhookServer;
+  let port = 0;
+  let ca: LocalCa;
+  before(async () => {
+    ca = await LocalCa.open({});
+    const cert = await ca.issue(servingCertificateRequest({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }));
+    server = new WebhookServer({
+      path: '/mutate',
+      certificate: { certPem: cert.certPem, keyPem: cert.keyPem },
+      admit: async (r) => {
+        if (r.uid === 'boom') throw new Error('issuer unavailable');
+        return { review: { response: { uid: r.uid, allowed: true } } };
+      },
+      logger: captureLogger(),
+    });
+    port = await server.listen('127.0.0.1', 0);
+  });
+  after(() => server.close());
+
+  const call = (method: string, path: string, body?: string, type = 'application/json'): Promise<{ status: number; body: Record<string, unknown> }> =>
+    new Promise((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port, path, method, ca: ca.trustBundle().join('\n'), headers: { 'Content-Type': type } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  const review = (uid: string): string =>
+    JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid, kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: 'a', object: { spec: { containers: [] } } } });
+
+  it('answers each kind of bad request with its status and a Status message', async () => {
+    const cases: [Promise<{ status: number; body: Record<string, unknown> }>, number, RegExp][] = [
+      [call('POST', '/other', '{}'), 404, /serves POST \/mutate/],
+      [call('GET', '/mutate'), 405, /use POST/],
+      [call('POST', '/mutate', '{}', 'text/plain'), 415, /application\/json/],
+      [call('POST', '/mutate', 'x'.repeat(3 * 1024 * 1024 + 1)), 413, /larger than/],
+      [call('POST', '/mutate', '{"apiVersion":'), 400, /not JSON/],
+      [call('POST', '/mutate', review('boom')), 500, /the sidecar injector failed: issuer unavailable/],
+    ];
+    for (const [answer, status, message] of cases) {
+      const a = await answer;
+      assert.equal(a.status, status);
+      assert.equal(a.body['kind'], 'Status');
+      assert.match(String(a.body['message']), message);
+    }
+    const ok = await call('POST', '/mutate', review('fine'));
+    assert.equal(ok.status, 200);
+    assert.deepEqual(ok.body, { response: { uid: 'fine', allowed: true } });
+    assert.equal((await call('GET', '/healthz')).status, 200);
+  });
+});
