@@ -1,7 +1,7 @@
 /**
  * The injector's config section in weft.yaml, validated field by field; a bad field is named by its path.
  */
-import { PluginConfigError } from '@weft/core';
+import { parseDuration, PluginConfigError } from '@weft/core';
 import { DEFAULT_INJECTION_OPTIONS } from './patch.js';
 
 export interface InjectorConfig {
@@ -29,11 +29,14 @@ export interface InjectorConfig {
   readonly service: { readonly namespace: string; readonly name: string; readonly port: number };
   /** Extra DNS names or IP addresses on the serving certificate. */
   readonly servingNames: readonly string[];
+  /** Validity of a proxy's bootstrap certificate; the issuer's default when absent. */
+  readonly proxyCertificateValidityMs?: number;
 }
 
 const FIELDS = [
   'kubeconfig', 'context', 'meshName', 'xds', 'listenHost', 'listenPort', 'path', 'sidecarImage', 'initImage',
   'proxyUid', 'proxyKind', 'failurePolicy', 'timeoutSeconds', 'registerWebhook', 'webhookName', 'webhookUrl', 'service', 'servingNames',
+  'proxyCertificateValidity',
 ];
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -117,7 +120,13 @@ export function validateInjectorConfig(raw: unknown): InjectorConfig {
   if (!Array.isArray(namesRaw) || namesRaw.some((n) => typeof n !== 'string' || n === '')) {
     throw new PluginConfigError('servingNames', 'must be a list of DNS names or IP addresses');
   }
+  const validityText = optionalString(r, 'proxyCertificateValidity', 'a duration such as 8760h');
+  const validityMs = validityText === undefined ? undefined : parseDuration(validityText);
+  if (validityMs === null || (validityMs !== undefined && validityMs < 60_000)) {
+    throw new PluginConfigError('proxyCertificateValidity', `must be a duration of at least 1m, such as 720h, got ${JSON.stringify(validityText)}`);
+  }
   return {
+    ...(validityMs === undefined ? {} : { proxyCertificateValidityMs: validityMs }),
     ...(kubeconfig === undefined ? {} : { kubeconfig }),
     ...(context === undefined ? {} : { context }),
     meshName,

@@ -25,6 +25,8 @@ describe('config', () => {
     assert.equal(c.sidecarImage, 'envoyproxy/envoy:v1.31-latest');
     assert.equal(c.listenPort, 9443);
     assert.equal(c.webhookName, 'weft-sidecar-injector-osm');
+    assert.equal(c.proxyCertificateValidityMs, undefined);
+    assert.equal(validateInjectorConfig({ proxyCertificateValidity: '720h' }).proxyCertificateValidityMs, 720 * 3600_000);
   });
   it('names the bad field', () => {
     const bad: [unknown, string][] = [
@@ -35,6 +37,7 @@ describe('config', () => {
       [{ webhookUrl: 'http://127.0.0.1/x' }, 'webhookUrl'],
       [{ service: { port: 0 } }, 'service.port'],
       [{ sidecarImg: 'x' }, 'sidecarImg'],
+      [{ proxyCertificateValidity: '10 days' }, 'proxyCertificateValidity'],
       [[], ''],
     ];
     for (const [raw, path] of bad) {
@@ -60,7 +63,7 @@ describe('SidecarInjector', () => {
     ca = await LocalCa.open({});
   });
 
-  function make(fail?: Error): { injector: SidecarInjector; secrets: Record<string, unknown>[]; logger: ReturnType<typeof captureLogger>; issued: () => number } {
+  function make(fail?: Error, validityMs?: number): { injector: SidecarInjector; secrets: Record<string, unknown>[]; logger: ReturnType<typeof captureLogger>; issued: () => number } {
     const secrets: Record<string, unknown>[] = [];
     let issued = 0;
     const issuer = { name: ca.name, trustBundle: () => ca.trustBundle(), issue: (r: Parameters<LocalCa['issue']>[0]) => (issued++, ca.issue(r)) };
@@ -80,12 +83,13 @@ describe('SidecarInjector', () => {
       xds: { host: 'weft.osm.svc', port: 15128 },
       logger,
       uuid: () => '0f0f0f0f-0000-4000-8000-000000000001',
+      ...(validityMs === undefined ? {} : { proxyCertificateValidityMs: validityMs }),
     });
     return { injector, secrets, logger, issued: () => issued };
   }
 
   it('issues the proxy certificate, writes the Secret and answers with the patch; the key is never logged', async () => {
-    const { injector, secrets, logger } = make();
+    const { injector, secrets, logger } = make(undefined, 72 * 3600_000);
     const { review, uuid } = await injector.admit(request());
     assert.equal(uuid, '0f0f0f0f-0000-4000-8000-000000000001');
     const response = review['response'] as { allowed: boolean; patchType: string; patch: string };
@@ -95,7 +99,10 @@ describe('SidecarInjector', () => {
     assert.deepEqual(ops.map((o) => o.path), ['/metadata/labels', '/spec/initContainers', '/spec/containers/-', '/spec/volumes']);
     assert.equal(secrets.length, 1);
     const data = (secrets[0] as { stringData: Record<string, string> }).stringData;
-    assert.equal(new X509Certificate(data['tls.crt']!).subject, `CN=${uuid}.envoy.web.shop.cluster.local`);
+    const leaf = new X509Certificate(data['tls.crt']!);
+    assert.equal(leaf.subject, `CN=${uuid}.envoy.web.shop.cluster.local`);
+    const hours = (Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 3600_000;
+    assert.ok(hours >= 72 && hours < 73, `the configured validity (72 h) is asked for, got ${hours} h`);
     const key = data['tls.key']!;
     assert.match(key, /PRIVATE KEY/);
     assert.ok(!JSON.stringify(logger.records).includes(key.split('\n')[1]!), 'the key is not logged');

@@ -26,6 +26,8 @@ export interface SidecarInjectorOptions {
   /** Weft's ADS address as the sidecar dials it. */
   readonly xds: { readonly host: string; readonly port: number };
   readonly logger: Logger;
+  /** Validity of proxy bootstrap certificates; the issuer's default when absent. */
+  readonly proxyCertificateValidityMs?: number;
   /** For tests; crypto.randomUUID otherwise. */
   readonly uuid?: () => string;
 }
@@ -70,7 +72,10 @@ export class SidecarInjector {
     // A dry run must have no side effects (sideEffects: NoneOnDryRun): no certificate, no Secret.
     if (request.dryRun) return { review: admissionResponse(request.uid, patch), uuid };
 
-    const cert = await o.issuer.issue(proxyCertificateRequest(proxy, { trustDomain: o.trustDomain }));
+    const cert = await o.issuer.issue(proxyCertificateRequest(proxy, {
+        trustDomain: o.trustDomain,
+        ...(o.proxyCertificateValidityMs === undefined ? {} : { validityMs: o.proxyCertificateValidityMs }),
+      }));
     const secret = buildProxySecret({
       uuid,
       namespace: request.namespace,

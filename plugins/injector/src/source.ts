@@ -84,7 +84,9 @@ export class InjectorSource implements ResourceSource {
       proxyUid: config.proxyUid,
       adsPort: config.xds.port,
     };
-    const injector = new SidecarInjector({ injection, kube, issuer, adapter, trustDomain: this.options.trustDomain, xds: config.xds, logger });
+    const injector = new SidecarInjector({ injection, kube, issuer, adapter, trustDomain: this.options.trustDomain, xds: config.xds, logger,
+      ...(config.proxyCertificateValidityMs === undefined ? {} : { proxyCertificateValidityMs: config.proxyCertificateValidityMs }),
+    });
 
     // The serving certificate names depend on the port when the URL carries {port}: bind first, then serve.
     const issueServing = async (port: number): Promise<{ certPem: string; keyPem: string; notBefore: Date; notAfter: Date }> => {

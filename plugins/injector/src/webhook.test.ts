@@ -279,6 +279,34 @@ describe('sidecar injector against a real kube-apiserver', () => {
     assert.deepEqual(await secretsOf(a, injectedNs), secretsBefore, 'no Secret for the opted-out pod');
   });
 
+  it('gives every pod its own uuid and Secret (and measures the cost of a create through the webhook)', async (t) => {
+    const a = ready(t);
+    if (a === undefined) return;
+    const plain = await namespace(a, {});
+    const time = async (ns: string, name: string): Promise<{ ms: number; pod: Pod }> => {
+      const t0 = performance.now();
+      const pod = (await a.create(`/api/v1/namespaces/${ns}/pods`, podManifest(name))) as unknown as Pod;
+      return { ms: performance.now() - t0, pod };
+    };
+    const injectedMs: number[] = [];
+    const plainMs: number[] = [];
+    const uuids = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const r = await time(injectedNs, `many-${i}`);
+      injectedMs.push(r.ms);
+      uuids.add(r.pod.metadata.labels?.['osm-proxy-uuid'] ?? '');
+      plainMs.push((await time(plain, `many-${i}`)).ms);
+    }
+    assert.equal(uuids.size, 10, 'ten distinct uuids');
+    const secrets = await secretsOf(a, injectedNs);
+    for (const u of uuids) assert.ok(secrets.includes(`envoy-bootstrap-config-${u}`), `Secret of ${u}`);
+    const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    t.diagnostic(
+      `pod create, median of 10: ${median(injectedMs).toFixed(1)} ms through the webhook (max ${Math.max(...injectedMs).toFixed(1)}), ` +
+        `${median(plainMs).toFixed(1)} ms without (max ${Math.max(...plainMs).toFixed(1)})`,
+    );
+  });
+
   it('a second admission of an injected pod changes nothing', async (t) => {
     const a = ready(t);
     if (a === undefined) return;
