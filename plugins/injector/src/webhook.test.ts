@@ -1,8 +1,8 @@
 /**
  * The injector inside a running Weft (ca-local, envoy, injector loaded from config), registered with a real
  * kube-apiserver (deploy/kubernetes/start.sh) as a MutatingWebhookConfiguration that calls it on
- * https://127.0.0.1:<port>. Weft runs as the ServiceAccount deploy/kubernetes/injector/rbac.yaml binds, with
- * only that file's rules. Pods are created through the API server and read back. Without an apiserver
+ * https://127.0.0.1:<port>, next to the Kubernetes source. Weft runs as the ServiceAccount that
+ * deploy/kubernetes/rbac.yaml and deploy/kubernetes/injector/rbac.yaml bind, with only those files' rules. Pods are created through the API server and read back. Without an apiserver
  * the tests are skipped with the reason, except under CI=true, where a missing one fails them.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +13,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
-import { captureLogger, normalizeConfig, startWeft, type RunningWeft } from '@weft/core';
+import * as grpc from '@grpc/grpc-js';
+import { captureLogger, envoyType, normalizeConfig, startWeft, type RunningWeft } from '@weft/core';
 import { Admin, findApiServer, type ApiServerLookup } from '@weft/plugin-kubernetes/dist/testing.js';
 import { InjectorSource } from './source.js';
 
@@ -60,6 +61,7 @@ before(async () => {
       plugins: [
         { name: '@weft/plugin-ca-local', config: {} },
         { name: '@weft/plugin-envoy' },
+        { name: '@weft/plugin-kubernetes', config: { kubeconfig, watchTimeoutSeconds: 60 } },
         {
           name: '@weft/plugin-injector',
           config: {
@@ -107,16 +109,22 @@ async function apply(a: Admin, collection: string, obj: { metadata: { name: stri
   await a.ok('PUT', item, { ...obj, metadata: { ...obj.metadata, resourceVersion: current.metadata.resourceVersion } });
 }
 
-/** Applies deploy/kubernetes/injector/rbac.yaml and returns a kubeconfig with a token of the ServiceAccount it binds. */
+/**
+ * Applies the source's and the injector's RBAC files (both bind Weft's one identity) and returns a kubeconfig
+ * with a token of that ServiceAccount.
+ */
 async function injectorKubeconfig(a: Admin, adminKubeconfig: string): Promise<string> {
-  const rbac = path.resolve(__dirname, '../../../deploy/kubernetes/injector/rbac.yaml');
-  let subject: { name: string; namespace: string } | undefined;
-  for (const doc of parseAllDocuments(fs.readFileSync(rbac, 'utf8'))) {
-    const obj = doc.toJS() as { kind: string; metadata: { name: string }; subjects?: { name: string; namespace: string }[] };
-    subject ??= obj.subjects?.[0];
-    await apply(a, `/apis/rbac.authorization.k8s.io/v1/${obj.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}`, obj);
+  const subjects = new Set<string>();
+  for (const rbac of ['deploy/kubernetes/rbac.yaml', 'deploy/kubernetes/injector/rbac.yaml']) {
+    for (const doc of parseAllDocuments(fs.readFileSync(path.resolve(__dirname, '../../..', rbac), 'utf8'))) {
+      const obj = doc.toJS() as { kind: string; metadata: { name: string }; subjects?: { name: string; namespace: string }[] };
+      for (const s of obj.subjects ?? []) subjects.add(`${s.namespace}/${s.name}`);
+      await apply(a, `/apis/rbac.authorization.k8s.io/v1/${obj.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}`, obj);
+    }
   }
-  assert.ok(subject, `${rbac} binds a ServiceAccount`);
+  assert.equal(subjects.size, 1, `both RBAC files bind one identity, got ${[...subjects].join(', ')}`);
+  const [namespace, name] = [...subjects][0]!.split('/') as [string, string];
+  const subject = { namespace, name };
   await ensure(a, '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: subject.namespace } });
   await ensure(a, `/api/v1/namespaces/${subject.namespace}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: subject.name } });
   const tr = await a.create(`/api/v1/namespaces/${subject.namespace}/serviceaccounts/${subject.name}/token`, {
@@ -187,6 +195,38 @@ function postToWebhook(body: string, contentType = 'application/json'): Promise<
   });
 }
 
+/** One SotW request on Weft's ADS as the proxy whose files these are; resolves with the first response. */
+async function adsRequest(files: { ca: string; key: string; cert: string }, nodeId: string, typeUrl: string): Promise<{ typeUrl: string; versionInfo: string }> {
+  const request = envoyType('envoy.service.discovery.v3.DiscoveryRequest');
+  const response = envoyType('envoy.service.discovery.v3.DiscoveryResponse');
+  const client = new grpc.Client(
+    `127.0.0.1:${weft!.xdsAddress.port}`,
+    grpc.credentials.createSsl(Buffer.from(files.ca), Buffer.from(files.key), Buffer.from(files.cert)),
+  );
+  try {
+    return await new Promise((resolve, reject) => {
+      const call = client.makeBidiStreamRequest(
+        '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+        (r: Record<string, unknown>) => Buffer.from(request.encode(request.fromObject(r)).finish()),
+        (b: Buffer) => response.toObject(response.decode(b)) as { typeUrl: string; versionInfo: string },
+      );
+      const timer = setTimeout(() => reject(new Error('no ADS response within 5 s')), 5_000);
+      call.on('data', (r: { typeUrl: string; versionInfo: string }) => {
+        clearTimeout(timer);
+        resolve(r);
+        call.cancel();
+      });
+      call.on('error', (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      call.write({ node: { id: nodeId }, typeUrl });
+    });
+  } finally {
+    client.close();
+  }
+}
+
 describe('sidecar injector against a real kube-apiserver', () => {
   let injectedNs = '';
   let injected: Pod | undefined;
@@ -251,6 +291,21 @@ describe('sidecar injector against a real kube-apiserver', () => {
     assert.ok(keyBody.length > 40);
     assert.ok(!JSON.stringify(logger.records).includes(keyBody.slice(0, 40)), 'the key is not in the logs');
     assert.ok(logger.records.some((r) => r.msg === 'sidecar injected' && r['uuid'] === uuid), 'the injection is logged');
+    // The injected pod is a proxy of the mesh: the source sees its uuid, and the Secret's certificate and the
+    // bootstrap's node.id open an ADS stream to Weft (dialled on 127.0.0.1, where the test's Weft listens).
+    const deadline = Date.now() + 10_000;
+    while (weft!.catalog.lookup('workloadByProxyUuid', uuid).length === 0) {
+      if (Date.now() > deadline) assert.fail(`the Kubernetes source never reported a workload with proxy uuid ${uuid}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(weft!.catalog.lookup('workloadByProxyUuid', uuid), [`${injectedNs}/web-1`]);
+    const cds = await adsRequest(
+      { ca: file('ca.crt'), key: file('tls.key'), cert: file('tls.crt') },
+      bootstrap.node.id,
+      'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+    );
+    assert.equal(cds.typeUrl, 'type.googleapis.com/envoy.config.cluster.v3.Cluster', 'Weft answered the injected proxy over mTLS');
+
     for await (const batch of weft!.log.read(0)) assert.ok(!JSON.stringify(batch).includes(keyBody.slice(0, 40)), 'the key is not on the event log');
   });
 
