@@ -6,13 +6,14 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import * as https from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { captureLogger, PluginConfigError, servingCertificateRequest } from '@weft/core';
+import { captureLogger, ConfigError, createPluginContainer, PluginConfigError, servingCertificateRequest, silentLogger, Tokens, type SourceSink } from '@weft/core';
 import { EnvoyAdapter } from '@weft/plugin-envoy';
 import { LocalCa } from '@weft/plugin-ca-local';
 import { AdmissionReviewError, type AdmissionRequest } from './admission.js';
 import { validateInjectorConfig } from './config.js';
 import { SidecarInjector } from './injector.js';
-import { InjectorKubeError } from './kube.js';
+import { InjectorKubeError, type InjectorKube } from './kube.js';
+import { InjectorSource } from './source.js';
 import { DEFAULT_INJECTION_OPTIONS } from './patch.js';
 import { WebhookServer } from './server.js';
 
@@ -182,5 +183,56 @@ describe('WebhookServer', () => {
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.body, { response: { uid: 'fine', allowed: true } });
     assert.equal((await call('GET', '/healthz')).status, 200);
+  });
+});
+
+describe('InjectorSource', () => {
+  const sink: SourceSink = { append: () => assert.fail('the injector appends nothing'), known: () => new Map(), logger: silentLogger };
+  const config = validateInjectorConfig({ listenHost: '127.0.0.1', listenPort: 0, webhookUrl: 'https://127.0.0.1:{port}/mutate-pod-creation' });
+
+  function fakeKube(): InjectorKube & { applied: { webhooks: { clientConfig: { url: string; caBundle: string } }[] }[] } {
+    const applied: { webhooks: { clientConfig: { url: string; caBundle: string } }[] }[] = [];
+    return {
+      server: 'https://fake',
+      applied,
+      getNamespace: async () => ({}),
+      createSecret: async () => undefined,
+      applyWebhookConfiguration: async (c) => {
+        applied.push(c as unknown as (typeof applied)[number]);
+      },
+    };
+  }
+
+  it('refuses to start without an issuer or without an adapter that writes bootstraps, saying what to add', async () => {
+    const none = createPluginContainer();
+    await assert.rejects(new InjectorSource({ config, container: none, trustDomain: 'cluster.local', logger: silentLogger, kube: fakeKube() }).start(sink), (err: unknown) => err instanceof ConfigError && /plugin-ca-local/.test(err.message));
+    const onlyCa = createPluginContainer();
+    onlyCa.register(Tokens.CertificateIssuer, { useValue: await LocalCa.open({}) });
+    await assert.rejects(new InjectorSource({ config, container: onlyCa, trustDomain: 'cluster.local', logger: silentLogger, kube: fakeKube() }).start(sink), (err: unknown) => err instanceof ConfigError && /plugin-envoy/.test(err.message));
+  });
+
+  it('registers the webhook on its port with the trust bundle, and again when a root rotation changes the bundle', async () => {
+    const ca = await LocalCa.open({});
+    const container = createPluginContainer();
+    container.register(Tokens.CertificateIssuer, { useValue: ca });
+    container.register(Tokens.ProxyAdapter, { useValue: new EnvoyAdapter() });
+    const kube = fakeKube();
+    const source = new InjectorSource({ config, container, trustDomain: 'cluster.local', logger: silentLogger, kube });
+    await source.start(sink);
+    try {
+      assert.ok(source.port > 0);
+      assert.equal(kube.applied.length, 1);
+      const hook = kube.applied[0]!.webhooks[0]!;
+      assert.equal(hook.clientConfig.url, `https://127.0.0.1:${source.port}/mutate-pod-creation`);
+      const roots = (c: string): number => (Buffer.from(c, 'base64').toString('utf8').match(/BEGIN CERTIFICATE/g) ?? []).length;
+      assert.equal(roots(hook.clientConfig.caBundle), 1);
+      await ca.rootRotation!.stage();
+      const deadline = Date.now() + 2_000;
+      while (kube.applied.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(kube.applied.length, 2, 'the bundle change re-registered the webhook');
+      assert.equal(roots(kube.applied[1]!.webhooks[0]!.clientConfig.caBundle), 2, 'both roots during the overlap');
+    } finally {
+      await source.stop();
+    }
   });
 });

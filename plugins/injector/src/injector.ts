@@ -62,7 +62,10 @@ export class SidecarInjector {
 
     const uuid = this.uuid();
     const spec = pod['spec'] as Record<string, unknown>;
-    const sa = typeof spec['serviceAccountName'] === 'string' && spec['serviceAccountName'] !== '' ? spec['serviceAccountName'] : 'default';
+    // The ServiceAccount admission plugin has usually filled serviceAccountName by now; `serviceAccount` is its
+    // deprecated alias, and Kubernetes' own default is "default".
+    const named = [spec['serviceAccountName'], spec['serviceAccount']].find((v): v is string => typeof v === 'string' && v !== '');
+    const sa = named ?? 'default';
     const proxy: ProxyIdentity = { uuid, kind: o.adapter.kind, serviceAccount: sa, namespace: request.namespace, trustDomain: o.trustDomain };
     const server: BootstrapServer = { host: o.xds.host, port: o.xds.port, tls: proxyTlsFiles(o.injection) };
     // The adapter's presence of bootstrap() is checked when the injector starts.
