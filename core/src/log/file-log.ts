@@ -10,7 +10,7 @@ import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { decodeBatch, decodeEnvelopes, encodePrepared, prepareEvent, type PreparedEvent } from './codec.js';
 import { EventSchemaVersionError, LogCorruptError, LogUnavailableError, LogWriteError } from './errors.js';
-import { batchEnd, Follower, Notifier, sliceBatch } from './follow.js';
+import { batchEnd, Follower, Notifier, RecentBatches, sliceBatch } from './follow.js';
 import type { LogProblem } from './inspect.js';
 import { acquireLock, type HeldLock } from './lock.js';
 import {
@@ -97,8 +97,7 @@ export class FileEventLog implements EventLog {
   private closed = false;
   private readonly notifier = new Notifier();
   private readonly followers = new Set<Follower>();
-  private recent: Recent[] = [];
-  private recentBytes = 0;
+  private readonly recent = new RecentBatches<Recent>(RECENT_MAX_BATCHES, RECENT_MAX_BYTES);
   private refreshing: Promise<void> | null = null;
   private syncs = 0;
   private appended = 0;
@@ -253,7 +252,7 @@ export class FileEventLog implements EventLog {
         }
         seg.records++;
         seg.endOffset = e.first + count;
-        this.pushRecent({ firstOffset: e.first, count, payload: e.payload });
+        this.recent.push({ firstOffset: e.first, count, payload: e.payload });
       }
       seg.bytes += data.length;
       this.next = seg.endOffset;
@@ -300,33 +299,10 @@ export class FileEventLog implements EventLog {
     return seg;
   }
 
-  private pushRecent(entry: Recent): void {
-    this.recent.push(entry);
-    this.recentBytes += entry.payload.length;
-    let drop = 0;
-    while (
-      this.recent.length - drop > 1 &&
-      (this.recent.length - drop > RECENT_MAX_BATCHES || this.recentBytes > RECENT_MAX_BYTES)
-    ) {
-      this.recentBytes -= this.recent[drop]!.payload.length;
-      drop++;
-    }
-    // Copy-on-trim: a follower iterating the old array keeps a consistent view.
-    if (drop > 0) this.recent = this.recent.slice(drop);
-  }
-
   private recentAt(offset: number): Recent | undefined {
-    const r = this.recent;
-    let lo = 0;
-    let hi = r.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const e = r[mid]!;
-      if (e.firstOffset + e.count <= offset) lo = mid + 1;
-      else hi = mid;
-    }
-    const e = r[lo];
-    return e !== undefined && e.firstOffset <= offset ? e : undefined;
+    const i = this.recent.lastAtOrBefore(offset, (e) => e.firstOffset);
+    const e = this.recent.entries[i];
+    return e !== undefined && offset < e.firstOffset + e.count ? e : undefined;
   }
 
   read(from = 0): AsyncIterable<LogBatch> {

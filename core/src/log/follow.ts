@@ -41,8 +41,56 @@ export interface FollowSource {
   head(): number;
   /** Batches from `from` up to the head at the time of the call. */
   readFrom(from: number): AsyncIterable<LogBatch>;
-  /** Resolves when the head may have moved (or the log closes). */
+  /** Resolves when the head may have moved (or the log closes, or failed). */
   changed(): Promise<void>;
+  /**
+   * Optional: why the log can no longer move its head (say a remote tail that read something that is not a
+   * batch), or null/undefined while it can. A caught-up follower then ends with that error.
+   */
+  failure?(): unknown;
+}
+
+/**
+ * The last batches a log appended or saw, kept encoded for followers that are caught up, so they need not go
+ * back to storage: at most `maxEntries` entries and `maxBytes` of payload, and always the newest one.
+ */
+export class RecentBatches<T extends { readonly payload: Uint8Array }> {
+  private list: T[] = [];
+  private bytes = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** Oldest first. A push may extend this array; a trim replaces it, so an iteration in progress stays consistent. */
+  get entries(): readonly T[] {
+    return this.list;
+  }
+
+  push(entry: T): void {
+    this.list.push(entry);
+    this.bytes += entry.payload.length;
+    let drop = 0;
+    while (this.list.length - drop > 1 && (this.list.length - drop > this.maxEntries || this.bytes > this.maxBytes)) {
+      this.bytes -= this.list[drop]!.payload.length;
+      drop++;
+    }
+    if (drop > 0) this.list = this.list.slice(drop);
+  }
+
+  /** Index of the newest entry whose first offset (`first(entry)`) is at or before `offset`; -1 when none is. */
+  lastAtOrBefore(offset: number, first: (entry: T) => number): number {
+    const list = this.list;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (first(list[mid]!) <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
+  }
 }
 
 export class Follower implements Subscription {
@@ -76,6 +124,8 @@ export class Follower implements Subscription {
           }
           continue;
         }
+        const failure = this.source.failure?.();
+        if (failure !== undefined && failure !== null) throw failure;
         // No await between the head check above and taking the waiter: an append cannot slip between them.
         await Promise.race([this.source.changed(), this.stop]);
       }

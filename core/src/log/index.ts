@@ -7,3 +7,4 @@ export { FileEventLog, DEFAULT_SEGMENT_BYTES, type FileEventLogOptions } from '.
 export { inspectLog, type LogInspection, type LogProblem, type SegmentReport } from './inspect.js';
 export { createFileLogBackend, createMemoryLogBackend, fileLogBackend, fileLogDir, memoryLogBackend } from './backends.js';
 export { encodePrepared, prepareEvent, type PreparedEvent } from './codec.js';
+export { batchEnd, Follower, Notifier, RecentBatches, sliceBatch, type FollowSource } from './follow.js';

@@ -9,8 +9,10 @@ import {
   decodeEnvelopes,
   encodePrepared,
   EventDecodeError,
+  Follower,
   LogUnavailableError,
   prepareEvent,
+  RecentBatches,
   WeftError,
   type EncodedEvent,
   type EventInput,
@@ -94,7 +96,8 @@ async function bounded<T>(p: Promise<T>, ms: number, fail: (cause?: unknown) => 
   }
 }
 
-function batchEnd(events: readonly { offset: number }[]): number {
+/** Offset of the first event past these events (any event shape: encoded or decoded). */
+function endOf(events: readonly { offset: number }[]): number {
   return (events.at(-1)?.offset ?? -1) + 1;
 }
 
@@ -103,7 +106,7 @@ export class KafkaEventLog implements EventLog {
   private queue: Pending[] = [];
   private flushing = false;
   private closed = false;
-  private readonly followers = new Set<KafkaFollower>();
+  private readonly followers = new Set<Follower>();
   /** One catch-up read at a time; it indexes messages other writers appended. */
   private catching: Promise<void> = Promise.resolve();
   private kept: { offset: number; payload: Buffer }[] | null;
@@ -111,8 +114,7 @@ export class KafkaEventLog implements EventLog {
    * The last messages indexed, with their bytes, contiguous up to the head: followers at the tail are served
    * from here, so N followers cost one consumer (the tail), not N.
    */
-  private recent: Recent[] = [];
-  private recentBytes = 0;
+  private readonly recent = new RecentBatches<Recent>(RECENT_MAX_MESSAGES, RECENT_MAX_BYTES);
   private waiters: (() => void)[] = [];
   /** The consumer that follows the partition's end for the followers, started by the first follow(). */
   private tail: Promise<void> | null = null;
@@ -324,18 +326,8 @@ export class KafkaEventLog implements EventLog {
 
   private remember(entry: Recent): void {
     this.recent.push(entry);
-    this.recentBytes += entry.payload.length;
-    let drop = 0;
-    while (
-      this.recent.length - drop > 1 &&
-      (this.recent.length - drop > RECENT_MAX_MESSAGES || this.recentBytes > RECENT_MAX_BYTES)
-    ) {
-      this.recentBytes -= this.recent[drop]!.payload.length;
-      drop++;
-    }
-    // Copy-on-trim: a follower iterating the old array keeps a consistent view.
-    if (drop > 0) this.recent = this.recent.slice(drop);
   }
+
 
   /** Indexes every message before Kafka offset `target` (another writer's, found only by reading them). */
   private catchUp(target: number): Promise<void> {
@@ -405,7 +397,7 @@ export class KafkaEventLog implements EventLog {
         const first = this.index.firstOf(m.offset);
         if (first < 0) throw new KafkaRecordError(this.topic, PARTITION, m.offset, 'a message the log did not see when it indexed the topic');
         const events = decode(m, first);
-        if (batchEnd(events) <= from) continue;
+        if (endOf(events) <= from) continue;
         yield events[0]!.offset >= from ? events : events.filter((e) => e.offset >= from);
       }
     }
@@ -414,7 +406,7 @@ export class KafkaEventLog implements EventLog {
   follow(from: number, handler: (batch: LogBatch) => void | Promise<void>): Subscription {
     if (this.closed) throw new LogUnavailableError(`event log on Kafka topic "${this.topic}" is closed`);
     this.startTail();
-    const f = new KafkaFollower(
+    const f: Follower = new Follower(
       {
         head: () => this.index.head,
         readFrom: (pos) => this.readFrom(pos),
@@ -424,7 +416,7 @@ export class KafkaEventLog implements EventLog {
       from,
       handler,
       this.logger,
-      () => this.followers.delete(f),
+      (done) => this.followers.delete(done),
     );
     this.followers.add(f);
     return f;
@@ -432,18 +424,11 @@ export class KafkaEventLog implements EventLog {
 
   /** Batches from `pos` up to the head: from the recent messages when they reach back that far, else from Kafka. */
   private async *readFrom(pos: number): AsyncGenerator<LogBatch> {
-    const recent = this.recent;
-    const oldest = recent[0];
-    if (oldest === undefined || oldest.first > pos) {
+    const recent = this.recent.entries;
+    const lo = this.recent.lastAtOrBefore(pos, (r) => r.first);
+    if (lo < 0) {
       yield* this.batches(pos, this.index.head, this.index.kafkaEnd);
       return;
-    }
-    let lo = 0;
-    let hi = recent.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (recent[mid]!.first <= pos) lo = mid;
-      else hi = mid - 1;
     }
     for (let i = lo; i < recent.length; i++) {
       const r = recent[i]!;
@@ -498,66 +483,6 @@ export class KafkaEventLog implements EventLog {
     await this.producer?.disconnect().catch((err: unknown) => {
       this.logger.warn('disconnecting the Kafka producer failed', { error: (err as Error).message });
     });
-  }
-}
-
-interface FollowSource {
-  head(): number;
-  readFrom(pos: number): AsyncIterable<LogBatch>;
-  /** Resolves when the head may have moved or the tail failed. */
-  changed(): Promise<void>;
-  failure(): unknown;
-}
-
-/** As the core's follower: catch up from the log, then wait for the tail to move the head. */
-class KafkaFollower implements Subscription {
-  private closed = false;
-  private stopNow: () => void = () => undefined;
-  private readonly stop: Promise<void>;
-  private readonly done: Promise<void>;
-
-  constructor(
-    private readonly source: FollowSource,
-    from: number,
-    private readonly handler: (batch: LogBatch) => void | Promise<void>,
-    private readonly logger: Logger,
-    onEnd: () => void,
-  ) {
-    this.stop = new Promise<void>((resolve) => (this.stopNow = resolve));
-    this.done = this.run(from).finally(onEnd);
-  }
-
-  private async run(from: number): Promise<void> {
-    let pos = from;
-    try {
-      while (!this.closed) {
-        if (pos < this.source.head()) {
-          for await (const batch of this.source.readFrom(pos)) {
-            if (this.closed) return;
-            await this.handler(batch);
-            pos = Math.max(pos, batchEnd(batch.events));
-          }
-          continue;
-        }
-        const failure = this.source.failure();
-        if (failure !== null) throw failure;
-        // No await between the head check and taking the waiter: a new message cannot slip between them.
-        await Promise.race([this.source.changed(), this.stop]);
-      }
-    } catch (err) {
-      // The Subscription contract has no error channel; the subscription ends and says why, loudly.
-      this.logger.error('event log subscription stopped', {
-        offset: pos,
-        error: err instanceof Error ? err.message : String(err),
-        code: (err as { code?: unknown }).code,
-      });
-    }
-  }
-
-  close(): Promise<void> {
-    this.closed = true;
-    this.stopNow();
-    return this.done;
   }
 }
 
