@@ -77,8 +77,8 @@ function endpoints(ns: string, s: number, gen: number): Endpoints {
   };
 }
 
-/** A mesh's history: services first, then pods coming and going and endpoints following them. */
-export function meshEvents(n: number): EventInput[] {
+/** Every service of the mesh (at most n), the start of both histories. */
+function servicesFirst(n: number): EventInput[] {
   const out: EventInput[] = [];
   for (let ns = 0; ns < NAMESPACES && out.length < n; ns++) {
     for (let s = 0; s < SERVICES_PER_NS && out.length < n; s++) {
@@ -86,6 +86,12 @@ export function meshEvents(n: number): EventInput[] {
       out.push({ source: 'bench', op: 'upsert', kind: 'Service', key: `${namespace}/svc-${s}`, body: service(namespace, s) });
     }
   }
+  return out;
+}
+
+/** A mesh's history: services first, then pods coming and going and endpoints following them. */
+export function meshEvents(n: number): EventInput[] {
+  const out = servicesFirst(n);
   for (let i = 0; out.length < n; i++) {
     const ns = `ns-${i % NAMESPACES}`;
     const s = Math.floor(i / NAMESPACES) % SERVICES_PER_NS;
@@ -104,13 +110,7 @@ export function meshEvents(n: number): EventInput[] {
  * so every body is parsed and indexed.
  */
 export function distinctEvents(n: number): EventInput[] {
-  const out: EventInput[] = [];
-  for (let ns = 0; ns < NAMESPACES && out.length < n; ns++) {
-    for (let s = 0; s < SERVICES_PER_NS && out.length < n; s++) {
-      const namespace = `ns-${ns}`;
-      out.push({ source: 'bench', op: 'upsert', kind: 'Service', key: `${namespace}/svc-${s}`, body: service(namespace, s) });
-    }
-  }
+  const out = servicesFirst(n);
   for (let i = 0; out.length < n; i++) {
     const ns = `ns-${i % NAMESPACES}`;
     const s = Math.floor(i / NAMESPACES) % SERVICES_PER_NS;
