@@ -6,9 +6,23 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import * as https from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { captureLogger, ConfigError, createPluginContainer, PluginConfigError, servingCertificateRequest, silentLogger, Tokens, type SourceSink } from '@weft/core';
-import { EnvoyAdapter } from '@weft/plugin-envoy';
-import { LocalCa } from '@weft/plugin-ca-local';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { DependencyContainer } from 'tsyringe';
+import {
+  captureLogger,
+  ConfigError,
+  loadConfiguredPlugins,
+  normalizeConfig,
+  PluginConfigError,
+  servingCertificateRequest,
+  silentLogger,
+  Tokens,
+  type CertificateIssuer,
+  type ProxyAdapter,
+  type SourceSink,
+} from '@weft/core';
 import { AdmissionReviewError, type AdmissionRequest } from './admission.js';
 import { validateInjectorConfig } from './config.js';
 import { SidecarInjector } from './injector.js';
@@ -16,6 +30,23 @@ import { InjectorKubeError, type InjectorKube } from './kube.js';
 import { InjectorSource } from './source.js';
 import { DEFAULT_INJECTION_OPTIONS } from './patch.js';
 import { WebhookServer } from './server.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-injector-unit-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+let runs = 0;
+
+/** The CA and Envoy plugins as Weft loads them (by package name, through the core), each time a fresh CA. */
+async function plugins(names: readonly string[] = ['@weft/plugin-ca-local', '@weft/plugin-envoy']): Promise<{ container: DependencyContainer; ca: CertificateIssuer | undefined; envoy: ProxyAdapter | undefined }> {
+  const dir = path.join(tmp, String(++runs));
+  const config = normalizeConfig(
+    { log: 'memory:', dataDir: dir, plugins: names.map((name) => ({ name })) },
+    { file: path.join(dir, 'weft.yaml'), label: 'weft.yaml', configDir: dir },
+  );
+  const { container } = await loadConfiguredPlugins(config, silentLogger);
+  const adapters = container.isRegistered(Tokens.ProxyAdapter, true) ? container.resolveAll<ProxyAdapter>(Tokens.ProxyAdapter) : [];
+  const issuers = container.isRegistered(Tokens.CertificateIssuer, true) ? container.resolveAll<CertificateIssuer>(Tokens.CertificateIssuer) : [];
+  return { container, ca: issuers[0], envoy: adapters.find((a) => a.kind === 'envoy') };
+}
 
 describe('config', () => {
   it('has defaults for every field', () => {
@@ -59,15 +90,18 @@ const request = (over: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
 });
 
 describe('SidecarInjector', () => {
-  let ca: LocalCa;
+  let ca: CertificateIssuer;
+  let envoy: ProxyAdapter;
   before(async () => {
-    ca = await LocalCa.open({});
+    const loaded = await plugins();
+    ca = loaded.ca!;
+    envoy = loaded.envoy!;
   });
 
   function make(fail?: Error, validityMs?: number): { injector: SidecarInjector; secrets: Record<string, unknown>[]; logger: ReturnType<typeof captureLogger>; issued: () => number } {
     const secrets: Record<string, unknown>[] = [];
     let issued = 0;
-    const issuer = { name: ca.name, trustBundle: () => ca.trustBundle(), issue: (r: Parameters<LocalCa['issue']>[0]) => (issued++, ca.issue(r)) };
+    const issuer = { name: ca.name, trustBundle: () => ca.trustBundle(), issue: (r: Parameters<CertificateIssuer['issue']>[0]) => (issued++, ca.issue(r)) };
     const logger = captureLogger('debug');
     const injector = new SidecarInjector({
       injection: DEFAULT_INJECTION_OPTIONS,
@@ -79,7 +113,7 @@ describe('SidecarInjector', () => {
         },
       },
       issuer,
-      adapter: new EnvoyAdapter(),
+      adapter: envoy,
       trustDomain: 'cluster.local',
       xds: { host: 'weft.osm.svc', port: 15128 },
       logger,
@@ -133,9 +167,9 @@ describe('SidecarInjector', () => {
 describe('WebhookServer', () => {
   let server: WebhookServer;
   let port = 0;
-  let ca: LocalCa;
+  let ca: CertificateIssuer;
   before(async () => {
-    ca = await LocalCa.open({});
+    ca = (await plugins(['@weft/plugin-ca-local'])).ca!;
     const cert = await ca.issue(servingCertificateRequest({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }));
     server = new WebhookServer({
       path: '/mutate',
@@ -204,18 +238,15 @@ describe('InjectorSource', () => {
   }
 
   it('refuses to start without an issuer or without an adapter that writes bootstraps, saying what to add', async () => {
-    const none = createPluginContainer();
+    const none = (await plugins(['@weft/plugin-envoy'])).container;
     await assert.rejects(new InjectorSource({ config, container: none, trustDomain: 'cluster.local', logger: silentLogger, kube: fakeKube() }).start(sink), (err: unknown) => err instanceof ConfigError && /plugin-ca-local/.test(err.message));
-    const onlyCa = createPluginContainer();
-    onlyCa.register(Tokens.CertificateIssuer, { useValue: await LocalCa.open({}) });
+    const onlyCa = (await plugins(['@weft/plugin-ca-local'])).container;
     await assert.rejects(new InjectorSource({ config, container: onlyCa, trustDomain: 'cluster.local', logger: silentLogger, kube: fakeKube() }).start(sink), (err: unknown) => err instanceof ConfigError && /plugin-envoy/.test(err.message));
   });
 
   it('registers the webhook on its port with the trust bundle, and again when a root rotation changes the bundle', async () => {
-    const ca = await LocalCa.open({});
-    const container = createPluginContainer();
-    container.register(Tokens.CertificateIssuer, { useValue: ca });
-    container.register(Tokens.ProxyAdapter, { useValue: new EnvoyAdapter() });
+    const { container, ca } = await plugins();
+    assert.ok(ca?.rootRotation !== undefined, 'ca-local can rotate its root');
     const kube = fakeKube();
     const source = new InjectorSource({ config, container, trustDomain: 'cluster.local', logger: silentLogger, kube });
     await source.start(sink);
@@ -226,7 +257,7 @@ describe('InjectorSource', () => {
       assert.equal(hook.clientConfig.url, `https://127.0.0.1:${source.port}/mutate-pod-creation`);
       const roots = (c: string): number => (Buffer.from(c, 'base64').toString('utf8').match(/BEGIN CERTIFICATE/g) ?? []).length;
       assert.equal(roots(hook.clientConfig.caBundle), 1);
-      await ca.rootRotation!.stage();
+      await ca.rootRotation.stage();
       const deadline = Date.now() + 2_000;
       while (kube.applied.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       assert.equal(kube.applied.length, 2, 'the bundle change re-registered the webhook');

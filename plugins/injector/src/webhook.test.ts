@@ -15,8 +15,8 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import * as grpc from '@grpc/grpc-js';
 import { captureLogger, envoyType, normalizeConfig, startWeft, type RunningWeft } from '@weft/core';
-import { Admin, findApiServer, type ApiServerLookup } from '@weft/plugin-kubernetes/dist/testing.js';
 import { InjectorSource } from './source.js';
+import { Admin, findApiServer, type ApiServerLookup } from './testing.js';
 
 const lookup: Promise<ApiServerLookup> = findApiServer();
 const run = randomBytes(3).toString('hex');
