@@ -262,6 +262,21 @@ describe('InjectorSource', () => {
       while (kube.applied.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       assert.equal(kube.applied.length, 2, 'the bundle change re-registered the webhook');
       assert.equal(roots(kube.applied[1]!.webhooks[0]!.clientConfig.caBundle), 2, 'both roots during the overlap');
+      await ca.rootRotation.activate();
+      await ca.rootRotation.retire();
+      while (kube.applied.length < 3 && Date.now() < deadline + 2_000) await new Promise((r) => setTimeout(r, 10));
+      const last = kube.applied.at(-1)!.webhooks[0]!.clientConfig.caBundle;
+      assert.equal(roots(last), 1, 'the old root left the caBundle');
+      // What the API server now holds verifies what the webhook serves.
+      const status = await new Promise<number>((resolve, reject) => {
+        https
+          .get({ host: '127.0.0.1', port: source.port, path: '/healthz', ca: Buffer.from(last, 'base64').toString('utf8') }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
+      });
+      assert.equal(status, 200);
     } finally {
       await source.stop();
     }

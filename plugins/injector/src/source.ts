@@ -35,10 +35,11 @@ function resolveAll<T>(container: DependencyContainer, token: string): T[] {
 }
 
 /** Names the API server uses to reach the webhook, for the serving certificate. */
-export function servingNames(config: InjectorConfig, port: number): { dnsNames: string[]; ipAddresses: string[] } {
+export function servingNames(config: InjectorConfig): { dnsNames: string[]; ipAddresses: string[] } {
   const names: string[] = [...config.servingNames];
   if (config.webhookUrl !== undefined) {
-    names.unshift(new URL(config.webhookUrl.replace('{port}', String(port))).hostname.replace(/^\[|\]$/g, ''));
+    // The port does not matter for the certificate; {port} only has to parse.
+    names.unshift(new URL(config.webhookUrl.replace('{port}', '1')).hostname.replace(/^\[|\]$/g, ''));
   } else {
     const { name, namespace } = config.service;
     names.unshift(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`);
@@ -88,31 +89,36 @@ export class InjectorSource implements ResourceSource {
       ...(config.proxyCertificateValidityMs === undefined ? {} : { proxyCertificateValidityMs: config.proxyCertificateValidityMs }),
     });
 
-    // The serving certificate names depend on the port when the URL carries {port}: bind first, then serve.
-    const issueServing = async (port: number): Promise<{ certPem: string; keyPem: string; notBefore: Date; notAfter: Date }> => {
-      const cert = await issuer.issue(servingCertificateRequest(servingNames(config, port)));
+    const issueServing = async (): Promise<{ certPem: string; keyPem: string; notBefore: Date; notAfter: Date }> => {
+      const cert = await issuer.issue(servingCertificateRequest(servingNames(config)));
       return { certPem: [cert.certPem, ...cert.chainPem].map((p) => p.trim()).join('\n') + '\n', keyPem: cert.keyPem, notBefore: cert.notBefore, notAfter: cert.notAfter };
     };
-    const first = await issueServing(config.listenPort);
+    const first = await issueServing();
     const server = new WebhookServer({ path: config.path, certificate: first, admit: (r) => injector.admit(r), logger });
     this.listeningPort = await server.listen(config.listenHost, config.listenPort);
     this.server = server;
-    let current = first;
-    if (config.listenPort === 0 && config.webhookUrl?.includes('{port}') === true) {
-      current = await issueServing(this.listeningPort);
-      server.setCertificate(current);
-    }
-    this.scheduleRenewal(current, issueServing);
+    this.scheduleRenewal(first, issueServing);
 
-    if (config.registerWebhook) {
-      await kube.applyWebhookConfiguration(this.webhookConfiguration(issuer.trustBundle()));
-      this.unsubscribe = issuer.onTrustBundleChange?.((bundle) => {
-        kube.applyWebhookConfiguration(this.webhookConfiguration(bundle)).then(
-          () => logger.info('webhook caBundle updated', { webhook: config.webhookName, roots: bundle.length }),
-          (err: Error) => logger.error('updating the webhook caBundle failed; the API server may refuse the new serving certificate', { webhook: config.webhookName, error: err.message }),
-        );
-      });
+    try {
+      if (config.registerWebhook) await kube.applyWebhookConfiguration(this.webhookConfiguration(issuer.trustBundle()));
+    } catch (err) {
+      // Weft only stops sources whose start succeeded: close the server here.
+      await this.stop();
+      throw err;
     }
+    // A root rotation: a serving certificate from the signing root now, then the caBundle, so the API server
+    // never holds a bundle without the root of what the webhook serves (at retire the old root goes last).
+    this.unsubscribe = issuer.onTrustBundleChange?.((bundle) => {
+      issueServing()
+        .then(async (cert) => {
+          this.server?.setCertificate(cert);
+          if (config.registerWebhook) await kube.applyWebhookConfiguration(this.webhookConfiguration(bundle));
+          logger.info('webhook certificate and caBundle follow the trust bundle', { webhook: config.webhookName, roots: bundle.length });
+        })
+        .catch((err: Error) => {
+          logger.error('following the trust bundle change failed; the API server may refuse the webhook until it is fixed', { webhook: config.webhookName, error: err.message });
+        });
+    });
     logger.info('sidecar injector listening', {
       address: `${config.listenHost}:${this.listeningPort}`,
       path: config.path,
@@ -142,12 +148,12 @@ export class InjectorSource implements ResourceSource {
   /** Renews the serving certificate at two thirds of its life, so the API server never sees it expired. */
   private scheduleRenewal(
     cert: { notBefore: Date; notAfter: Date },
-    issue: (port: number) => Promise<{ certPem: string; keyPem: string; notBefore: Date; notAfter: Date }>,
+    issue: () => Promise<{ certPem: string; keyPem: string; notBefore: Date; notAfter: Date }>,
   ): void {
     const life = cert.notAfter.getTime() - cert.notBefore.getTime();
     const delay = Math.max(1_000, Math.min(cert.notBefore.getTime() + (life * 2) / 3 - Date.now(), 2 ** 31 - 1));
     this.renewTimer = setTimeout(() => {
-      issue(this.listeningPort).then(
+      issue().then(
         (next) => {
           this.server?.setCertificate(next);
           this.options.logger.info('webhook serving certificate renewed', { notAfter: next.notAfter.toISOString() });
