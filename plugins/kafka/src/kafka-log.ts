@@ -60,6 +60,22 @@ interface Recent {
   readonly payload: Buffer;
 }
 
+/** A message the open scanned, kept for the first readEncoded(0): its events, offsets already Weft's. */
+interface Kept {
+  readonly offset: number;
+  readonly events: readonly EncodedEvent[];
+}
+
+/**
+ * Moves a message's events from their relative offsets (0..n-1) to Weft's (first..first+n-1), in place: they
+ * were just decoded for this caller and nobody else holds them, and a replay of 100k events would otherwise
+ * copy every one.
+ */
+function withOffsets(events: EncodedEvent[], first: number): EncodedEvent[] {
+  for (const e of events) (e as { offset: number }).offset += first;
+  return events;
+}
+
 interface Pending {
   readonly value: Buffer;
   readonly count: number;
@@ -109,7 +125,7 @@ export class KafkaEventLog implements EventLog {
   private readonly followers = new Set<Follower>();
   /** One catch-up read at a time; it indexes messages other writers appended. */
   private catching: Promise<void> = Promise.resolve();
-  private kept: { offset: number; payload: Buffer }[] | null;
+  private kept: Kept[] | null;
   /**
    * The last messages indexed, with their bytes, contiguous up to the head: followers at the tail are served
    * from here, so N followers cost one consumer (the tail), not N.
@@ -131,7 +147,7 @@ export class KafkaEventLog implements EventLog {
     private readonly logger: Logger,
     private readonly now: () => number,
     index: MessageIndex,
-    kept: { offset: number; payload: Buffer }[] | null,
+    kept: Kept[] | null,
   ) {
     this.index = index;
     this.kept = kept;
@@ -175,7 +191,7 @@ export class KafkaEventLog implements EventLog {
     if (low > 0) throw new KafkaLogTruncatedError(topic, low);
 
     const index = new MessageIndex();
-    const kept: { offset: number; payload: Buffer }[] | null = options.keepRecords === true ? [] : null;
+    const kept: Kept[] | null = options.keepRecords === true ? [] : null;
     const scan = consumePartition({
       kafka,
       brokers,
@@ -190,8 +206,10 @@ export class KafkaEventLog implements EventLog {
     for await (const messages of scan) {
       for (const m of messages) {
         if (m.offset >= high) break;
-        const first = index.add(m.offset, decodeMessage(topic, m, true).length);
-        if (kept !== null) kept.push({ offset: m.offset, payload: m.value! });
+        const events = decodeMessage(topic, m, true);
+        const first = index.add(m.offset, events.length);
+        // The start-up replay reads these envelopes next: keep them (with their Weft offsets), not only the bytes.
+        if (kept !== null) kept.push({ offset: m.offset, events: withOffsets(events, first) });
         if (high - m.offset <= RECENT_MAX_MESSAGES) recent.push({ kafkaOffset: m.offset, first, payload: m.value! });
       }
     }
@@ -371,13 +389,12 @@ export class KafkaEventLog implements EventLog {
   /** read() with envelopes checked and bodies left as bytes: the start-up replay's input. */
   readEncoded(from = 0): AsyncIterable<readonly EncodedEvent[]> {
     if (this.closed) throw new LogUnavailableError(`event log on Kafka topic "${this.topic}" is closed`);
-    const remap = (m: RawMessage, first: number): EncodedEvent[] => decodeMessage(this.topic, m, true).map((e) => ({ ...e, offset: first + e.offset }));
+    const remap = (m: RawMessage, first: number): EncodedEvent[] => withOffsets(decodeMessage(this.topic, m, true), first);
     const kept = from === 0 ? this.kept : null;
     this.kept = null;
     if (kept !== null) {
-      const index = this.index;
       return (async function* () {
-        for (const r of kept) yield remap({ offset: r.offset, value: r.payload }, index.firstOf(r.offset));
+        for (const r of kept) yield r.events;
       })();
     }
     return this.range(from, this.index.head, this.index.kafkaEnd, remap);
