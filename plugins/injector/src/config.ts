@@ -31,13 +31,20 @@ export interface InjectorConfig {
   readonly servingNames: readonly string[];
   /** Validity of a proxy's bootstrap certificate; the issuer's default when absent. */
   readonly proxyCertificateValidityMs?: number;
+  /** Interval of the sweep of bootstrap Secrets whose pod is gone (one also runs at start). */
+  readonly secretSweepMs: number;
+  /** A Secret without a pod is swept only when older than this: it is written before its pod exists. */
+  readonly secretGraceMs: number;
 }
 
 const FIELDS = [
   'kubeconfig', 'context', 'meshName', 'xds', 'listenHost', 'listenPort', 'path', 'sidecarImage', 'initImage',
   'proxyUid', 'proxyKind', 'failurePolicy', 'timeoutSeconds', 'registerWebhook', 'webhookName', 'webhookUrl', 'service', 'servingNames',
-  'proxyCertificateValidity',
+  'proxyCertificateValidity', 'secretSweepMs', 'secretGraceMs',
 ];
+
+/** setInterval's and setTimeout's largest delay (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -125,6 +132,14 @@ export function validateInjectorConfig(raw: unknown): InjectorConfig {
   if (validityMs === null || (validityMs !== undefined && validityMs < 60_000)) {
     throw new PluginConfigError('proxyCertificateValidity', `must be a duration of at least 1m, such as 720h, got ${JSON.stringify(validityText)}`);
   }
+  const timeoutSeconds = int(r, 'timeoutSeconds', 10, 1, 30);
+  const secretSweepMs = int(r, 'secretSweepMs', 600_000, 1_000, MAX_TIMER_MS);
+  // A Secret is written during the admission call, before its pod exists; the API server waits for that call at
+  // most timeoutSeconds, so a shorter grace period could sweep the Secret of a pod being created.
+  const secretGraceMs = int(r, 'secretGraceMs', 300_000, 0, MAX_TIMER_MS);
+  if (secretGraceMs < timeoutSeconds * 1000) {
+    throw new PluginConfigError('secretGraceMs', `must be at least timeoutSeconds (${timeoutSeconds} s = ${timeoutSeconds * 1000} ms): a Secret is written before its pod exists, during the admission call; got ${secretGraceMs}`);
+  }
   return {
     ...(validityMs === undefined ? {} : { proxyCertificateValidityMs: validityMs }),
     ...(kubeconfig === undefined ? {} : { kubeconfig }),
@@ -139,11 +154,13 @@ export function validateInjectorConfig(raw: unknown): InjectorConfig {
     proxyUid: int(r, 'proxyUid', DEFAULT_INJECTION_OPTIONS.proxyUid, 1, 2147483647),
     proxyKind: label(optionalString(r, 'proxyKind', 'a proxy kind') ?? 'envoy', 'proxyKind', 'a proxy kind'),
     failurePolicy,
-    timeoutSeconds: int(r, 'timeoutSeconds', 10, 1, 30),
+    timeoutSeconds,
     registerWebhook,
     webhookName: label(optionalString(r, 'webhookName', 'a name') ?? `weft-sidecar-injector-${meshName}`, 'webhookName', 'a MutatingWebhookConfiguration name'),
     ...(webhookUrl === undefined ? {} : { webhookUrl }),
     service,
     servingNames: namesRaw as string[],
+    secretSweepMs,
+    secretGraceMs,
   };
 }

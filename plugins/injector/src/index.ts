@@ -42,7 +42,18 @@ export {
   type WebhookRegistration,
 } from './patch.js';
 export { SidecarInjector, type Admitted, type SidecarInjectorOptions } from './injector.js';
-export { connectInjectorKube, InjectorKubeError, type InjectorKube, type InjectorKubeOptions } from './kube.js';
+export {
+  connectInjectorKube,
+  InjectorKubeError,
+  type InjectorKube,
+  type InjectorKubeOptions,
+  type MetadataCollection,
+  type MetadataList,
+  type ObjectMetadata,
+  type WatchEvent,
+  type WatchHandle,
+} from './kube.js';
+export { injectorSecretUuid, SecretCollector, type SecretCollectorOptions, type SweepResult } from './gc.js';
 export { WebhookServer, type ServingCertificate, type WebhookServerOptions } from './server.js';
 export { InjectorSource, servingNames, type InjectorSourceOptions } from './source.js';
 

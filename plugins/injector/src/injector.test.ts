@@ -231,6 +231,9 @@ describe('InjectorSource', () => {
       applied,
       getNamespace: async () => ({}),
       createSecret: async () => undefined,
+      listMetadata: async () => ({ items: [], resourceVersion: '1' }),
+      watchPods: () => ({ stop: () => undefined }),
+      deleteSecret: async () => false,
       applyWebhookConfiguration: async (c) => {
         applied.push(c as unknown as (typeof applied)[number]);
       },

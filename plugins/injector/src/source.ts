@@ -16,6 +16,7 @@ import {
   type SourceSink,
 } from '@weft/core';
 import type { InjectorConfig } from './config.js';
+import { SecretCollector, type SweepResult } from './gc.js';
 import { SidecarInjector } from './injector.js';
 import { connectInjectorKube, type InjectorKube } from './kube.js';
 import { buildWebhookConfiguration, DEFAULT_INJECTION_OPTIONS, type InjectionOptions, type WebhookRegistration } from './patch.js';
@@ -54,6 +55,7 @@ export class InjectorSource implements ResourceSource {
   private listeningPort = 0;
   private renewTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  private collector: SecretCollector | undefined;
 
   constructor(private readonly options: InjectorSourceOptions) {}
 
@@ -119,6 +121,8 @@ export class InjectorSource implements ResourceSource {
           logger.error('following the trust bundle change failed; the API server may refuse the webhook until it is fixed', { webhook: config.webhookName, error: err.message });
         });
     });
+    this.collector = new SecretCollector({ kube, meshName: config.meshName, sweepMs: config.secretSweepMs, graceMs: config.secretGraceMs, logger });
+    this.collector.start();
     logger.info('sidecar injector listening', {
       address: `${config.listenHost}:${this.listeningPort}`,
       path: config.path,
@@ -168,8 +172,15 @@ export class InjectorSource implements ResourceSource {
     this.renewTimer.unref();
   }
 
+  /** Runs a sweep of orphaned bootstrap Secrets now (after one in progress); undefined before start. */
+  sweepSecrets(): Promise<SweepResult> | undefined {
+    return this.collector?.sweep();
+  }
+
   async stop(): Promise<void> {
     clearTimeout(this.renewTimer);
+    await this.collector?.stop();
+    this.collector = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     await this.server?.close();

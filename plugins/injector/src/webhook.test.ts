@@ -6,6 +6,7 @@
  * the tests are skipped with the reason, except under CI=true, where a missing one fails them.
  */
 import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -31,6 +32,8 @@ let skipReason = '';
 let nsCount = 0;
 
 const MONITORED = 'openservicemesh.io/monitored-by';
+const UUID_LABEL = 'osm-proxy-uuid';
+const GRACE_MS = 3_000;
 const OPT_OUT = 'openservicemesh.io/sidecar-injection';
 
 interface Pod {
@@ -73,6 +76,10 @@ before(async () => {
             webhookUrl: 'https://127.0.0.1:{port}/mutate-pod-creation',
             webhookName,
             failurePolicy: 'Fail',
+            // Small enough for the Secret collection tests to see an orphan swept within seconds.
+            timeoutSeconds: GRACE_MS / 1000,
+            secretGraceMs: GRACE_MS,
+            secretSweepMs: 1_000,
           },
         },
       ],
@@ -411,5 +418,103 @@ describe('sidecar injector against a real kube-apiserver', () => {
     const ns = await namespace(a, { [MONITORED]: mesh });
     const pod = (await a.create(`/api/v1/namespaces/${ns}/pods`, podManifest('after-garbage'))) as unknown as Pod;
     assert.ok(pod.spec.containers.some((c) => c.name === 'envoy'));
+  });
+});
+
+describe('bootstrap Secret collection', () => {
+  let gcNs = '';
+  let staysSecret = '';
+  const secret = (name: string, labels: Record<string, string>): object => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, labels },
+    stringData: { 'tls.key': 'not a key' },
+  });
+  async function waitGone(a: Admin, ns: string, name: string, withinMs: number): Promise<number> {
+    const t0 = performance.now();
+    while ((await secretsOf(a, ns)).includes(name)) {
+      if (performance.now() - t0 > withinMs) assert.fail(`Secret ${ns}/${name} still there after ${withinMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return performance.now() - t0;
+  }
+
+  it("deletes a deleted pod's Secret within seconds; a pod that exists keeps its Secret", async (t) => {
+    const a = ready(t);
+    if (a === undefined) return;
+    gcNs = await namespace(a, { [MONITORED]: mesh });
+    await webhookActive(a, gcNs);
+    const gone = (await a.create(`/api/v1/namespaces/${gcNs}/pods`, podManifest('gc-gone'))) as unknown as Pod;
+    const stays = (await a.create(`/api/v1/namespaces/${gcNs}/pods`, podManifest('gc-stays'))) as unknown as Pod;
+    const goneUuid = gone.metadata.labels?.[UUID_LABEL] ?? '';
+    const staysUuid = stays.metadata.labels?.[UUID_LABEL] ?? '';
+    assert.ok(goneUuid !== '' && staysUuid !== '', 'both pods were injected');
+    const goneSecret = `envoy-bootstrap-config-${goneUuid}`;
+    staysSecret = `envoy-bootstrap-config-${staysUuid}`;
+    assert.deepEqual((await secretsOf(a, gcNs)).filter((n) => n === goneSecret || n === staysSecret).sort(), [goneSecret, staysSecret].sort());
+    const key = Buffer.from(((await a.ok('GET', `/api/v1/namespaces/${gcNs}/secrets/${goneSecret}`)) as { data: Record<string, string> }).data['tls.key'] ?? '', 'base64')
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('-----'))
+      .join('');
+
+    await a.ok('DELETE', `/api/v1/namespaces/${gcNs}/pods/gc-gone`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
+    const ms = await waitGone(a, gcNs, goneSecret, 5_000);
+    t.diagnostic(`pod deleted -> its Secret deleted: ${ms.toFixed(0)} ms`);
+    assert.ok((await secretsOf(a, gcNs)).includes(staysSecret), 'the Secret of the pod that exists stays');
+    const record = logger.records.find((r) => r.msg === 'proxy bootstrap Secret deleted' && r['uuid'] === goneUuid);
+    assert.ok(record !== undefined, 'the deletion is logged');
+    assert.equal(record['namespace'], gcNs);
+    assert.equal(record['secret'], goneSecret);
+    assert.match(String(record['reason']), /pod .*gc-gone was deleted/);
+    assert.ok(key.length > 40 && !JSON.stringify(logger.records).includes(key.slice(0, 40)), 'the key is not logged');
+  });
+
+  it('sweeps a Secret without a pod once it is older than the grace period, keeps a young one and never touches Secrets it did not make', async (t) => {
+    const a = ready(t);
+    if (a === undefined) return;
+    assert.ok(gcNs !== '', 'runs after the pod deletion test');
+    const uuid = (): string => crypto.randomUUID();
+    const orphanUuid = uuid();
+    const orphan = `envoy-bootstrap-config-${orphanUuid}`;
+    const created = performance.now();
+    // What a failed admission leaves: the injector's Secret, no pod.
+    await a.create(`/api/v1/namespaces/${gcNs}/secrets`, secret(orphan, { [UUID_LABEL]: orphanUuid, [MONITORED]: mesh }));
+    const foreign = [
+      secret(`envoy-bootstrap-config-${uuid()}`, {}),
+      secret('app-credentials', { [UUID_LABEL]: uuid(), [MONITORED]: mesh }),
+      secret(`envoy-bootstrap-config-${orphanUuid.replace(/^./, 'f')}`, { [UUID_LABEL]: orphanUuid.replace(/^./, 'f'), [MONITORED]: `${mesh}-other` }),
+    ] as { metadata: { name: string } }[];
+    for (const s of foreign) await a.create(`/api/v1/namespaces/${gcNs}/secrets`, s);
+    // A pod of the injector's uuid label outside the mesh, with a Secret of its name but without the mesh label.
+    const outside = await namespace(a, {});
+    const outsideUuid = uuid();
+    await a.create(`/api/v1/namespaces/${outside}/secrets`, secret(`envoy-bootstrap-config-${outsideUuid}`, { [UUID_LABEL]: outsideUuid }));
+    const manifest = podManifest('labelled') as { metadata: { labels: Record<string, string> } };
+    manifest.metadata.labels[UUID_LABEL] = outsideUuid;
+    await a.create(`/api/v1/namespaces/${outside}/pods`, manifest);
+    await a.ok('DELETE', `/api/v1/namespaces/${outside}/pods/labelled`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
+
+    const young = await injector.sweepSecrets();
+    assert.ok(young !== undefined, 'the injector runs');
+    assert.ok(!young.deleted.includes(`${gcNs}/${orphan}`), 'a Secret younger than the grace period is kept');
+    assert.ok((await secretsOf(a, gcNs)).includes(orphan));
+    assert.ok(young.kept >= 2, `the young orphan and the Secret of gc-stays are kept (kept ${young.kept})`);
+
+    // The periodic sweep (every second) takes it once it is older than the grace period.
+    await waitGone(a, gcNs, orphan, GRACE_MS + 5_000);
+    const ms = performance.now() - created;
+    t.diagnostic(`orphaned Secret swept ${ms.toFixed(0)} ms after its creation (grace period ${GRACE_MS} ms, sweep every 1000 ms)`);
+    assert.ok(ms >= GRACE_MS, `not swept before the grace period (${ms.toFixed(0)} ms)`);
+    const record = logger.records.find((r) => r.msg === 'proxy bootstrap Secret deleted' && r['uuid'] === orphanUuid);
+    assert.match(String(record?.['reason']), /no pod in its namespace has uuid/);
+
+    const after = await injector.sweepSecrets();
+    assert.ok(after !== undefined);
+    assert.equal(after.failed, 0);
+    const left = await secretsOf(a, gcNs);
+    for (const s of foreign) assert.ok(left.includes(s.metadata.name), `${s.metadata.name} (not the injector's) is untouched`);
+    assert.ok(left.includes(staysSecret), 'the Secret of gc-stays, a pod that exists, stays past the grace period');
+    assert.deepEqual(await secretsOf(a, outside), [`envoy-bootstrap-config-${outsideUuid}`], 'a Secret without the mesh label is untouched when its pod goes');
   });
 });
