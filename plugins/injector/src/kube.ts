@@ -211,8 +211,13 @@ class HttpsKube implements InjectorKube {
       });
       res.on('end', () => finish());
       res.on('error', (err) => finish(new InjectorKubeError(`watch ${this.server}${p}: ${err.message}`, null, { cause: err })));
+      res.on('close', () => finish(res.complete ? undefined : new InjectorKubeError(`watch ${this.server}${p}: the connection closed mid-stream`, null)));
     });
     req.on('error', (err) => finish(new InjectorKubeError(`watch ${this.server}${p}: ${err.message}`, null, { cause: err })));
+    // The server ends the watch after timeoutSeconds and sends bookmarks meanwhile: a connection silent for much
+    // longer is dead (a partition), and only this timeout notices it.
+    const idleMs = (timeoutSeconds + 60) * 1000;
+    req.setTimeout(idleMs, () => req.destroy(new Error(`no data for ${idleMs / 1000} s`)));
     req.end();
     return {
       stop: () => {
