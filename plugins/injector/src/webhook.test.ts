@@ -477,13 +477,15 @@ describe('bootstrap Secret collection', () => {
     const uuid = (): string => crypto.randomUUID();
     const orphanUuid = uuid();
     const orphan = `envoy-bootstrap-config-${orphanUuid}`;
+    // Another mesh's Secret for a uuid one character off (never the orphan's own: that would be a 409).
+    const otherMesh = orphanUuid.replace(/^./, orphanUuid.startsWith('f') ? 'e' : 'f');
     const created = performance.now();
     // What a failed admission leaves: the injector's Secret, no pod.
     await a.create(`/api/v1/namespaces/${gcNs}/secrets`, secret(orphan, { [UUID_LABEL]: orphanUuid, [MONITORED]: mesh }));
     const foreign = [
       secret(`envoy-bootstrap-config-${uuid()}`, {}),
       secret('app-credentials', { [UUID_LABEL]: uuid(), [MONITORED]: mesh }),
-      secret(`envoy-bootstrap-config-${orphanUuid.replace(/^./, 'f')}`, { [UUID_LABEL]: orphanUuid.replace(/^./, 'f'), [MONITORED]: `${mesh}-other` }),
+      secret(`envoy-bootstrap-config-${otherMesh}`, { [UUID_LABEL]: otherMesh, [MONITORED]: `${mesh}-other` }),
     ] as { metadata: { name: string } }[];
     for (const s of foreign) await a.create(`/api/v1/namespaces/${gcNs}/secrets`, s);
     // A pod of the injector's uuid label outside the mesh, with a Secret of its name but without the mesh label.
