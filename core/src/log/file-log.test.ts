@@ -363,6 +363,13 @@ test('FileEventLog: a writer keeps the records its open verified for the first r
   assert.deepEqual(await encoded(writer), want, 'then from disk');
   assert.deepEqual(await encoded(writer, 3), want.slice(3));
 
+  // Past keepRecordsMaxBytes nothing is kept, and the first whole read goes to disk: the same events.
+  const bounded = await FileEventLog.open(dir, { readOnly: true, keepRecords: true, keepRecordsMaxBytes: 100, logger: captureLogger() });
+  assert.equal(bounded.takeRecords(), null, 'a log over the bound is not kept');
+  assert.deepEqual(await encoded(bounded), want);
+  await bounded.close();
+  await assert.rejects(FileEventLog.open(dir, { readOnly: true, keepRecordsMaxBytes: -1 }), /keepRecordsMaxBytes -1 must be a whole number/);
+
   const again = await FileEventLog.open(freshDir(), { keepRecords: true });
   await again.append(inputs('c', 1));
   assert.equal(again.takeRecords(), null, 'an append drops what the open kept');

@@ -48,6 +48,31 @@ export interface FileEventLogOptions {
    * records would no longer reach the head).
    */
   keepRecords?: boolean;
+  /**
+   * With keepRecords: the most record bytes kept (default 256 MiB). A larger log is not kept (the first whole
+   * read goes to disk again), so a long history cannot make the start use memory in proportion to it.
+   */
+  keepRecordsMaxBytes?: number;
+}
+
+/** Records an open keeps for the first whole read, up to a bound (then none: see keepRecordsMaxBytes). */
+class KeptRecords {
+  readonly records: RawRecord[] = [];
+  private bytes = 0;
+  dropped = false;
+
+  constructor(private readonly maxBytes: number) {}
+
+  add(record: RawRecord): void {
+    if (this.dropped) return;
+    this.bytes += record.payload.length;
+    if (this.bytes > this.maxBytes) {
+      this.records.length = 0;
+      this.dropped = true;
+      return;
+    }
+    this.records.push(record);
+  }
 }
 
 /** One record as read from a segment: an encoded batch and where it sits. */
@@ -129,6 +154,9 @@ export class FileEventLog implements EventLog {
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) {
       throw new ConfigError(`event log segmentBytes ${segmentBytes} must be a whole number >= ${MIN_SEGMENT_BYTES}`);
     }
+    if (options.keepRecordsMaxBytes !== undefined && !(Number.isSafeInteger(options.keepRecordsMaxBytes) && options.keepRecordsMaxBytes >= 0)) {
+      throw new ConfigError(`event log keepRecordsMaxBytes ${options.keepRecordsMaxBytes} must be a whole number >= 0`);
+    }
     const pollIntervalMs = options.pollIntervalMs ?? 200;
     if (!(pollIntervalMs > 0)) throw new ConfigError(`event log pollIntervalMs ${pollIntervalMs} must be > 0`);
     const logger = (options.logger ?? createLogger()).child({ component: 'event-log', dir });
@@ -150,8 +178,11 @@ export class FileEventLog implements EventLog {
     const lock = readOnly ? null : await acquireLock(abs);
     let fh: fs.FileHandle | null = null;
     try {
-      const kept: RawRecord[] | null = options.keepRecords === true ? [] : null;
-      const segments = await loadSegments(abs, readOnly, logger, kept);
+      const keepMax = options.keepRecordsMaxBytes ?? 256 * 1024 * 1024;
+      const keeping = options.keepRecords === true ? new KeptRecords(keepMax) : null;
+      const segments = await loadSegments(abs, readOnly, logger, keeping);
+      if (keeping?.dropped === true) logger.info('the log is larger than keepRecordsMaxBytes; its first whole read goes to disk again', { keepRecordsMaxBytes: keepMax });
+      const kept = keeping === null || keeping.dropped ? null : keeping.records;
       if (!readOnly) {
         let last = segments.at(-1);
         if (last === undefined) {
@@ -544,7 +575,7 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-async function loadSegments(dir: string, readOnly: boolean, logger: Logger, kept: RawRecord[] | null): Promise<Segment[]> {
+async function loadSegments(dir: string, readOnly: boolean, logger: Logger, kept: KeptRecords | null): Promise<Segment[]> {
   const names = await listSegments(dir);
   const segments: Segment[] = [];
   for (let i = 0; i < names.length; i++) {
@@ -560,9 +591,9 @@ async function loadSegments(dir: string, readOnly: boolean, logger: Logger, kept
       kept === null
         ? undefined
         : (pos: number, payload: Buffer, events: readonly EncodedEvent[] | undefined): void => {
-            kept.push(events === undefined ? { file, pos, payload } : { file, pos, payload, events });
+            kept.add(events === undefined ? { file, pos, payload } : { file, pos, payload, events });
           };
-    const scan = await scanSegment(file, 0, firstOffset, undefined, keep, kept !== null);
+    const scan = await scanSegment(file, 0, firstOffset, undefined, keep, kept !== null && !kept.dropped);
     seg.bytes = scan.validBytes;
     seg.endOffset = scan.endOffset;
     seg.records = scan.records;

@@ -50,6 +50,9 @@ export interface KafkaEventLogOptions {
   readonly now?: () => number;
 }
 
+/** The most message bytes an open keeps for the first readEncoded(0) (then it reads the topic again). */
+const KEEP_MAX_BYTES = 256 * 1024 * 1024;
+
 /** Messages kept for followers at the tail. */
 const RECENT_MAX_MESSAGES = 1024;
 const RECENT_MAX_BYTES = 16 * 1024 * 1024;
@@ -191,7 +194,9 @@ export class KafkaEventLog implements EventLog {
     if (low > 0) throw new KafkaLogTruncatedError(topic, low);
 
     const index = new MessageIndex();
-    const kept: Kept[] | null = options.keepRecords === true ? [] : null;
+    // What the open scanned is kept for the start-up replay up to KEEP_MAX_BYTES; a larger topic is read again.
+    let kept: Kept[] | null = options.keepRecords === true ? [] : null;
+    let keptBytes = 0;
     const scan = consumePartition({
       kafka,
       brokers,
@@ -209,7 +214,11 @@ export class KafkaEventLog implements EventLog {
         const events = decodeMessage(topic, m, true);
         const first = index.add(m.offset, events.length);
         // The start-up replay reads these envelopes next: keep them (with their Weft offsets), not only the bytes.
-        if (kept !== null) kept.push({ offset: m.offset, events: withOffsets(events, first) });
+        if (kept !== null) {
+          keptBytes += m.value?.length ?? 0;
+          if (keptBytes > KEEP_MAX_BYTES) kept = null;
+          else kept.push({ offset: m.offset, events: withOffsets(events, first) });
+        }
         if (high - m.offset <= RECENT_MAX_MESSAGES) recent.push({ kafkaOffset: m.offset, first, payload: m.value! });
       }
     }
