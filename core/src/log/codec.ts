@@ -173,6 +173,15 @@ export function prepareEvent(input: EventInput, index: number, now: number): Pre
   return { source, op, kind, key, time: time ?? now, body: bytes };
 }
 
+/**
+ * Checks and prepares every event of a batch an append was handed, with one clock reading for the events
+ * that carry no time (a batch is one moment). Throws the first event's InvalidEventError.
+ */
+export function prepareBatch(batch: readonly EventInput[], now: () => number): PreparedEvent[] {
+  const at = now();
+  return batch.map((e, i) => prepareEvent(e, i, at));
+}
+
 /** Encodes prepared events as one batch whose events get the offsets firstOffset, firstOffset+1, ... */
 export function encodePrepared(events: readonly PreparedEvent[], firstOffset: number): Uint8Array {
   const messages: EventMessage[] = events.map((e, i) => ({

@@ -8,7 +8,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../observe/logger.js';
-import { decodeBatch, decodeEnvelopes, encodePrepared, prepareEvent, type PreparedEvent } from './codec.js';
+import { decodeBatch, decodeEnvelopes, encodePrepared, prepareBatch, type PreparedEvent } from './codec.js';
 import { EventSchemaVersionError, LogCorruptError, LogUnavailableError, LogWriteError } from './errors.js';
 import { batchEnd, Follower, Notifier, RecentBatches, sliceBatch } from './follow.js';
 import type { LogProblem } from './inspect.js';
@@ -228,8 +228,7 @@ export class FileEventLog implements EventLog {
     this.kept = null;
     let events: PreparedEvent[];
     try {
-      const now = this.now();
-      events = batch.map((e, i) => prepareEvent(e, i, now));
+      events = prepareBatch(batch, this.now);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -343,12 +342,24 @@ export class FileEventLog implements EventLog {
 
   /** Streams batches with events in [from, end) from disk, a segment at a time. */
   private async *readRange(from: number, end: number): AsyncGenerator<LogBatch> {
+    for await (const events of this.eventsInRange(from, end, (payload, where) => decodeBatch(payload, where).events)) yield { events };
+  }
+
+  /**
+   * The events of each record holding events in [from, end), decoded by `decode` (whole events or envelopes
+   * only), without those before `from`.
+   */
+  private async *eventsInRange<E extends { readonly offset: number }>(
+    from: number,
+    end: number,
+    decode: (payload: Buffer, where: string) => readonly E[],
+  ): AsyncGenerator<readonly E[]> {
     for await (const records of this.recordsFrom(from, end)) {
       for (const r of records) {
-        const batch = decodeBatch(r.payload, `${r.file} at byte ${r.pos}`);
-        if (batch.events[0]!.offset >= end) return;
-        if (batchEnd(batch) <= from) continue;
-        yield sliceBatch(batch, from);
+        const events = decode(r.payload, `${r.file} at byte ${r.pos}`);
+        if (events[0]!.offset >= end) return;
+        if (events[events.length - 1]!.offset < from) continue;
+        yield events[0]!.offset >= from ? events : events.filter((e) => e.offset >= from);
       }
     }
   }
@@ -368,16 +379,7 @@ export class FileEventLog implements EventLog {
       for (const r of kept) yield r.events ?? decodeEnvelopes(r.payload, `${r.file} at byte ${r.pos}`);
       return;
     }
-    for await (const records of this.recordsFrom(from, end)) {
-      for (const r of records) {
-        const events = decodeEnvelopes(r.payload, `${r.file} at byte ${r.pos}`);
-        const first = events[0]!.offset;
-        if (first >= end) return;
-        const last = events[events.length - 1]!.offset;
-        if (last < from) continue;
-        yield first >= from ? events : events.filter((e) => e.offset >= from);
-      }
-    }
+    yield* this.eventsInRange(from, end, decodeEnvelopes);
   }
 
   /**

@@ -6,5 +6,5 @@ export { MemoryEventLog, type MemoryEventLogOptions } from './memory-log.js';
 export { FileEventLog, DEFAULT_SEGMENT_BYTES, type FileEventLogOptions } from './file-log.js';
 export { inspectLog, type LogInspection, type LogProblem, type SegmentReport } from './inspect.js';
 export { createFileLogBackend, createMemoryLogBackend, fileLogBackend, fileLogDir, memoryLogBackend } from './backends.js';
-export { encodePrepared, prepareEvent, type PreparedEvent } from './codec.js';
+export { encodePrepared, prepareBatch, prepareEvent, type PreparedEvent } from './codec.js';
 export { batchEnd, Follower, Notifier, RecentBatches, sliceBatch, type FollowSource } from './follow.js';

@@ -3,7 +3,7 @@
  * JSON as the file log, so a body read back is exactly what a file log would give.
  */
 import { createLogger, type Logger } from '../observe/logger.js';
-import { prepareEvent, type PreparedEvent } from './codec.js';
+import { prepareBatch, type PreparedEvent } from './codec.js';
 import { LogUnavailableError } from './errors.js';
 import { batchEnd, Follower, Notifier, sliceBatch } from './follow.js';
 import { EVENT_SCHEMA_VERSION, type EventInput, type EventLog, type LogBatch, type MeshEvent, type Subscription } from './types.js';
@@ -34,8 +34,7 @@ export class MemoryEventLog implements EventLog {
     if (this.closed) return Promise.reject(new LogUnavailableError('the memory event log is closed'));
     let prepared: PreparedEvent[];
     try {
-      const now = this.now();
-      prepared = batch.map((e, i) => prepareEvent(e, i, now));
+      prepared = prepareBatch(batch, this.now);
     } catch (err) {
       return Promise.reject(err);
     }

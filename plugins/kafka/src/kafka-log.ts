@@ -11,7 +11,7 @@ import {
   EventDecodeError,
   Follower,
   LogUnavailableError,
-  prepareEvent,
+  prepareBatch,
   RecentBatches,
   WeftError,
   type EncodedEvent,
@@ -255,8 +255,7 @@ export class KafkaEventLog implements EventLog {
     this.kept = null;
     let events: PreparedEvent[];
     try {
-      const now = this.now();
-      events = batch.map((e, i) => prepareEvent(e, i, now));
+      events = prepareBatch(batch, this.now);
     } catch (err) {
       return Promise.reject(err);
     }
