@@ -142,7 +142,7 @@ export class Catalog implements CatalogLike {
   private readonly workloadsByLabel = new LabelIndex();
   /** label key -> number of services whose selector starts with it: the keys workloadsByLabel indexes. */
   private readonly selectorKeys = new Map<string, number>();
-  /** "ns\0label=value" -> service keys whose selector's first (smallest) label is that one. */
+  /** ns -> label -> value -> service keys whose selector's first (smallest) label is that one. */
   private readonly servicesByFirstLabel = new LabelIndex();
   private last = -1;
 

@@ -103,7 +103,7 @@ export class CompactingFold {
     for (const slot of touched) {
       if (slot.body === undefined) {
         slot.prov = undefined;
-        byKindOf(this.slots, slot.kind).delete(slot.key);
+        this.slots.get(slot.kind)?.delete(slot.key);
       } else if (!sameBody(slot.orig, slot.body)) {
         slot.prov = slot.pending;
       }
@@ -139,10 +139,6 @@ function bodyOf(ev: EncodedEvent | MeshEvent): Body | undefined {
   const body = ev.body;
   if (body instanceof Uint8Array) return body.length === 0 ? undefined : body;
   return typeof body === 'object' && body !== null ? body : undefined;
-}
-
-function byKindOf(slots: Map<ResourceKind, Map<string, Slot>>, kind: ResourceKind): Map<string, Slot> {
-  return slots.get(kind) as Map<string, Slot>;
 }
 
 /** Whether two bodies hold the same content: bytes of canonical JSON compare as bytes. */
