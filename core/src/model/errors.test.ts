@@ -25,6 +25,13 @@ metadata: {name: t, namespace: bookstore}
 spec:
 ${spec}`;
 
+const KEY_RULE =
+  'the key must be a qualified name: an optional prefix (a lower-case DNS subdomain of at most 253 characters) and "/", ' +
+  "then a name of 1 to 63 characters (letters, digits, '-', '_', '.'; beginning and ending with a letter or digit), " +
+  'as in "app" or "example.com/app"';
+const VALUE_RULE =
+  "the value must be empty or 1 to 63 characters (letters, digits, '-', '_', '.'; beginning and ending with a letter or digit)";
+
 const cases: readonly Case[] = [
   {
     name: 'YAML syntax error names the line',
@@ -114,7 +121,71 @@ const cases: readonly Case[] = [
     name: 'label values must be strings',
     yaml: 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {version: 2}\n',
     errors: [
-      'f.yaml document 0 (Pod default/p): metadata.labels.version: must be a string, got 2 (quote it in YAML)',
+      'f.yaml document 0 (Pod default/p): metadata.labels["version"]: must be a string, got 2 (quote it in YAML)',
+    ],
+  },
+  {
+    name: 'label keys and values follow the Kubernetes rules, and the error names the entry',
+    yaml: `apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  labels:
+    "bad key!": "v@l ue"
+    app: bookstore
+    empty: ""
+    example.com/tier: web_1.x-Y
+    Example.com/tier: web
+    /tier: web
+    a/b/c: web
+    -lead: web
+    ${'n'.repeat(63)}: ${'v'.repeat(63)}
+    ${'n'.repeat(64)}: ${'v'.repeat(64)}
+    ${'p'.repeat(254)}/x: web
+`,
+    errors: [
+      `f.yaml document 0 (Pod default/p): metadata.labels["-lead"]: ${KEY_RULE}, got "-lead" (its name part does not begin and end with a letter or digit)`,
+      `f.yaml document 0 (Pod default/p): metadata.labels["/tier"]: ${KEY_RULE}, got "/tier" (its prefix is empty)`,
+      `f.yaml document 0 (Pod default/p): metadata.labels["Example.com/tier"]: ${KEY_RULE}, got "Example.com/tier" (its prefix "Example.com" is not a lower-case DNS subdomain)`,
+      `f.yaml document 0 (Pod default/p): metadata.labels["a/b/c"]: ${KEY_RULE}, got "a/b/c" (it has more than one "/")`,
+      `f.yaml document 0 (Pod default/p): metadata.labels["bad key!"]: ${KEY_RULE}, got "bad key!" (its name part has characters other than those)`,
+      `f.yaml document 0 (Pod default/p): metadata.labels["bad key!"]: ${VALUE_RULE}, got "v@l ue" (it has characters other than those)`,
+      `f.yaml document 0 (Pod default/p): metadata.labels["${'n'.repeat(64)}"]: ${KEY_RULE}, got "${'n'.repeat(64)}" (its name part is 64 characters long)`,
+      `f.yaml document 0 (Pod default/p): metadata.labels["${'n'.repeat(64)}"]: ${VALUE_RULE}, got "${'v'.repeat(64)}" (it is 64 characters long)`,
+      `f.yaml document 0 (Pod default/p): metadata.labels["${'p'.repeat(254)}/x"]: ${KEY_RULE}, got "${'p'.repeat(254)}/x" (its prefix is 254 characters long)`,
+    ],
+  },
+  {
+    name: 'a Service selector follows the label rules',
+    yaml: 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: {"app name": "book store", version: v1}\n',
+    errors: [
+      `f.yaml document 0 (Service default/s): spec.selector["app name"]: ${KEY_RULE}, got "app name" (its name part has characters other than those)`,
+      `f.yaml document 0 (Service default/s): spec.selector["app name"]: ${VALUE_RULE}, got "book store" (it has characters other than those)`,
+    ],
+  },
+  {
+    name: 'annotation keys are qualified names in any case; annotation values are free',
+    yaml: `apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: a
+  annotations:
+    Example.COM/Note: "anything, even: spaces & symbols!"
+    "bad key!": ""
+    a/b/c: x
+    count: 3
+`,
+    errors: [
+      `f.yaml document 0 (ServiceAccount default/a): metadata.annotations["a/b/c"]: ${KEY_RULE}, got "a/b/c" (it has more than one "/")`,
+      `f.yaml document 0 (ServiceAccount default/a): metadata.annotations["bad key!"]: ${KEY_RULE}, got "bad key!" (its name part has characters other than those)`,
+      'f.yaml document 0 (ServiceAccount default/a): metadata.annotations["count"]: must be a string, got 3 (quote it in YAML)',
+    ],
+  },
+  {
+    name: 'annotations are at most 256 KiB in all',
+    yaml: `apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n  annotations: {a: "${'x'.repeat(128 * 1024)}", b: "${'x'.repeat(128 * 1024)}"}\n`,
+    errors: [
+      'f.yaml document 0 (ServiceAccount default/a): metadata.annotations: must be at most 262144 bytes in all (keys and values), got 262146',
     ],
   },
   {

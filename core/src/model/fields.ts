@@ -3,7 +3,15 @@
  * document's Issues (so a document yields all its problems at once) and returns undefined when the value
  * is missing or unusable. Like Kubernetes, an explicit null is the same as an absent field.
  */
-import { isCidr, isIpAddress, parseDuration, regexError } from './values.js';
+import {
+  ANNOTATIONS_MAX_BYTES,
+  isCidr,
+  isIpAddress,
+  labelValueProblem,
+  parseDuration,
+  qualifiedNameProblem,
+  regexError,
+} from './values.js';
 
 export type Obj = Readonly<Record<string, unknown>>;
 
@@ -28,6 +36,11 @@ export function child(path: string, key: string): string {
 
 export function item(path: string, index: number): string {
   return `${path}[${index}]`;
+}
+
+/** An entry of a map with free-form keys (labels, selectors): `metadata.labels["app"]`, never ambiguous. */
+export function entry(path: string, key: string): string {
+  return `${path}[${JSON.stringify(key)}]`;
 }
 
 /** How a wrong value is shown after "got". */
@@ -210,21 +223,66 @@ export function readRegex(is: Issues, value: unknown, path: string, opt: Opt = {
   return text;
 }
 
-/** A string -> string map (labels, selectors), returned with sorted keys. */
-export function readStrMap(is: Issues, value: unknown, path: string): Record<string, string> | undefined {
-  const obj = readObj(is, value, path);
-  if (obj === undefined) return undefined;
-  return sortedStrMap(is, obj, path);
+const KEY_RULE =
+  'the key must be a qualified name: an optional prefix (a lower-case DNS subdomain of at most 253 characters) and "/", ' +
+  "then a name of 1 to 63 characters (letters, digits, '-', '_', '.'; beginning and ending with a letter or digit), " +
+  'as in "app" or "example.com/app"';
+const VALUE_RULE =
+  "the value must be empty or 1 to 63 characters (letters, digits, '-', '_', '.'; beginning and ending with a letter or digit)";
+
+/**
+ * Labels, or a label selector (a Service's spec.selector), under Kubernetes' rules: qualified-name keys and
+ * values of at most 63 characters. The API server refuses anything else, so a manifest that would not
+ * apply to a cluster does not load here either. Issues come in key order; an entry may break several rules.
+ */
+export function readLabelMap(is: Issues, value: unknown, path: string): Record<string, string> | undefined {
+  return readStrMap(is, value, path, (key, v, at) => {
+    const keyProblem = qualifiedNameProblem(key);
+    if (keyProblem !== null) is.add(at, `${KEY_RULE}, got ${describe(key)} (${keyProblem})`);
+    const valueProblem = v === undefined ? null : labelValueProblem(v);
+    if (valueProblem !== null) is.add(at, `${VALUE_RULE}, got ${describe(v)} (${valueProblem})`);
+  });
 }
 
-export function sortedStrMap(is: Issues, obj: Obj, path: string): Record<string, string> {
+/**
+ * Annotations as Kubernetes validates them: keys are qualified names with case ignored (the API server
+ * lower-cases them before checking), values are free text, and all of it is at most 256 KiB.
+ */
+export function readAnnotationMap(is: Issues, value: unknown, path: string): Record<string, string> | undefined {
+  let bytes = 0;
+  const map = readStrMap(is, value, path, (key, v, at) => {
+    const keyProblem = qualifiedNameProblem(key.toLowerCase());
+    if (keyProblem !== null) is.add(at, `${KEY_RULE}, got ${describe(key)} (${keyProblem})`);
+    bytes += Buffer.byteLength(key) + (v === undefined ? 0 : Buffer.byteLength(v));
+  });
+  if (bytes > ANNOTATIONS_MAX_BYTES) {
+    is.add(path, `must be at most ${ANNOTATIONS_MAX_BYTES} bytes in all (keys and values), got ${bytes}`);
+  }
+  return map;
+}
+
+/**
+ * A string -> string map, returned with sorted keys; `check` sees every entry in that order, with v
+ * undefined when the value is not a string (already reported).
+ */
+export function readStrMap(
+  is: Issues,
+  value: unknown,
+  path: string,
+  check: (key: string, v: string | undefined, at: string) => void = () => undefined,
+): Record<string, string> | undefined {
+  const obj = readObj(is, value, path);
+  if (obj === undefined) return undefined;
   const out: Record<string, string> = {};
   for (const key of Object.keys(obj).sort()) {
     const v = obj[key];
+    const at = entry(path, key);
     if (typeof v !== 'string') {
-      is.add(child(path, key), `must be a string, got ${describe(v)} (quote it in YAML)`);
+      is.add(at, `must be a string, got ${describe(v)} (quote it in YAML)`);
+      check(key, undefined, at);
       continue;
     }
+    check(key, v, at);
     out[key] = v;
   }
   return out;

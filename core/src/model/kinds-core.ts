@@ -27,8 +27,8 @@ import {
   readObj,
   readOneOf,
   readPort,
+  readLabelMap,
   readStr,
-  readStrMap,
 } from './fields.js';
 import { isIpAddress } from './values.js';
 
@@ -79,7 +79,7 @@ export function normalizeService(is: Issues, doc: Obj, meta: Meta): Service {
     if (port === undefined || targetPort === undefined) continue;
     ports.push({ name, port, targetPort, protocol, appProtocol: declared ?? appProtocolFromPortName(name) });
   }
-  const selector = readStrMap(is, spec.selector, 'spec.selector');
+  const selector = readLabelMap(is, spec.selector, 'spec.selector');
   let clusterIP = readStr(is, spec.clusterIP, 'spec.clusterIP') ?? null;
   if (clusterIP === '') clusterIP = null;
   // "None" marks a headless service and is kept as Kubernetes writes it.

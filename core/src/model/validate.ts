@@ -21,7 +21,7 @@
 import type { Meta, ResourceKind, ResourceOf } from './types.js';
 import { keyOf } from './types.js';
 import { ManifestError, ManifestLocation } from './errors.js';
-import { child, describe, isObj, Issues, Obj, readObj, readStr, readStrMap } from './fields.js';
+import { child, describe, isObj, Issues, Obj, readAnnotationMap, readLabelMap, readObj, readStr } from './fields.js';
 import { isDnsLabel, isDnsSubdomain } from './values.js';
 import {
   normalizeEndpoints,
@@ -194,8 +194,8 @@ function readMeta(is: Issues, doc: Obj, kind: KindSpec): Meta | undefined {
     namespace = readStr(is, md.namespace, 'metadata.namespace') || 'default';
     if (!isDnsLabel(namespace)) is.add('metadata.namespace', nameRule(true, namespace));
   }
-  const labels = readStrMap(is, md.labels, child('metadata', 'labels')) ?? {};
-  const annotations = readStrMap(is, md.annotations, child('metadata', 'annotations')) ?? {};
+  const labels = readLabelMap(is, md.labels, child('metadata', 'labels')) ?? {};
+  const annotations = readAnnotationMap(is, md.annotations, child('metadata', 'annotations')) ?? {};
   if (name === undefined) return undefined;
   return { namespace, name, labels, annotations };
 }

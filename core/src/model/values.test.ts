@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isCidr, isDnsLabel, parseDuration } from './values.js';
+import { isCidr, isDnsLabel, labelValueProblem, parseDuration, qualifiedNameProblem } from './values.js';
 
 test('parseDuration reads Go duration syntax into milliseconds', () => {
   const table: [string, number | null][] = [
@@ -51,4 +51,45 @@ test('isDnsLabel', () => {
   assert.equal(isDnsLabel('-a'), false);
   assert.equal(isDnsLabel('A'), false);
   assert.equal(isDnsLabel('a.b'), false);
+});
+
+test('qualifiedNameProblem applies Kubernetes\' label-key rule and says what is wrong', () => {
+  const table: [string, string | null][] = [
+    ['app', null],
+    ['a', null],
+    ['App.Name_1-x', null],
+    ['example.com/app', null],
+    ['openservicemesh.io/monitored-by', null],
+    ['kubernetes.io/Name', null],
+    [`${'p'.repeat(253)}/x`, null],
+    ['n'.repeat(63), null],
+    ['', 'its name part is empty'],
+    ['example.com/', 'its name part is empty'],
+    ['/app', 'its prefix is empty'],
+    ['a/b/c', 'it has more than one "/"'],
+    ['Example.com/app', 'its prefix "Example.com" is not a lower-case DNS subdomain'],
+    ['ex_ample.com/app', 'its prefix "ex_ample.com" is not a lower-case DNS subdomain'],
+    [`${'p'.repeat(254)}/x`, 'its prefix is 254 characters long'],
+    ['n'.repeat(64), 'its name part is 64 characters long'],
+    ['bad key!', 'its name part has characters other than those'],
+    ['-app', 'its name part does not begin and end with a letter or digit'],
+    ['app.', 'its name part does not begin and end with a letter or digit'],
+    ['_', 'its name part does not begin and end with a letter or digit'],
+    ['caf\u00e9', 'its name part has characters other than those'],
+  ];
+  for (const [key, problem] of table) assert.equal(qualifiedNameProblem(key), problem, key);
+});
+
+test('labelValueProblem: empty, or at most 63 characters of the qualified-name pattern', () => {
+  const table: [string, string | null][] = [
+    ['', null],
+    ['v1', null],
+    ['1.0_rc-2', null],
+    ['V'.repeat(63), null],
+    ['V'.repeat(64), 'it is 64 characters long'],
+    ['v@l ue', 'it has characters other than those'],
+    ['a/b', 'it has characters other than those'],
+    ['-v1', 'it does not begin and end with a letter or digit'],
+  ];
+  for (const [value, problem] of table) assert.equal(labelValueProblem(value), problem, value);
 });

@@ -69,6 +69,49 @@ export function isDnsSubdomain(text: string): boolean {
   return text.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(text);
 }
 
+/** Kubernetes' qualified-name pattern: the name part of a label key, and a non-empty label value. */
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const QUALIFIED_NAME_MAX = 63;
+const DNS_SUBDOMAIN_MAX = 253;
+/** Kubernetes' TotalAnnotationSizeLimitB: keys and values of one object's annotations together. */
+export const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+
+/**
+ * Why a label (or annotation) key is not a Kubernetes qualified name, `[prefix/]name`; null when it is one.
+ * As apimachinery's IsQualifiedName: the prefix is a lower-case DNS-1123 subdomain, the name 1 to 63
+ * characters of the qualified-name pattern.
+ */
+export function qualifiedNameProblem(key: string): string | null {
+  const parts = key.split('/');
+  if (parts.length > 2) return 'it has more than one "/"';
+  const name = parts.length === 2 ? (parts[1] as string) : key;
+  if (parts.length === 2) {
+    const prefix = parts[0] as string;
+    if (prefix === '') return 'its prefix is empty';
+    if (prefix.length > DNS_SUBDOMAIN_MAX) return `its prefix is ${prefix.length} characters long`;
+    if (!isDnsSubdomain(prefix)) return `its prefix ${JSON.stringify(prefix)} is not a lower-case DNS subdomain`;
+  }
+  if (name === '') return 'its name part is empty';
+  if (name.length > QUALIFIED_NAME_MAX) return `its name part is ${name.length} characters long`;
+  if (!QUALIFIED_NAME.test(name)) return `its name part ${patternProblem(name)}`;
+  return null;
+}
+
+/** Why a label value is not valid (empty, or a qualified name of at most 63 characters); null when it is. */
+export function labelValueProblem(value: string): string | null {
+  if (value === '') return null;
+  if (value.length > QUALIFIED_NAME_MAX) return `it is ${value.length} characters long`;
+  if (!QUALIFIED_NAME.test(value)) return `it ${patternProblem(value)}`;
+  return null;
+}
+
+/** Which half of the qualified-name pattern a text misses, to say more than "invalid". */
+function patternProblem(text: string): string {
+  return /^[-A-Za-z0-9_.]*$/.test(text)
+    ? 'does not begin and end with a letter or digit'
+    : 'has characters other than those';
+}
+
 /** Whether the pattern compiles as a JavaScript regular expression (RE2 differences are not checked). */
 export function regexError(pattern: string): string | null {
   try {
