@@ -38,6 +38,8 @@ export { parseManifests } from './model/parse.js';
 export * from './model/errors.js';
 export { normalizeManifest, MANIFEST_KINDS } from './model/validate.js';
 export type { NormalizedResource, IgnoredDocument, ParseResult, DocumentOrigin } from './model/validate.js';
+export { danglingReferences } from './model/references.js';
+export type { DanglingReference, ReferringResource } from './model/references.js';
 export { parseDuration, isCidr, isIpAddress } from './model/values.js';
 export { appProtocolFromPortName, MONITORED_BY_LABEL, PROXY_UUID_LABEL } from './model/kinds-core.js';
 export * from './log/index.js';

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseManifests } from '../model/parse.js';
+import { danglingReferences } from '../model/references.js';
+import type { NormalizedResource } from '../model/validate.js';
 import { displayPath } from '../runtime/config.js';
 
 /**
@@ -17,6 +19,8 @@ export interface ValidationReport {
   readonly errors: readonly string[];
   /** Documents of kinds the mesh does not read (Deployments, ConfigMaps, ...), with the reason. */
   readonly ignored: readonly string[];
+  /** References to resources none of the texts define (a TrafficSplit's missing backend): loaded all the same. */
+  readonly warnings: readonly string[];
 }
 
 /** Files under the given paths: a file as given, a folder recursively (*.yaml, *.yml, *.json; dot-entries skipped). */
@@ -53,6 +57,7 @@ export function validateTexts(texts: ReadonlyMap<string, string>): ValidationRep
   const errors: string[] = [];
   const ignored: string[] = [];
   const definedIn = new Map<string, string>();
+  const loaded: NormalizedResource[] = [];
   for (const [file, text] of texts) {
     const result = parseManifests(text, file);
     for (const e of result.errors) errors.push(e.message);
@@ -69,15 +74,20 @@ export function validateTexts(texts: ReadonlyMap<string, string>): ValidationRep
       }
       definedIn.set(id, file);
       valid.set(r.kind, (valid.get(r.kind) ?? 0) + 1);
+      loaded.push(r);
     }
   }
-  return { files: texts.size, valid, errors, ignored };
+  const warnings = danglingReferences(loaded).map(
+    (d) => `${definedIn.get(`${d.kind} ${d.key}`) ?? '?'} (${d.kind} ${d.key}): ${d.path}: ${d.rule}`,
+  );
+  return { files: texts.size, valid, errors, ignored, warnings };
 }
 
 export function formatReport(report: ValidationReport, missing: readonly string[]): string {
   const lines: string[] = [];
   for (const m of missing) lines.push(`error: ${m}: no such file or directory`);
   for (const e of report.errors) lines.push(`error: ${e}`);
+  for (const w of report.warnings) lines.push(`warning: ${w}`);
   for (const i of report.ignored) lines.push(`ignored: ${i}`);
   const total = [...report.valid.values()].reduce((a, b) => a + b, 0);
   const kinds = [...report.valid.entries()]
@@ -87,7 +97,8 @@ export function formatReport(report: ValidationReport, missing: readonly string[
   const problems = report.errors.length + missing.length;
   lines.push(
     `${report.files} file(s), ${total} valid resource(s)${kinds === '' ? '' : ` (${kinds})`}, ` +
-      `${report.ignored.length} ignored document(s), ${problems} error(s)`,
+      `${report.ignored.length} ignored document(s), ${problems} error(s)` +
+      (report.warnings.length === 0 ? '' : `, ${report.warnings.length} warning(s)`),
   );
   return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Logger, ResourceKind, ResourceSource, SourceSink } from '@weft/core';
+import { danglingReferences, type Logger, type ResourceKind, type ResourceSource, type SourceSink } from '@weft/core';
 import { diffResources, FolderState, idOf, type ParseOutcome } from './state.js';
 
 export interface FilesSourceOptions {
@@ -46,6 +46,7 @@ export class FilesSource implements ResourceSource {
   private readonly texts = new Map<string, string>();
   private published = new Map<string, { kind: ResourceKind; key: string; body: unknown }>();
   private reportedConflicts = new Set<string>();
+  private reportedDangling = new Set<string>();
   private sink: SourceSink | undefined;
   private watcher: fs.FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -179,6 +180,17 @@ export class FilesSource implements ResourceSource {
       }
     }
     this.reportedConflicts = reported;
+
+    // A reference to a resource the folder does not define (a TrafficSplit's missing backend) loads all the
+    // same, as in `weft validate`; each is warned once when it appears, again only if it goes and comes back.
+    const dangling = new Set<string>();
+    for (const d of danglingReferences(resources.values())) {
+      dangling.add(d.message);
+      if (!this.reportedDangling.has(d.message)) {
+        logger.warn(d.message, { resource: `${d.kind}/${d.key}`, path: d.path, missing: `${d.missing.kind}/${d.missing.key}` });
+      }
+    }
+    this.reportedDangling = dangling;
 
     const events = diffResources(this.name, this.published, resources, this.options.same);
     if (events.length === 0 || this.sink === undefined) return;
