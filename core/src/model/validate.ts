@@ -13,10 +13,12 @@
  *
  * Unknown fields inside a known kind are ignored, as the Kubernetes API server prunes them. Beyond the
  * types' own rules, these mistakes are flagged because they would otherwise silently change what the mesh
- * does: names that are not lower-case RFC 1123 names, label values that are not strings, a TrafficTarget
+ * does: names that are not lower-case RFC 1123 names, labels, selectors and annotation keys that break
+ * Kubernetes' rules (fields.ts readLabelMap / readAnnotationMap), a TrafficTarget
  * whose destination (or a TrafficSplit whose FQDN apex) is in another namespace, repeated match names in an
  * HTTPRouteGroup, the same resource twice in one file (parse.ts), unknown Envoy
- * retry conditions, unknown appProtocol values, duplicate IngressBackend backends.
+ * retry conditions, unknown appProtocol values, duplicate IngressBackend backends. Whether what a document
+ * names exists is not a property of the document: references.ts checks that over a set, as warnings.
  */
 import type { Meta, ResourceKind, ResourceOf } from './types.js';
 import { keyOf } from './types.js';
