@@ -79,15 +79,16 @@ export class LogUnavailableError extends WeftError {
 }
 
 /**
- * Writing or syncing failed. After a failed fsync the state of the file is unknown, so the log refuses
- * further appends until it is reopened (reopening verifies and cuts whatever was not durable).
+ * Writing or syncing failed; nothing of the batch counts. The file log cuts the segment back to its last
+ * durable record before it says so, and refuses appends only while that cut itself fails (each append
+ * tries it again). Retriable: the cause (a full disk, a file size limit) may go away.
  */
 export class LogWriteError extends WeftError {
   constructor(file: string, cause: unknown) {
     super(
       'LOG_WRITE_FAILED',
       `writing event log segment ${file} failed (${cause instanceof Error ? cause.message : String(cause)}); ` +
-        'the log refuses further appends: check the disk, then restart to reopen and repair the log.',
+        'nothing of the batch was kept and the next append tries again; check the disk (free space, file size limit, permissions).',
       { retriable: true, cause },
     );
   }

@@ -223,7 +223,6 @@ export class FileEventLog implements EventLog {
   append(batch: readonly EventInput[]): Promise<number[]> {
     if (this.readOnly) return Promise.reject(new LogUnavailableError(`event log ${this.dir} is open read-only`));
     if (this.closed) return Promise.reject(new LogUnavailableError(`event log ${this.dir} is closed`));
-    if (this.failed !== null) return Promise.reject(this.failed);
     // Kept records end at the head of the open; from now on they would not reach the head.
     this.kept = null;
     let events: PreparedEvent[];
@@ -247,7 +246,8 @@ export class FileEventLog implements EventLog {
     while (this.queue.length > 0) {
       const group = this.queue;
       this.queue = [];
-      if (this.failed !== null) {
+      // A failed write whose bytes could not be cut yet: each group tries again, and is refused until it works.
+      if (this.failed !== null && !(await this.cutFailedWrite())) {
         for (const p of group) p.reject(this.failed);
         continue;
       }
@@ -310,12 +310,37 @@ export class FileEventLog implements EventLog {
       }
       await commit();
     } catch (err) {
-      this.failed = new LogWriteError(seg.file, err);
-      this.logger.error('event log write failed; appends are refused until the log is reopened', {
-        file: seg.file,
-        error: (err as Error).message,
-      });
-      for (const p of group.slice(done)) p.reject(this.failed);
+      const failed = new LogWriteError(seg.file, err);
+      this.failed = failed;
+      // Cut before the callers hear of it, so an append they retry at once finds the log as it was.
+      const cut = await this.cutFailedWrite();
+      this.logger.error(
+        cut
+          ? 'event log write failed; the segment is cut back to its last good record and the next append tries again'
+          : 'event log write failed and the segment could not be cut back yet; appends are refused until it can',
+        { file: seg.file, error: (err as Error).message },
+      );
+      for (const p of group.slice(done)) p.reject(failed);
+    }
+  }
+
+  /**
+   * After a failed write or sync, the last segment may hold part of a batch (a write cut short by EFBIG or
+   * ENOSPC) or bytes whose sync failed: truncate it to the records known durable and sync that, so that a
+   * later record never follows a torn one. True once done (the log takes appends again).
+   */
+  private async cutFailedWrite(): Promise<boolean> {
+    const seg = this.segments.at(-1)!;
+    try {
+      // A failed roll may have closed the handle.
+      this.fh ??= await fs.open(seg.file, 'r+');
+      await this.fh.truncate(seg.bytes);
+      await this.fh.datasync();
+      this.failed = null;
+      return true;
+    } catch (err) {
+      this.logger.warn('cutting a failed write off the event log failed', { file: seg.file, error: (err as Error).message });
+      return false;
     }
   }
 
