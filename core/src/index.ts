@@ -2,6 +2,7 @@
  * @weft/core public API. Plugins import only from here.
  */
 export * from './errors.js';
+export * from './retry.js';
 export * from './log/types.js';
 export * from './model/types.js';
 export * from './catalog/types.js';

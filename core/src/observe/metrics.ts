@@ -32,6 +32,8 @@ export class WeftMetrics {
   readonly derivationsRecomputed: Counter;
   readonly streamProblems: Counter<'problem'>;
   readonly secretRefused: Counter;
+  readonly ready: Gauge;
+  readonly logAppendFailures: Counter<'reason'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -132,10 +134,33 @@ export class WeftMetrics {
       help: "Another identity's key secret refused to a proxy (subscribed to or found in its resource set), once per stream and secret",
       registers: r,
     });
+    const readySource = (): boolean | undefined => this.readySource?.();
+    this.ready = new Gauge({
+      name: 'weft_ready',
+      help: 'Whether /readyz answers 200: start done, the log writable, the catalog within readiness.maxLagEvents (1) or not (0)',
+      registers: r,
+      collect() {
+        const ready = readySource();
+        if (ready !== undefined) this.set(ready ? 1 : 0);
+      },
+    });
+    this.logAppendFailures = new Counter({
+      name: 'weft_log_append_failures_total',
+      help: 'Appends to the event log that failed, every attempt of a retried one, by cause (errno code such as EFBIG, or the error code)',
+      labelNames: ['reason'],
+      registers: r,
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   }
 
   private lagSource: (() => number) | undefined;
+
+  private readySource: (() => boolean) | undefined;
+
+  /** Where the readiness gauge reads from at scrape time. */
+  measureReadiness(source: () => boolean): void {
+    this.readySource = source;
+  }
 
   /** Where the log lag gauge reads from at scrape time. */
   measureLogLag(source: () => number): void {

@@ -23,7 +23,8 @@ describe('weft.yaml', () => {
       coalesceMs: 5,
       maxConcurrentPushes: 256,
     });
-    assert.deepEqual(c.debug, { enabled: true, host: '127.0.0.1', port: 9092 });
+    assert.deepEqual(c.debug, { enabled: true, host: '127.0.0.1', port: 9092, tokenFile: null });
+    assert.deepEqual(c.readiness, { maxLagEvents: 1000 });
     assert.deepEqual(c.metrics, { enabled: true, host: '0.0.0.0', port: 9091 });
     assert.deepEqual(c.plugins, []);
   });
@@ -95,7 +96,7 @@ describe('weft.yaml', () => {
           err.message,
           [
             'weft.yaml: 11 problem(s):',
-            '  - dataDirr: unknown field; expected one of dataDir, log, logLevel, trustDomain, meshName, xds, debug, metrics, plugins',
+            '  - dataDirr: unknown field; expected one of dataDir, log, logLevel, trustDomain, meshName, xds, debug, metrics, readiness, plugins',
             '  - log: must be "file:<dir>", "memory:" or "<scheme>:..." of a backend plugin (got "nowhere")',
             '  - logLevel: must be one of debug, info, warn, error (got "loud")',
             '  - trustDomain: must be a DNS name such as "cluster.local" (got "Not_A_Domain")',
@@ -108,6 +109,23 @@ describe('weft.yaml', () => {
             '  - plugins[2].settings: unknown field; expected one of name, path, config',
           ].join('\n'),
         );
+        return true;
+      },
+    );
+  });
+
+  it('reads debug.tokenFile relative to the config and readiness.maxLagEvents', () => {
+    const c = normalizeConfig({ debug: { tokenFile: 'secrets/debug-token' }, readiness: { maxLagEvents: 0 } }, where('/etc/weft'));
+    assert.equal(c.debug.tokenFile, '/etc/weft/secrets/debug-token');
+    assert.equal(c.readiness.maxLagEvents, 0);
+    assert.throws(
+      () => normalizeConfig({ debug: { tokenFile: 7 }, metrics: { tokenFile: 'x' }, readiness: { maxLagEvents: -1, lag: 2 } }, where('/c')),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /debug\.tokenFile: must be a non-empty string \(got 7\)/);
+        assert.match(err.message, /metrics\.tokenFile: unknown field; expected one of enabled, host, port$/m);
+        assert.match(err.message, /readiness\.maxLagEvents: must be an integer from 0 to/);
+        assert.match(err.message, /readiness\.lag: unknown field; expected one of maxLagEvents/);
         return true;
       },
     );

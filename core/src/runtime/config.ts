@@ -32,6 +32,19 @@ export interface XdsConfig {
   readonly maxConcurrentPushes: number;
 }
 
+export interface DebugConfig extends ListenConfig {
+  /**
+   * Absolute path of a file holding the bearer token every debug route but /healthz and /readyz asks for;
+   * null: no authentication (warned about when the server listens beyond loopback).
+   */
+  readonly tokenFile: string | null;
+}
+
+export interface ReadinessConfig {
+  /** /readyz fails while the catalog is more than this many events behind the log's head; 0 turns the check off. */
+  readonly maxLagEvents: number;
+}
+
 export interface PluginEntry {
   /** Position in `plugins:`; error messages name `plugins[<index>]`. */
   readonly index: number;
@@ -57,8 +70,9 @@ export interface WeftConfig {
   readonly trustDomain: string;
   readonly meshName: string;
   readonly xds: XdsConfig;
-  readonly debug: ListenConfig;
+  readonly debug: DebugConfig;
   readonly metrics: ListenConfig;
+  readonly readiness: ReadinessConfig;
   readonly plugins: readonly PluginEntry[];
 }
 
@@ -90,6 +104,7 @@ const TOP_LEVEL = [
   'xds',
   'debug',
   'metrics',
+  'readiness',
   'plugins',
 ] as const;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -166,9 +181,9 @@ function section(raw: Raw, key: string, problems: Problems): Raw {
   return v;
 }
 
-function listen(raw: Raw, key: 'debug' | 'metrics', dflt: ListenConfig, problems: Problems): ListenConfig {
+function listen(raw: Raw, key: 'debug' | 'metrics', dflt: ListenConfig, problems: Problems, more: readonly string[] = []): ListenConfig {
   const s = section(raw, key, problems);
-  unknownKeys(s, ['enabled', 'host', 'port'], key, problems);
+  unknownKeys(s, ['enabled', 'host', 'port', ...more], key, problems);
   return {
     enabled: bool(s.enabled, `${key}.enabled`, dflt.enabled, problems),
     host: str(s, 'host', `${key}.host`, dflt.host, problems),
@@ -268,7 +283,12 @@ export function normalizeConfig(
     maxConcurrentPushes: int(x.maxConcurrentPushes, 'xds.maxConcurrentPushes', 256, 1, 100_000, problems),
   };
 
-  const debug = listen(doc, 'debug', { enabled: true, host: '127.0.0.1', port: 9092 }, problems);
+  const debug = listen(doc, 'debug', { enabled: true, host: '127.0.0.1', port: 9092 }, problems, ['tokenFile']);
+  const debugRaw = isObject(doc.debug) ? doc.debug : {};
+  const tokenFile = debugRaw.tokenFile === undefined || debugRaw.tokenFile === null ? null : str(debugRaw, 'tokenFile', 'debug.tokenFile', '', problems);
+  const r = section(doc, 'readiness', problems);
+  unknownKeys(r, ['maxLagEvents'], 'readiness', problems);
+  const readiness: ReadinessConfig = { maxLagEvents: int(r.maxLagEvents, 'readiness.maxLagEvents', 1000, 0, Number.MAX_SAFE_INTEGER, problems) };
   const metrics = listen(doc, 'metrics', { enabled: true, host: '0.0.0.0', port: 9091 }, problems);
   const withPorts = (l: ListenConfig, port: string | number | undefined, at: string): ListenConfig =>
     port === undefined ? l : { ...l, port: int(port, at, l.port, 0, 65535, problems) };
@@ -301,8 +321,9 @@ export function normalizeConfig(
     trustDomain,
     meshName,
     xds,
-    debug: withPorts(debug, overrides.debugPort, 'debug.port'),
+    debug: { ...withPorts(debug, overrides.debugPort, 'debug.port'), tokenFile: tokenFile === null || tokenFile === '' ? null : path.resolve(where.configDir, tokenFile) },
     metrics: withPorts(metrics, overrides.metricsPort, 'metrics.port'),
+    readiness,
     plugins: entries,
   };
 }

@@ -10,17 +10,19 @@ import { Engine } from '../derive/engine.js';
 import { ConfigError, WeftError } from '../errors.js';
 import type { EventLog, EventLogBackend, LogBatch, Subscription } from '../log/types.js';
 import { keyOf, RESOURCE_KINDS, type ResourceKind } from '../model/types.js';
-import { DebugServer } from '../observe/debug.js';
+import { DebugServer, isLoopbackHost, readTokenFile } from '../observe/debug.js';
 import { registerStateDebugRoutes } from '../observe/debug-routes.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { startMetricsServer, WeftMetrics, type MetricsServer } from '../observe/metrics.js';
 import { Tokens, type ResourceSource, type SourceSink } from '../plugin/api.js';
 import { createPluginContainer, loadPlugins, type LoadedPlugin } from '../plugin/loader.js';
+import { retry, type RetryOptions } from '../retry.js';
 import type { ProxyAdapter } from '../xds/adapter.js';
 import { XdsServer, type XdsTls } from '../xds/server.js';
 import { builtinBackends, openLog } from './backends.js';
 import { countIssuedCertificates, pushCertificateChanges } from './cert-push.js';
 import { CORE_PACKAGE_DIR, type WeftConfig } from './config.js';
+import { AppendHealth, appendFailureReason, Readiness } from './readiness.js';
 
 /**
  * Composition of a running control plane. Everything that can be checked is checked before anything
@@ -52,6 +54,8 @@ export interface RunningWeft {
   readonly xdsAddress: Listening;
   readonly debug: Listening | undefined;
   readonly metricsAddress: Listening | undefined;
+  /** What /readyz answers (and weft_ready reports). */
+  readonly readiness: Readiness;
   /** Resolves once the catalog has applied every event up to `offset` (for tests and tools). */
   caughtUp(offset: number): Promise<void>;
   /** Settles when Weft stopped: resolved on close(), rejected when a fatal error stopped it. */
@@ -135,15 +139,39 @@ export function xdsServerNames(config: WeftConfig): { dnsNames: string[]; ipAddr
   return { dnsNames, ipAddresses };
 }
 
-/** The sink a source writes through: appends to the log; `known` is what the catalog holds from it. */
+/**
+ * How a source's failed append is tried again: waits from ~250 ms doubling to 30 s. A running instance
+ * never gives up on a retriable failure (the log may come back: space freed, a broker back); during the
+ * start it gives up after START_APPEND_RETRIES, so that a log that cannot be written fails `weft start`.
+ */
+export const APPEND_RETRY: RetryOptions = { initialRetryTime: 250, maxRetryTime: 30_000, multiplier: 2, factor: 0.2 };
+export const START_APPEND_RETRIES = 5;
+
+/**
+ * The sink a source writes through: appends to the log, a retriable failure tried again with backoff as
+ * `retryOptions` says (default: not at all); `known` is what the catalog holds from it.
+ */
 export function createSourceSink(
   source: Pick<ResourceSource, 'name'>,
   log: Pick<EventLog, 'append'>,
   catalog: Pick<CatalogLike, 'list' | 'sourceOf'>,
   logger: Logger,
+  retryOptions: () => RetryOptions = () => ({ retries: 0 }),
 ): SourceSink {
+  const sinkLogger = logger.child({ source: source.name });
   return {
-    append: (batch) => log.append(batch),
+    append: (batch) =>
+      retry(() => log.append(batch), {
+        ...retryOptions(),
+        onRetry: ({ error, attempt, delayMs }) =>
+          sinkLogger.error('appending to the event log failed; retrying', {
+            events: batch.length,
+            attempt,
+            retryInMs: delayMs,
+            reason: appendFailureReason(error),
+            error: error instanceof Error ? error.message : String(error),
+          }),
+      }),
     known: () => {
       const out = new Map<string, { kind: ResourceKind; key: string; body: unknown }>();
       for (const kind of RESOURCE_KINDS) {
@@ -154,7 +182,7 @@ export function createSourceSink(
       }
       return out;
     },
-    logger: logger.child({ source: source.name }),
+    logger: sinkLogger,
   };
 }
 
@@ -166,10 +194,15 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
   const { container, plugins } = await loadConfiguredPlugins(config, logger);
   for (const p of plugins) logger.info('plugin loaded', { plugin: p.name, from: p.spec, index: p.index });
   const ext = resolveExtensions(container, config);
+  const debugToken =
+    config.debug.enabled && config.debug.tokenFile !== null ? readTokenFile(config.debug.tokenFile, `${config.label}: debug.tokenFile`) : undefined;
 
   // Phase 2: start in dependency order; on failure, stop what started, in reverse.
   const stops: { name: string; stop: () => Promise<void> }[] = [];
+  // Ends the sources' append retries, so that stopping a source does not wait out a backoff.
+  const stopping = new AbortController();
   const stopAll = async (): Promise<void> => {
+    stopping.abort();
     for (const s of stops.reverse().splice(0)) {
       try {
         await s.stop();
@@ -214,7 +247,12 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       },
     });
 
-    metrics.measureLogLag(() => Math.max(0, log.head() - 1 - catalog.lastOffset));
+    const lag = (): number => Math.max(0, log.head() - 1 - catalog.lastOffset);
+    metrics.measureLogLag(lag);
+    // Every append of this process (sources, certificate records) is counted and tells readiness.
+    const appends = new AppendHealth(log, metrics, logger.child({ component: 'log' }));
+    const readiness = new Readiness({ appends, lag, maxLagEvents: config.readiness.maxLagEvents });
+    metrics.measureReadiness(() => readiness.report().ready);
     const applyBatch = (batch: LogBatch): ReturnType<Catalog['apply']> => {
       const changes = catalog.apply(batch);
       metrics.observeBatch(batch);
@@ -264,7 +302,7 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
     let certificates: CertificateManager | undefined;
     const issuer = ext.issuers[0];
     if (issuer !== undefined) {
-      const manager = new CertificateManager({ issuer, engine, log, logger, trustDomain: config.trustDomain });
+      const manager = new CertificateManager({ issuer, engine, log: appends, logger, trustDomain: config.trustDomain });
       certificates = manager;
       stops.push({ name: 'certificates', stop: async () => manager.close() });
       // Subscribed before the first issuance (the ADS server's own certificate) so every one is counted.
@@ -317,11 +355,20 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
 
     let debugAddress: Listening | undefined;
     if (config.debug.enabled) {
-      const debug = new DebugServer(logger.child({ component: 'debug' }));
-      // The ADS server's routes first: the instance-wide /healthz below (with the applied offset) wins.
+      const debug = new DebugServer(logger.child({ component: 'debug' }), debugToken === undefined ? {} : { token: debugToken });
+      // The ADS server's routes first: the instance-wide /healthz and /readyz below win. Both answer without
+      // the token: probes carry none, and they tell nothing of the mesh.
       ads.registerDebugRoutes(debug);
       debug
-        .route('/healthz', () => ({ body: { status: 'ok', offset: catalog.lastOffset } }))
+        .route('/healthz', () => ({ body: { status: 'ok', offset: catalog.lastOffset } }), { public: true })
+        .route(
+          '/readyz',
+          () => {
+            const { ready, checks } = readiness.report();
+            return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks } };
+          },
+          { public: true },
+        )
         .route('/debug/plugins', () => ({ body: plugins.map((p) => ({ name: p.name, from: p.spec, index: p.index })) }))
         .route('/debug/sources', () => ({ body: ext.sources.map((s) => s.name) }))
         .route('/debug/adapters', () => ({ body: ext.adapters.map((a) => ({ kind: a.kind, typeUrls: a.typeUrls })) }))
@@ -341,6 +388,11 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       const port = await debug.listen(config.debug.host, config.debug.port);
       stops.push({ name: 'debug server', stop: () => debug.close() });
       debugAddress = { host: config.debug.host, port };
+      if (!debug.authenticated && !isLoopbackHost(config.debug.host)) {
+        logger.warn('the debug server listens beyond loopback without authentication: anyone who reaches it reads every resource body and proxy address; set debug.tokenFile', {
+          address: `${config.debug.host}:${port}`,
+        });
+      }
     }
 
     let metricsAddress: Listening | undefined;
@@ -351,7 +403,12 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
     }
 
     for (const source of ext.sources) {
-      await source.start(createSourceSink(source, log, catalog, logger));
+      const sink = createSourceSink(source, appends, catalog, logger, () => ({
+        ...APPEND_RETRY,
+        retries: readiness.phase === 'sources' ? START_APPEND_RETRIES : Infinity,
+        signal: stopping.signal,
+      }));
+      await source.start(sink);
       stops.push({ name: `source ${source.name}`, stop: () => source.stop() });
       logger.info('source started', { source: source.name });
     }
@@ -372,11 +429,13 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       xdsAddress,
       debug: debugAddress,
       metricsAddress,
+      readiness,
       caughtUp: (offset) =>
         catalog.lastOffset >= offset ? Promise.resolve() : new Promise((resolve) => waiters.push({ offset, resolve })),
       stopped,
       close: () => {
         closing ??= (async () => {
+          readiness.setPhase('stopping');
           logger.info('stopping');
           await stopAll();
           logger.info('stopped');
@@ -386,7 +445,9 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       },
     };
     // Ready means the catalog reflects everything the sources appended at start.
+    readiness.setPhase('catch-up');
     await weft.caughtUp(log.head() - 1);
+    readiness.setPhase('done');
     logger.info('ready', {
       offset: catalog.lastOffset,
       plugins: plugins.map((p) => p.name),

@@ -69,8 +69,16 @@ export class WeftProcess {
   private readonly child: ChildProcess;
   private readonly waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
 
-  constructor(args: readonly string[], cwd: string = REPO) {
-    this.child = spawn(process.execPath, [WEFT_BIN, 'start', ...args], {
+  /**
+   * `fileSizeLimitKiB`: runs the process under that soft RLIMIT_FSIZE (`ulimit -S -f`; Node ignores SIGXFSZ, so
+   * a write past it fails with EFBIG). The hard limit stays, so `prlimit --pid` can raise it again.
+   */
+  constructor(args: readonly string[], cwd: string = REPO, options: { fileSizeLimitKiB?: number } = {}) {
+    const command = [process.execPath, WEFT_BIN, 'start', ...args];
+    const limit = options.fileSizeLimitKiB;
+    // bash's ulimit -f counts 1024-byte blocks; exec keeps the pid the child's.
+    const [file, argv] = limit === undefined ? [command[0]!, command.slice(1)] : ['bash', ['-c', `ulimit -S -f ${limit} && exec "$@"`, 'bash', ...command]];
+    this.child = spawn(file, argv, {
       cwd,
       env: { ...process.env, WEFT_CONFIG: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -113,6 +121,10 @@ export class WeftProcess {
         },
       });
     });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
   }
 
   signal(sig: NodeJS.Signals): void {
