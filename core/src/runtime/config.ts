@@ -284,8 +284,8 @@ export function normalizeConfig(
   };
 
   const debug = listen(doc, 'debug', { enabled: true, host: '127.0.0.1', port: 9092 }, problems, ['tokenFile']);
-  const debugRaw = isObject(doc.debug) ? doc.debug : {};
-  const tokenFile = debugRaw.tokenFile === undefined || debugRaw.tokenFile === null ? null : str(debugRaw, 'tokenFile', 'debug.tokenFile', '', problems);
+  // '' when absent; a path relative to the config otherwise.
+  const tokenFile = str(isObject(doc.debug) ? doc.debug : {}, 'tokenFile', 'debug.tokenFile', '', problems);
   const r = section(doc, 'readiness', problems);
   unknownKeys(r, ['maxLagEvents'], 'readiness', problems);
   const readiness: ReadinessConfig = { maxLagEvents: int(r.maxLagEvents, 'readiness.maxLagEvents', 1000, 0, Number.MAX_SAFE_INTEGER, problems) };
@@ -321,7 +321,7 @@ export function normalizeConfig(
     trustDomain,
     meshName,
     xds,
-    debug: { ...withPorts(debug, overrides.debugPort, 'debug.port'), tokenFile: tokenFile === null || tokenFile === '' ? null : path.resolve(where.configDir, tokenFile) },
+    debug: { ...withPorts(debug, overrides.debugPort, 'debug.port'), tokenFile: tokenFile === '' ? null : path.resolve(where.configDir, tokenFile) },
     metrics: withPorts(metrics, overrides.metricsPort, 'metrics.port'),
     readiness,
     plugins: entries,

@@ -1,6 +1,7 @@
 import type { EventInput, EventLog } from '../log/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { WeftMetrics } from '../observe/metrics.js';
+import { isRetriable } from '../retry.js';
 
 /**
  * Liveness and readiness of one Weft instance. /healthz says the process is up (liveness: restart it when
@@ -66,7 +67,7 @@ export class AppendHealth {
     } catch (error) {
       const reason = appendFailureReason(error);
       this.metrics.logAppendFailures.inc({ reason });
-      if ((error as { retriable?: unknown } | null)?.retriable === true) {
+      if (isRetriable(error)) {
         this.failure = {
           reason,
           message: error instanceof Error ? error.message : String(error),
