@@ -11,6 +11,7 @@ import {
   type WeftConfig,
 } from '../runtime/config.js';
 import { flag, intOption, parseCommandLine, stringOption, UsageError, type OptionSpec, type Parsed } from './args.js';
+import { DEMO_HELP, demoCommand } from './demo.js';
 import { REPLAY_HELP, replayCommand } from './replay.js';
 
 /**
@@ -40,6 +41,7 @@ Commands:
   log tail <dir>      print the events of a file log (--from N, --follow, --json)
   bootstrap           print a proxy's bootstrap configuration (--pod ns/name or --uuid <uuid>)
   replay              a proxy's config at any point of the log, diffs, explanations, steps (--proxy)
+  demo                real gRPC workloads on the running Weft: traffic split and policy changes, live
 
 Run "weft <command> --help" for the options of a command.
 `;
@@ -282,6 +284,7 @@ const COMMANDS: Record<string, { run: (argv: readonly string[], io: CliIO) => Pr
   log: { run: logCommand, help: LOG_HELP },
   bootstrap: { run: bootstrap, help: BOOTSTRAP_HELP },
   replay: { run: replayCommand, help: REPLAY_HELP },
+  demo: { run: demoCommand, help: DEMO_HELP },
 };
 
 /** Runs the CLI; resolves with the exit code. Errors are printed, never thrown. */
