@@ -4,8 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
- * DESIGN invariant 5: the core never imports a plugin, and a plugin uses only the core's public API
- * (`@weft/core`), so a third-party plugin can do everything a built-in one does.
+ * The plugin boundary: the core never imports a plugin (the built-in ones are loaded by package name from
+ * the config, like any other), and a plugin uses only the core's public API (`@weft/core`), never a path
+ * inside it, so a third-party plugin can do everything a built-in one does.
  */
 const repo = path.resolve(__dirname, '../../..');
 

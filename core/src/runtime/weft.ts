@@ -21,6 +21,7 @@ import type { ProxyAdapter } from '../xds/adapter.js';
 import { XdsServer, type XdsTls } from '../xds/server.js';
 import { builtinBackends, openLog } from './backends.js';
 import { countIssuedCertificates, pushCertificateChanges } from './cert-push.js';
+import { describeApplied } from './applied.js';
 import { CORE_PACKAGE_DIR, type WeftConfig } from './config.js';
 import { AppendHealth, appendFailureReason, Readiness } from './readiness.js';
 
@@ -284,6 +285,7 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       if (failed) return;
       try {
         const changes = applyBatch(batch);
+        logger.info('change applied', describeApplied(batch));
         const ids = engine.invalidate(changes.keys);
         if (live.xds !== undefined && ids.size > 0) {
           const appendedAt = batch.events[batch.events.length - 1]?.time;
