@@ -39,6 +39,7 @@ Commands:
   validate <path...>  check manifests (files or folders) and list every error
   log inspect <dir>   segments, event counts, head and problems of a file log
   log tail <dir>      print the events of a file log (--from N, --follow, --json)
+  log repair <dir>    cut a corrupt file log at the damage (--truncate-at N, --dry-run), keeping what it drops
   bootstrap           print a proxy's bootstrap configuration (--pod ns/name or --uuid <uuid>)
   replay              a proxy's config at any point of the log, diffs, explanations, steps (--proxy)
   demo                real gRPC workloads on the running Weft: traffic split and policy changes, live
@@ -80,6 +81,9 @@ const LOG_HELP = `Usage:
   weft log tail <dir> [--from N] [--follow] [--json]
       Prints events from offset N (default 0): "offset time source op kind key", or one JSON event per
       line with --json (bodies included). --follow keeps printing new events until Ctrl-C.
+  weft log repair <dir> --truncate-at <byte> [--segment <name>] [--dry-run] [--json]
+      Cuts a corrupt log at the damage (which weft start refuses, never cuts); what it drops is moved
+      into <dir>/repair-<time>/ and logged. See "weft log repair --help".
 `;
 
 const BOOTSTRAP_HELP = `Usage: weft bootstrap (--pod <namespace/name> | --uuid <proxy-uuid>) [options]
@@ -205,6 +209,7 @@ async function validate(argv: readonly string[], io: CliIO): Promise<number> {
 
 async function logCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === 'repair') return (await import('./log.js')).repairMain(rest, io);
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
     io.stdout(LOG_HELP);
     return sub === undefined ? 2 : 0;
@@ -234,7 +239,7 @@ async function logCommand(argv: readonly string[], io: CliIO): Promise<number> {
       io.stdout,
     );
   }
-  throw new UsageError(`unknown log command ${JSON.stringify(sub)}; expected inspect or tail`);
+  throw new UsageError(`unknown log command ${JSON.stringify(sub)}; expected inspect, tail or repair`);
 }
 
 async function bootstrap(argv: readonly string[], io: CliIO): Promise<number> {

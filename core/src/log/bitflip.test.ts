@@ -1,8 +1,13 @@
 /**
  * Flipped bits: for each byte of a segment (one bit per byte, chosen at random, plus every bit of some
- * record headers), open a damaged copy and check that the damage is either cut (last segment: at or before
- * the damaged record, with a warning) or refused with LogCorruptError (any other segment) — and that no
- * record whose bytes differ from what was written is ever returned.
+ * record headers), open a damaged copy and check that the damage is cut only when it can be a torn tail
+ * (the last record of the last segment, nothing valid after it: cut at that record, with a warning) and is
+ * otherwise refused with a LogCorruptError naming the damaged record and the valid records after it (any
+ * earlier record of the last segment, any record of another segment) — and that no record whose bytes
+ * differ from what was written is ever returned.
+ *
+ * Until issue 12 the first test expected a flip anywhere in the last segment to be cut, dropping the valid
+ * records after the damage; that was the bug: a torn tail is only an incomplete last write.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -47,7 +52,7 @@ function mulberry(seed: number): () => number {
   };
 }
 
-test('bit flips in the last segment are cut at or before the damaged record, never read', async () => {
+test('bit flips in the last segment: the last record is cut as a torn tail, any earlier one is refused as corruption', async () => {
   const dir = path.join(root, 'last');
   const log = await FileEventLog.open(dir);
   for (let i = 0; i < 6; i++) await log.append(batchFor(i));
@@ -57,6 +62,7 @@ test('bit flips in the last segment are cut at or before the damaged record, nev
   const original = fs.readFileSync(file);
   const bounds = boundaries(original);
   assert.equal(bounds.length, 7);
+  const eventsFrom = (record: number): number => written.slice(record).reduce((n, b) => n + b.events.length, 0);
 
   const random = mulberry(7);
   const flips: [number, number][] = [];
@@ -75,31 +81,43 @@ test('bit flips in the last segment are cut at or before the damaged record, nev
     const record = bounds.findIndex((b, i) => b <= byte && byte < bounds[i + 1]!);
     const what = `flip of bit ${bit} at byte ${byte} (record ${record})`;
     const logger = captureLogger();
-    let opened: FileEventLog;
-    try {
-      opened = await FileEventLog.open(dir, { logger });
-    } catch (err) {
-      assert.ok(err instanceof LogCorruptError, `${what}: ${String(err)}`);
+    if (record < 5) {
+      // Valid records follow the damaged one: corruption, refused writable and read-only, nothing cut.
+      for (const readOnly of [false, true]) {
+        await assert.rejects(
+          FileEventLog.open(dir, { readOnly, logger }),
+          (err: unknown) => {
+            assert.ok(err instanceof LogCorruptError, `${what}: ${String(err)}`);
+            assert.equal(err.file, file);
+            assert.equal(err.byteOffset, bounds[record], `${what}: reported at the damaged record`);
+            assert.deepEqual(err.following, { pos: bounds[record + 1], records: 5 - record, events: eventsFrom(record + 1) }, what);
+            assert.match(err.message, new RegExp(`${5 - record} valid records? \\(${eventsFrom(record + 1)} events?\\) follow it`));
+            assert.match(err.message, new RegExp(`weft log repair .* --truncate-at ${bounds[record]}`));
+            return true;
+          },
+          `${what} must be refused`,
+        );
+      }
+      assert.deepEqual(fs.readFileSync(file), damaged, `${what}: a refused open changes nothing`);
       refused++;
       continue;
     }
+    // The last record: nothing valid after it, so it may be a torn tail, cut with a warning.
+    const opened = await FileEventLog.open(dir, { logger });
     try {
       const warn = logger.records.find((r) => r.level === 'warn');
       assert.ok(warn !== undefined, `${what} went unnoticed`);
-      const at = warn['byteOffset'] as number;
       assert.equal(warn['file'], file);
-      assert.ok(at <= bounds[record]!, `${what}: cut at ${at}, past the damaged record`);
-      assert.equal(fs.statSync(file).size, at, `${what}: the file is cut where the warning says`);
-      const kept = bounds.indexOf(at);
-      assert.ok(kept >= 0, `${what}: cut at a record boundary`);
-      assert.deepEqual(await collect(opened), written.slice(0, kept), `${what}: what is read is what was written`);
+      assert.equal(warn['byteOffset'], bounds[5], `${what}: cut at the damaged record`);
+      assert.equal(fs.statSync(file).size, bounds[5], `${what}: the file is cut where the warning says`);
+      assert.deepEqual(await collect(opened), written.slice(0, 5), `${what}: what is read is what was written`);
       cut++;
     } finally {
       await opened.close();
     }
   }
   assert.equal(cut + refused, flips.length);
-  assert.ok(cut > 0);
+  assert.ok(cut > 0 && refused > 0);
 });
 
 test('bit flips in an earlier segment are a LogCorruptError, writable or read-only', async () => {

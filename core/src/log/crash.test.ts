@@ -94,7 +94,7 @@ test(`file log keeps every acknowledged append across ${ROUNDS} kill -9s`, { tim
 
       const logger = captureLogger();
       const log = await FileEventLog.open(dir, { segmentBytes: 16384, logger });
-      cuts += logger.records.filter((x) => x.level === 'warn').length;
+      cuts += logger.records.filter((x) => x.level === 'warn' && x.msg.includes('torn tail')).length;
       const head = log.head();
       for (const offset of r.acked.keys()) {
         assert.ok(offset < head, `seed ${seed} round ${round}: acknowledged offset ${offset} is past the head ${head}`);

@@ -1,23 +1,45 @@
+import * as path from 'node:path';
 import { WeftError } from '../errors.js';
 
+/** Valid records found past damage (see validRecordsFrom in segment.ts). */
+export interface RecordsPastDamage {
+  readonly pos: number;
+  readonly records: number;
+  readonly events: number;
+}
+
 /**
- * The log's bytes are damaged where they cannot be a torn tail (a segment that is not the last one, or a
- * record that changed after it was verified). Never retriable: the data must be restored or the segment
- * removed by hand; the message names both the file and the byte offset so the operator can do that.
+ * The log's bytes are damaged where they cannot be a torn tail (an incomplete last write): a segment that
+ * is not the last one, damage with valid records after it, a record that changed after it was verified.
+ * Never cut automatically: the message names the file, the byte offset and what follows the damage, and
+ * the explicit way out (`weft log repair --truncate-at`, which logs what it drops).
  */
 export class LogCorruptError extends WeftError {
   readonly file: string;
   readonly byteOffset: number;
-  constructor(file: string, byteOffset: number, reason: string) {
+  /** Valid records past the damage in the same segment, when any were found. */
+  readonly following: RecordsPastDamage | null;
+  constructor(file: string, byteOffset: number, reason: string, following: RecordsPastDamage | null = null) {
+    const past =
+      following === null
+        ? ''
+        : `; ${plural(following.records, 'valid record')} (${plural(following.events, 'event')}) follow it from byte ${following.pos}, ` +
+          'so this is not a torn tail (an incomplete last write) and nothing is cut automatically';
     super(
       'LOG_CORRUPT',
-      `event log segment ${file} is corrupt at byte ${byteOffset}: ${reason}. ` +
-        'Only a torn tail of the last segment is repaired automatically; restore this segment from a backup ' +
-        'or move it and every later segment out of the log directory (their events are lost).',
+      `event log segment ${file} is corrupt at byte ${byteOffset}: ${reason}${past}. ` +
+        'Restore the segment from a backup, or cut the log at the damage with ' +
+        `\`weft log repair ${path.dirname(file)} --segment ${path.basename(file)} --truncate-at ${byteOffset}\` ` +
+        '(add --dry-run to see first what it drops: the rest of the segment and every later segment, moved aside).',
     );
     this.file = file;
     this.byteOffset = byteOffset;
+    this.following = following;
   }
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
 /** Another writer holds the log directory. */
@@ -91,5 +113,12 @@ export class LogWriteError extends WeftError {
         'nothing of the batch was kept and the next append tries again; check the disk (free space, file size limit, permissions).',
       { retriable: true, cause },
     );
+  }
+}
+
+/** `weft log repair` cannot do what it was asked (no damage to cut, a byte that is not a record boundary, ...). */
+export class LogRepairError extends WeftError {
+  constructor(message: string) {
+    super('LOG_REPAIR_REFUSED', message);
   }
 }

@@ -173,7 +173,7 @@ test('FileEventLog: a second writer is refused; a stale lock is taken over', asy
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
   fs.writeFileSync(path.join(dir, LOCK_FILE), `${dead}\n`);
   const second = await FileEventLog.open(dir);
-  assert.equal(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8').trim(), String(process.pid));
+  assert.equal((JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')) as { pid: number }).pid, process.pid);
   await second.close();
 });
 

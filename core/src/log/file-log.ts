@@ -1,8 +1,9 @@
 /**
  * The embedded default EventLog: a directory of segment files (segment.ts). Appends are group-committed:
  * batches arriving while an fdatasync is in flight are written together and synced once, and each append
- * resolves only after the sync that covered it. Opening verifies every record; a torn or corrupt tail of
- * the last segment is cut (or, read-only, ignored), anything else damaged is a LogCorruptError.
+ * resolves only after the sync that covered it. Opening verifies every record; a torn tail (an incomplete
+ * last write: damage at the end of the last segment with no valid record after it) is cut (or, read-only,
+ * ignored); anything else damaged is a LogCorruptError, cut only by `weft log repair` (repair.ts).
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -175,7 +176,7 @@ export class FileEventLog implements EventLog {
         throw new LogUnavailableError(`cannot create the event log directory ${abs}: ${(err as Error).message}`, { cause: err });
       }
     }
-    const lock = readOnly ? null : await acquireLock(abs);
+    const lock = readOnly ? null : await acquireLock(abs, logger);
     let fh: fs.FileHandle | null = null;
     try {
       const keepMax = options.keepRecordsMaxBytes ?? 256 * 1024 * 1024;
@@ -210,7 +211,9 @@ export class FileEventLog implements EventLog {
   tailDamage(): LogProblem[] {
     const out: LogProblem[] = [];
     for (const seg of this.segments) {
-      if (seg.tailProblem !== null) out.push({ file: seg.file, byteOffset: seg.tailProblem.pos, reason: seg.tailProblem.reason, severity: 'torn-tail' });
+      if (seg.tailProblem !== null) {
+        out.push({ file: seg.file, byteOffset: seg.tailProblem.pos, reason: seg.tailProblem.reason, severity: 'torn-tail', following: null });
+      }
     }
     return out;
   }
@@ -567,7 +570,10 @@ function blankSegment(dir: string, name: string, firstOffset: number): Segment {
 async function extendSegment(seg: Segment): Promise<void> {
   const scan = await scanSegment(seg.file, seg.bytes, seg.endOffset, { records: seg.records, index: seg.index });
   if (scan.problem?.error instanceof EventSchemaVersionError) throw scan.problem.error;
-  if (scan.problem?.fatal === true) throw new LogCorruptError(seg.file, scan.problem.pos, scan.problem.reason);
+  if (scan.problem !== null && (scan.problem.fatal || scan.problem.following !== null)) {
+    // A writer's record being written is only ever incomplete at the end: valid records after damage are not that.
+    throw new LogCorruptError(seg.file, scan.problem.pos, scan.problem.reason, scan.problem.following);
+  }
   seg.bytes = scan.validBytes;
   seg.endOffset = scan.endOffset;
   seg.records = scan.records;
@@ -627,13 +633,15 @@ async function loadSegments(dir: string, readOnly: boolean, logger: Logger, kept
     seg.index = scan.index;
     const isLast = i === names.length - 1;
     if (scan.problem !== null) {
-      const { pos, reason, fatal, error } = scan.problem;
+      const { pos, reason, fatal, error, following } = scan.problem;
       // A newer schema is not damage: say so rather than call it corrupt.
       if (error instanceof EventSchemaVersionError) throw error;
-      if (fatal || !isLast) throw new LogCorruptError(seg.file, pos, reason);
+      // A torn tail is an incomplete last write: the end of the last segment, with nothing valid after it.
+      // Damage anywhere else is corruption, never cut here (`weft log repair` does that, explicitly).
+      if (fatal || !isLast || following !== null) throw new LogCorruptError(seg.file, pos, reason, following);
       if (readOnly) {
         seg.tailProblem = { pos, reason };
-        logger.warn('event log has a torn or corrupt tail; ignoring it (read-only, nothing is changed)', {
+        logger.warn('event log has a torn tail (an incomplete last write); ignoring it (read-only, nothing is changed)', {
           file: seg.file,
           byteOffset: pos,
           reason,
@@ -647,7 +655,7 @@ async function loadSegments(dir: string, readOnly: boolean, logger: Logger, kept
         } finally {
           await fh.close();
         }
-        logger.warn('event log had a torn or corrupt tail; cut it at the last good record', {
+        logger.warn('event log had a torn tail (an incomplete last write, never acknowledged); cut it at the last good record', {
           file: seg.file,
           byteOffset: pos,
           reason,

@@ -4,9 +4,9 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { LogUnavailableError } from './errors.js';
+import { LogUnavailableError, type RecordsPastDamage } from './errors.js';
 import { listSegments } from './file-log.js';
-import { readLock } from './lock.js';
+import { readLock, type LockInfo } from './lock.js';
 import { scanSegment } from './segment.js';
 
 export interface SegmentReport {
@@ -26,8 +26,13 @@ export interface LogProblem {
   readonly file: string;
   readonly byteOffset: number;
   readonly reason: string;
-  /** "torn-tail": the end of the last segment, cut on the next writable open; "corrupt": needs an operator. */
+  /**
+   * "torn-tail": an incomplete last write (the end of the last segment, nothing valid after it), cut on the
+   * next writable open; "corrupt": anything else, refused until an operator restores or repairs the log.
+   */
   readonly severity: 'torn-tail' | 'corrupt';
+  /** Valid records found past the damage in the same segment (what cutting there drops); null when none. */
+  readonly following: RecordsPastDamage | null;
 }
 
 export interface LogInspection {
@@ -37,8 +42,8 @@ export interface LogInspection {
   /** The offset the next event would get, counting verified records only. */
   readonly head: number;
   readonly problems: readonly LogProblem[];
-  /** The writer holding the log, if any (a dead pid means a stale lock, taken over by the next writer). */
-  readonly writer: { readonly pid: number | null; readonly alive: boolean } | null;
+  /** The LOCK, if any: `alive` when a running writer holds it; otherwise stale, taken over by the next writer. */
+  readonly writer: LockInfo | null;
 }
 
 export async function inspectLog(dir: string): Promise<LogInspection> {
@@ -65,6 +70,7 @@ export async function inspectLog(dir: string): Promise<LogInspection> {
         byteOffset: 0,
         reason: `segment starts at offset ${firstOffset} but the previous one ends at ${expected}`,
         severity: 'corrupt',
+        following: null,
       });
     }
     const scan = await scanSegment(file, 0, firstOffset);
@@ -80,13 +86,9 @@ export async function inspectLog(dir: string): Promise<LogInspection> {
       events,
     });
     if (scan.problem !== null) {
-      const tornTail = !scan.problem.fatal && i === names.length - 1;
-      problems.push({
-        file,
-        byteOffset: scan.problem.pos,
-        reason: scan.problem.reason,
-        severity: tornTail ? 'torn-tail' : 'corrupt',
-      });
+      const { pos, reason, fatal, following } = scan.problem;
+      const tornTail = !fatal && following === null && i === names.length - 1;
+      problems.push({ file, byteOffset: pos, reason, severity: tornTail ? 'torn-tail' : 'corrupt', following });
     }
     // Past a damaged segment the next one's start cannot be checked: its events are unknown.
     expected = scan.problem === null ? scan.endOffset : null;

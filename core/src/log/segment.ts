@@ -137,6 +137,98 @@ export async function* scanRecordChunks(fh: fs.FileHandle, start: number, limit:
   if (out.length > 0) yield out;
 }
 
+/** Reads up to `n` bytes at `pos` (fewer when the file ends first). */
+async function readAt(fh: fs.FileHandle, pos: number, n: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(n);
+  let filled = 0;
+  while (filled < n) {
+    const { bytesRead } = await fh.read(buf, filled, n - filled, pos + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return buf.subarray(0, filled);
+}
+
+/**
+ * Whether the bytes at `at` can start a payload Weft writes: a weft.event.v1.Batch whose first field is an
+ * event (tag 0x0a, a length) whose first field is its schema version (tag 0x08). protobufjs writes fields in
+ * number order and `v` is never 0, so every batch of every schema version starts so; the check only spares
+ * the CRC of the positions that cannot start a record when looking for one past damage.
+ */
+function canStartBatch(buf: Buffer, at: number): boolean {
+  if (buf[at] !== 0x0a) return false;
+  let i = at + 1;
+  for (let k = 0; k < 5 && i < buf.length; k++) {
+    if ((buf[i++]! & 0x80) === 0) return i >= buf.length || buf[i] === 0x08;
+  }
+  return i >= buf.length;
+}
+
+/**
+ * The first position in [from, end) where a whole record with a valid length and CRC-32C starts, found by
+ * trying every byte (damage may have changed a length, so record boundaries past it are unknown); null
+ * when there is none.
+ */
+export async function findRecordStart(fh: fs.FileHandle, from: number, end: number): Promise<number | null> {
+  for (let start = from; start + RECORD_HEADER_BYTES < end; start += CHUNK_BYTES) {
+    // Candidates [start, stop) need their header and the first payload bytes: read a little past stop.
+    const buf = await readAt(fh, start, Math.min(CHUNK_BYTES + RECORD_HEADER_BYTES + 16, end - start));
+    const stop = start + Math.min(CHUNK_BYTES, buf.length - RECORD_HEADER_BYTES);
+    for (let q = start; q < stop; q++) {
+      const at = q - start;
+      const length = buf.readUInt32LE(at);
+      if (length === 0 || length > end - q - RECORD_HEADER_BYTES) continue;
+      if (!canStartBatch(buf.subarray(0, Math.min(buf.length, at + RECORD_HEADER_BYTES + length)), at + RECORD_HEADER_BYTES)) continue;
+      const p = at + RECORD_HEADER_BYTES;
+      const payload = p + length <= buf.length ? buf.subarray(p, p + length) : await readAt(fh, q + RECORD_HEADER_BYTES, length);
+      if (payload.length === length && crc32c(payload) === buf.readUInt32LE(at + 4)) return q;
+    }
+  }
+  return null;
+}
+
+/** Valid records found past damage: what cutting at the damage would drop from this segment. */
+export interface FollowingRecords {
+  /** Byte position of the first valid record past the damage. */
+  readonly pos: number;
+  /** Valid records (length and CRC-32C) from there to the end of the file, counted past any further damage. */
+  readonly records: number;
+  /** Their events (a record whose payload does not decode counts as a record only). */
+  readonly events: number;
+}
+
+/**
+ * The valid records in [from, end) of a file, whether or not `from` is a record boundary: records are
+ * followed from the first valid one on, and past further damage the next valid one is looked for again.
+ * Null when there is none: then everything from `from` on is an incomplete write (a torn tail).
+ */
+export async function validRecordsFrom(fh: fs.FileHandle, from: number, end: number): Promise<FollowingRecords | null> {
+  const first = await findRecordStart(fh, from, end);
+  if (first === null) return null;
+  let records = 0;
+  let events = 0;
+  let pos: number | null = first;
+  while (pos !== null) {
+    let bad: number | null = null;
+    scan: for await (const items of scanRecordChunks(fh, pos, end)) {
+      for (const item of items) {
+        if (!item.ok) {
+          bad = item.pos;
+          break scan;
+        }
+        records++;
+        try {
+          events += summarizeBatch(item.payload).count;
+        } catch {
+          // Counted as a record: its events are unknown.
+        }
+      }
+    }
+    pos = bad === null ? null : await findRecordStart(fh, bad + 1, end);
+  }
+  return { pos: first, records, events };
+}
+
 export interface IndexEntry {
   readonly offset: number;
   readonly pos: number;
@@ -149,8 +241,12 @@ export interface SegmentScan {
   endOffset: number;
   records: number;
   index: IndexEntry[];
-  /** Where and why the scan stopped before the end of the file; null when every byte checked out. */
-  problem: { pos: number; reason: string; fatal: boolean; error?: Error } | null;
+  /**
+   * Where and why the scan stopped before the end of the file; null when every byte checked out. For
+   * damage a crash can cause (not `fatal`), `following` holds the valid records found past it: when there
+   * are any, the damage is not an incomplete last write (a torn tail) but corruption.
+   */
+  problem: { pos: number; reason: string; fatal: boolean; error?: Error; following: FollowingRecords | null } | null;
   /** Size of the file when scanned. */
   fileBytes: number;
 }
@@ -158,8 +254,9 @@ export interface SegmentScan {
 /**
  * Verifies a segment from `startPos` (a record boundary holding offset `startOffset`): every record's
  * framing, CRC and envelope. Problems a crash can cause (torn or damaged bytes, undecodable payload) are
- * returned; problems a crash cannot cause (a valid record with unexpected offsets, an unknown schema
- * version) are marked fatal, since cutting them would destroy good data.
+ * returned with the valid records found past them (a torn tail has none); problems a crash cannot cause (a
+ * valid record with unexpected offsets, an unknown schema version) are marked fatal, since cutting them
+ * would destroy good data.
  */
 export async function scanSegment(
   file: string,
@@ -190,7 +287,7 @@ export async function scanSegment(
     records: for await (const items of scanRecordChunks(fh, startPos, fileBytes)) {
       for (const item of items) {
         if (!item.ok) {
-          scan.problem = { pos: item.pos, reason: item.reason, fatal: false };
+          scan.problem = { pos: item.pos, reason: item.reason, fatal: false, following: null };
           break records;
         }
         let summary: { firstOffset: number; count: number };
@@ -204,7 +301,7 @@ export async function scanSegment(
           }
         } catch (err) {
           const fatal = err instanceof EventSchemaVersionError;
-          scan.problem = { pos: item.pos, reason: `undecodable payload: ${(err as Error).message}`, fatal, error: err as Error };
+          scan.problem = { pos: item.pos, reason: `undecodable payload: ${(err as Error).message}`, fatal, error: err as Error, following: null };
           break records;
         }
         if (summary.firstOffset !== scan.endOffset) {
@@ -212,6 +309,7 @@ export async function scanSegment(
             pos: item.pos,
             reason: `record holds offset ${summary.firstOffset} where ${scan.endOffset} was expected`,
             fatal: true,
+            following: null,
           };
           break records;
         }
@@ -225,6 +323,8 @@ export async function scanSegment(
         onRecord?.(item.pos, item.payload, events);
       }
     }
+    // A torn tail is only ever an incomplete last write: nothing valid can follow it.
+    if (scan.problem !== null && !scan.problem.fatal) scan.problem.following = await validRecordsFrom(fh, scan.problem.pos + 1, fileBytes);
     return scan;
   } finally {
     await fh.close();
