@@ -2,8 +2,9 @@
  * LDS: `outbound-listener` (15001), `inbound-listener` (15003) and `inbound-prometheus-listener` (15010).
  */
 import { TypeUrl, apexSplit, meshSettings, upstreamSetting, type DerivationSpec, type EncodedResource, type Reader, type UpstreamTrafficSetting } from '@weft/core';
+import { normalizeCidrText } from './cidr.js';
 import { TLS_PARAMS } from './clusters.js';
-import { servicePorts } from './mesh.js';
+import { inboundPorts } from './mesh.js';
 import {
   INBOUND_LISTENER,
   INBOUND_PORT,
@@ -77,13 +78,57 @@ export function serviceAddresses(svcKey: string): DerivationSpec<readonly string
   };
 }
 
+const addressKey = (port: number, cidr: string): string => `${port} ${cidr}`;
+
+/** An outbound plan entry with the destination addresses its filter chain matches. */
+export interface OutboundChain {
+  readonly entry: OutboundEntry;
+  readonly ips: readonly string[];
+}
+
+/**
+ * Envoy tells outbound destinations apart by destination port and address, never by service name, and
+ * refuses a listener in which two chains match the same port and address. Services with a ClusterIP never
+ * share one; headless services do whenever they select the same pods (a TrafficSplit's apex and its
+ * backends, two services over one deployment). So every port + address is given to one entry, its owner,
+ * and an entry left with no address gets no chain:
+ *
+ * - TCP before HTTP: two services declaring different protocols for one pod port cannot both be honoured,
+ *   and tcp_proxy carries HTTP too where an HTTP parser would break any other protocol;
+ * - then a split apex before other services: a TCP chain cannot see which name the client dialled, so the
+ *   split (weighted clusters) applies to every connection to its pods;
+ * - then the first service by namespace/name.
+ *
+ * For HTTP the owner only names the chain: every HTTP chain on a port runs the same `rds-outbound.<port>`,
+ * whose virtual hosts pick the service by Host, so a client dialling a split backend by name still reaches
+ * it. Chains keep the plan's order.
+ */
+export function outboundChains(r: Reader, plan: readonly OutboundEntry[]): OutboundChain[] {
+  const rank = (e: OutboundEntry): number => (isHttp(e.protocol) ? 2 : 0) + (e.backends.length > 0 ? 0 : 1);
+  const precedes = (a: OutboundEntry, b: OutboundEntry): boolean => rank(a) < rank(b) || (rank(a) === rank(b) && a.svc < b.svc);
+  const owners = new Map<string, OutboundEntry>();
+  const claims = plan.map((entry) => ({ entry, ips: r.derive(serviceAddresses(entry.svc)) }));
+  for (const { entry, ips } of claims) {
+    for (const ip of ips) {
+      const key = addressKey(entry.port, normalizeCidrText(ip));
+      const owner = owners.get(key);
+      if (owner === undefined || precedes(entry, owner)) owners.set(key, entry);
+    }
+  }
+  return claims
+    .map(({ entry, ips }) => ({ entry, ips: ips.filter((ip) => owners.get(addressKey(entry.port, normalizeCidrText(ip))) === entry) }))
+    // No address to match: a chain without prefix ranges would capture every connection to the port.
+    .filter((c) => c.ips.length > 0);
+}
+
 function tcpTarget(r: Reader, e: OutboundEntry): Msg {
   const own = upstreamClusterName(...splitKey(e.svc), e.targetPort);
   if (e.backends.length === 0) return { cluster: own };
   const weights = new Map((r.derive(apexSplit(e.svc))?.backends ?? []).map((b) => [b.service, b.weight]));
   const clusters = e.backends
-    .map((b) => ({ name: upstreamClusterName(...splitKey(b.svc), b.targetPort), weight: u32(weights.get(b.svc) ?? 0) }))
-    .filter((c) => (c.weight.value as number) > 0);
+    // TcpProxy's ClusterWeight.weight is a plain uint32 (not a wrapper, unlike the route's weighted clusters).
+    .map((b) => ({ name: upstreamClusterName(...splitKey(b.svc), b.targetPort), weight: weights.get(b.svc) ?? 0 }))
+    .filter((c) => c.weight > 0);
   return clusters.length === 0 ? { cluster: own } : { weightedClusters: { clusters } };
 }
 
@@ -101,10 +146,8 @@ export function outboundListener(caller: string): DerivationSpec<EncodedResource
     hash: hashResource,
     compute(r) {
       const chains: Msg[] = [];
-      for (const e of r.derive(outboundPlan(caller))) {
-        const ips = r.derive(serviceAddresses(e.svc));
-        // No address to match: a chain without prefix ranges would capture every connection to the port.
-        if (ips.length === 0) continue;
+      const owned = outboundChains(r, r.derive(outboundPlan(caller)));
+      for (const { entry: e, ips } of owned) {
         const proto = isHttp(e.protocol) ? 'http' : 'tcp';
         const filter = isHttp(e.protocol)
           ? hcm(`mesh-http-conn-manager.${rdsOutbound(e.port)}`, rdsOutbound(e.port), [])
@@ -115,6 +158,7 @@ export function outboundListener(caller: string): DerivationSpec<EncodedResource
           filters: [filter],
         });
       }
+      const meshAddresses = new Set(owned.flatMap(({ entry, ips }) => ips.map((ip) => addressKey(entry.port, normalizeCidrText(ip)))));
       const egress = r.derive(egressPlan(caller));
       for (const h of egress.http) {
         chains.push({
@@ -131,9 +175,17 @@ export function outboundListener(caller: string): DerivationSpec<EncodedResource
         });
       }
       for (const c of egress.cidr) {
+        // One chain per range as Envoy keys it: a range written twice, or a mesh address (whose mesh chain
+        // keeps it, mTLS included), would put two chains on one match.
+        const ranges = new Map<string, string>();
+        for (const cidr of c.cidrs) {
+          const key = normalizeCidrText(cidr);
+          if (!ranges.has(key) && !meshAddresses.has(addressKey(c.port, key))) ranges.set(key, cidr);
+        }
+        if (ranges.size === 0) continue;
         chains.push({
           name: `outbound-egress-cidr.${c.port}`,
-          filterChainMatch: { destinationPort: u32(c.port), prefixRanges: c.cidrs.map(cidrRange) },
+          filterChainMatch: { destinationPort: u32(c.port), prefixRanges: [...ranges.values()].map(cidrRange) },
           filters: [tcpProxy(`egress-tcp-proxy.cidr.${c.port}`, { cluster: PASSTHROUGH_CLUSTER })],
         });
       }
@@ -187,10 +239,7 @@ export function inboundListener(identity: string, services: readonly string[]): 
       for (const svcKey of services) {
         const [ns, svc] = splitKey(svcKey);
         const setting = r.derive(upstreamSetting(svcKey));
-        const seen = new Set<number>();
-        for (const p of r.derive(servicePorts(svcKey))) {
-          if (seen.has(p.targetPort)) continue;
-          seen.add(p.targetPort);
+        for (const p of inboundPorts(r, svcKey)) {
           const http = isHttp(p.protocol);
           const filters: Msg[] = [];
           if (policy !== null) {

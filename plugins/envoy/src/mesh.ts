@@ -34,6 +34,23 @@ export function servicePorts(svcKey: string): DerivationSpec<readonly PortInfo[]
   };
 }
 
+/**
+ * The ports of a service its workload's inbound listener serves: one per target port (the lowest service
+ * port mapping to it decides the protocol). The inbound chains, the `rds-inbound.<targetPort>` route
+ * configurations and the local clusters all come from this one list, so a chain never names a route
+ * configuration or cluster that is not served.
+ */
+export function inboundPorts(r: Reader, svcKey: string): PortInfo[] {
+  const seen = new Set<number>();
+  const out: PortInfo[] = [];
+  for (const p of r.derive(servicePorts(svcKey))) {
+    if (seen.has(p.targetPort)) continue;
+    seen.add(p.targetPort);
+    out.push(p);
+  }
+  return out;
+}
+
 function namedTargetPort(r: Reader, svcKey: string, portName: string, targetName: string): number | null {
   for (const subset of r.get('Endpoints', svcKey)?.subsets ?? []) {
     const match = subset.ports.find((p) => p.name === portName);

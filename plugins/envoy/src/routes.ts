@@ -4,7 +4,7 @@
  * local rate limits), `rds-ingress.<port>` and `rds-egress.<port>`.
  */
 import { TypeUrl, apexSplit, meshSettings, retryFor, upstreamSetting, type DerivationSpec, type EncodedResource, type LocalHttpRateLimit, type Reader } from '@weft/core';
-import { servicePorts } from './mesh.js';
+import { inboundPorts, servicePorts } from './mesh.js';
 import { serviceDomains, splitKey, upstreamClusterName, localClusterName, egressClusterName, rdsOutbound, rdsInbound, rdsIngress, rdsEgress } from './names.js';
 import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
 import { T, durationMs, encode, hashResource, typedAny, u32, type Msg } from './proto.js';
@@ -12,9 +12,13 @@ import { T, durationMs, encode, hashResource, typedAny, u32, type Msg } from './
 export const RBAC_FILTER = 'envoy.filters.http.rbac';
 export const RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
 
-function routeConfig(name: string, virtualHosts: Msg[]): EncodedResource | null {
-  if (virtualHosts.length === 0) return null;
+function encodeRouteConfig(name: string, virtualHosts: Msg[]): EncodedResource {
   return encode(TypeUrl.RouteConfiguration, name, { name, virtualHosts, validateClusters: { value: false } });
+}
+
+/** A route configuration, or none when it would have no virtual host (for names only chains with hosts use). */
+function routeConfig(name: string, virtualHosts: Msg[]): EncodedResource | null {
+  return virtualHosts.length === 0 ? null : encodeRouteConfig(name, virtualHosts);
 }
 
 /** Weighted clusters of an apex over its reachable backends; a split whose weights add up to 0 is ignored. */
@@ -104,8 +108,11 @@ export function inboundRoutes(identity: string, services: readonly string[], tar
       const policy = permissive ? null : r.derive(inboundPolicy(identity));
       const vhosts: Msg[] = [];
       for (const svcKey of services) {
+        // Only a service whose inbound chain on this port is HTTP; its virtual host answers to every HTTP
+        // service port mapped onto the target port.
+        const chain = inboundPorts(r, svcKey).find((p) => p.targetPort === targetPort);
+        if (chain === undefined || !isHttp(chain.protocol)) continue;
         const ports = r.derive(servicePorts(svcKey)).filter((p) => p.targetPort === targetPort && isHttp(p.protocol));
-        if (ports.length === 0) continue;
         const [ns, svc] = splitKey(svcKey);
         const cluster = localClusterName(ns, svc, targetPort);
         const setting = r.derive(upstreamSetting(svcKey));
@@ -126,14 +133,17 @@ export function inboundRoutes(identity: string, services: readonly string[], tar
         if (routes.length === 0) continue;
         const vhost: Msg = {
           name: `inbound_virtual-host|${svcKey}`,
-          domains: ports.flatMap((p) => serviceDomains(ns, svc, p.port, true)),
+          // Several service ports on one target port share the bare names; Envoy refuses a domain listed twice.
+          domains: [...new Set(ports.flatMap((p) => serviceDomains(ns, svc, p.port, true)))],
           routes,
         };
         const limit = setting?.rateLimit?.http ?? null;
         if (limit !== null) vhost.typedPerFilterConfig = { [RATE_LIMIT_FILTER]: httpRateLimit(`inbound_${svcKey}_http`, limit) };
         vhosts.push(vhost);
       }
-      return routeConfig(rdsInbound(targetPort), vhosts);
+      // Served even without a virtual host (nothing allowed yet): the inbound chain names it either way, and
+      // Envoy would hold the whole inbound listener warming until a named route configuration arrives.
+      return encodeRouteConfig(rdsInbound(targetPort), vhosts);
     },
   };
 }

@@ -7,7 +7,7 @@ import { TypeUrl, meshSettings, type DerivationSpec, type EncodedResource, type 
 import { egressCluster, localCluster, metricsCluster, passthroughCluster, upstreamCluster } from './clusters.js';
 import { loadAssignment } from './endpoints.js';
 import { inboundListener, outboundListener, prometheusListener } from './listeners.js';
-import { proxyShape, servicePorts, shapeId, type ProxyShape } from './mesh.js';
+import { inboundPorts, proxyShape, shapeId, type ProxyShape } from './mesh.js';
 import { egressPlan, ingressRules, isHttp, outboundPlan, planClusters } from './plan.js';
 import { hashSet, toSet } from './proto.js';
 import { egressRoutes, inboundRoutes, ingressRoutes, outboundRoutes } from './routes.js';
@@ -15,17 +15,9 @@ import { rootInboundSecret, rootOutboundSecret, serviceCertSecret } from './secr
 
 type Build = (r: Reader, shape: ProxyShape) => (EncodedResource | null)[];
 
+/** [service, target port] of every inbound chain (HTTP ones only with httpOnly): see `inboundPorts`. */
 function inboundTargetPorts(r: Reader, services: readonly string[], httpOnly: boolean): [string, number][] {
-  const out: [string, number][] = [];
-  for (const svc of services) {
-    const seen = new Set<number>();
-    for (const p of r.derive(servicePorts(svc))) {
-      if (seen.has(p.targetPort) || (httpOnly && !isHttp(p.protocol))) continue;
-      seen.add(p.targetPort);
-      out.push([svc, p.targetPort]);
-    }
-  }
-  return out;
+  return services.flatMap((svc) => inboundPorts(r, svc).filter((p) => !httpOnly || isHttp(p.protocol)).map((p): [string, number] => [svc, p.targetPort]));
 }
 
 const sortedUnique = (xs: Iterable<number>): number[] => [...new Set(xs)].sort((a, b) => a - b);
