@@ -12,12 +12,23 @@
 //
 // Output: one line per resource ("ok" or "INVALID" with the reasons), then a summary line.
 // Exit status: 0 when everything is valid, 1 when anything is not, 2 on unreadable input.
+//
+// With -proxy the input is instead one whole proxy configuration per line, checked as Envoy checks it at
+// load (cross-resource references, filter chain matching, terminal filters, domains, addresses, cluster
+// discovery types, TLS secrets; see README.md and rules.go):
+//
+//	{"proxy": "<label>", "listeners": [R...], "routes": [R...], "clusters": [R...], "endpoints": [R...], "secrets": [R...]}
+//	R = {"name": "<served name>", "any": "<base64 Any>"} or {"name": ..., "json": {...}}
+//
+// Each violation is one line "VIOLATION <proxy> <rule> <type> "<resource>": <reason>" (or, with
+// -format json, one JSON report {proxies, resources, violations: [{proxy, rule, type, resource, reason}]}).
 package main
 
 import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -62,6 +73,16 @@ type input struct {
 type validator interface{ ValidateAll() error }
 
 func main() {
+	proxyMode := flag.Bool("proxy", false, "input is whole proxy configurations, checked with Envoy's load-time rules")
+	format := flag.String("format", "text", "report format for -proxy: text or json")
+	flag.Parse()
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(os.Stderr, "unknown -format %q (text or json)\n", *format)
+		os.Exit(2)
+	}
+	if *proxyMode {
+		os.Exit(runProxies(os.Stdin, os.Stdout, *format == "json"))
+	}
 	os.Exit(run(os.Stdin, os.Stdout))
 }
 
