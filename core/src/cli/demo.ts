@@ -14,7 +14,7 @@ export const DEMO_HELP = `Usage: weft demo [--manifests <dir>] [options]
 Connects real proxyless gRPC workloads (@grpc/grpc-js-xds: a bookbuyer client and two bookstore servers,
 v1 and v2) to the Weft you started in another terminal (npx weft start --manifests mesh), and shows live:
 the workloads connecting (they appear in /debug/proxies), RPCs per backend under the 50/50 TrafficSplit,
-the split changed to 90/10, the TrafficTarget removed (the servers deny) and restored, then a summary
+the split changed to 90/10, then the TrafficTarget removed (the servers deny), then a summary
 (proxies, RPCs, split before and after, time to converge). It adds its workloads and policy as one file,
 weft-demo.yaml (namespace weft-demo), in the watched folder, and deletes it when it ends.
 
