@@ -44,7 +44,7 @@ Commands:
   replay              a proxy's config at any point of the log, diffs, explanations, steps (--proxy)
   demo                real gRPC workloads on the running Weft: traffic split and policy changes, live
 
-Run "weft <command> --help" for the options of a command.
+Run "weft <command> --help" for the options of a command, "weft --version" (-v) for the version.
 `;
 
 const START_HELP = `Usage: weft start [--config weft.yaml] [options]
@@ -96,15 +96,28 @@ Options:
   --data-dir <dir>      data directory override
   --kind <kind>         proxy kind (default envoy)
   --xds-address <host>  address the proxy dials (default: the configured xds host; 127.0.0.1 for 0.0.0.0)
-  --tls-dir <dir>       where the proxy finds tls.crt, tls.key, ca.crt (default /etc/weft/certs)
+  --tls-dir <dir>       where the proxy finds tls.crt, tls.key, ca.crt (default /etc/weft/certs, or the
+                        --write-certs directory when that is given)
   --write-certs <dir>   also issue the proxy's client certificate (CN <uuid>.<kind>.<sa>.<ns>.<td>) from
                         the configured issuer and write tls.crt, tls.key (mode 600) and ca.crt there
 `;
+
+/** The version of @weft/core, the package this command belongs to. */
+function coreVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(CORE_PACKAGE_DIR, 'package.json'), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
 
 const CONFIG_OPTIONS: Record<string, OptionSpec> = {
   config: { type: 'string', short: 'c' },
   'data-dir': { type: 'string' },
 };
+
+/**
+ * One Ctrl-C can arrive twice: the terminal signals its whole process group, and a parent that forwards
+ * signals (npx, npm run) sends it again. The same signal this soon after the first is that one again.
+ */
+const SAME_SIGNAL_MS = 1000;
 
 function processIO(): CliIO {
   return {
@@ -114,14 +127,14 @@ function processIO(): CliIO {
     env: process.env,
     signal: () =>
       new Promise((resolve) => {
-        let first = true;
+        let first: { sig: string; at: number } | undefined;
         // The handlers stay: a second signal during shutdown must not kill the process before the log
         // is closed (its lock released, its last batch synced).
         const on = (sig: string): void => {
-          if (first) {
-            first = false;
+          if (first === undefined) {
+            first = { sig, at: Date.now() };
             resolve(sig);
-          } else {
+          } else if (sig !== first.sig || Date.now() - first.at > SAME_SIGNAL_MS) {
             process.stderr.write(`weft: ${sig} received while stopping; still shutting down (SIGKILL forces it)\n`);
           }
         };
@@ -177,7 +190,9 @@ async function start(argv: readonly string[], io: CliIO): Promise<number> {
   const logger = io.logger ?? createLogger({ level: config.logLevel });
   const signal = io.signal();
   const { startWeft } = await import('../runtime/weft.js');
-  const weft = await startWeft(config, { logger });
+  const weft = await startWeft(config, { logger }).catch((err: unknown) => {
+    throw addressInUse(err, config) ?? err;
+  });
   const outcome = await Promise.race([
     signal.then((sig) => ({ sig })),
     weft.stopped.then(
@@ -192,6 +207,48 @@ async function start(argv: readonly string[], io: CliIO): Promise<number> {
   if (outcome.sig !== undefined) logger.info('signal received, shutting down', { signal: outcome.sig });
   await weft.close();
   return 0;
+}
+
+/** The servers `weft start` opens, with what moves each to another port. */
+const LISTENERS = [
+  { name: 'xds', what: 'ADS server', flag: '--xds-port', env: 'WEFT_XDS_PORT', field: 'xds.port' },
+  { name: 'debug', what: 'debug server', flag: '--debug-port', env: 'WEFT_DEBUG_PORT', field: 'debug.port' },
+  { name: 'metrics', what: 'metrics server', flag: '--metrics-port', env: 'WEFT_METRICS_PORT', field: 'metrics.port' },
+] as const;
+
+/**
+ * A start that failed because a port is taken, as an error that says which server and how to move it;
+ * undefined for any other failure. The server is the one configured on the port in use (two servers
+ * given one port are both named).
+ */
+function addressInUse(err: unknown, config: WeftConfig): WeftError | undefined {
+  let port: number | undefined;
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const { code, port: p } = e as NodeJS.ErrnoException & { port?: unknown };
+    const text = `${code ?? ''} ${e.message}`;
+    if (!/EADDRINUSE|address already in use/i.test(text)) continue;
+    if (typeof p === 'number') port = p;
+    else port ??= Number(/:(\d+)\D*$/.exec(e.message)?.[1] ?? Number.NaN);
+  }
+  if (port === undefined || Number.isNaN(port)) return undefined;
+  const on = LISTENERS.filter((l) => config[l.name].port === port && (l.name === 'xds' || config[l.name].enabled));
+  if (on.length === 0) return undefined;
+  const how = on.map((l) => `${l.flag} <port> or ${l.env}=<port> (${l.field} in the config)`).join('; ');
+  if (on.length > 1) {
+    return new WeftError(
+      'ADDRESS_IN_USE',
+      `the ${on.map((l) => l.what).join(' and the ')} are ${on.length === 2 ? 'both' : 'all'} given port ${port}, which is in use; ` +
+        `give each its own port: ${how}; 0 picks any free port`,
+      { cause: err },
+    );
+  }
+  const l = on[0]!;
+  return new WeftError(
+    'ADDRESS_IN_USE',
+    `the ${l.what} cannot listen on ${config[l.name].host}:${port}: the address is in use (another Weft, or another ` +
+      `program, has it). Stop that program, or give another port: ${how}; 0 picks any free port`,
+    { cause: err },
+  );
 }
 
 async function validate(argv: readonly string[], io: CliIO): Promise<number> {
@@ -273,7 +330,8 @@ async function bootstrap(argv: readonly string[], io: CliIO): Promise<number> {
       ...(uuid === undefined ? {} : { uuid }),
       kind: stringOption(parsed, 'kind') ?? 'envoy',
       ...(xdsAddress === undefined ? {} : { xdsAddress }),
-      tlsDir: stringOption(parsed, 'tls-dir') ?? '/etc/weft/certs',
+      // Certificates written here are where this proxy finds them, unless --tls-dir says it sees them elsewhere.
+      tlsDir: stringOption(parsed, 'tls-dir') ?? (writeCerts === undefined ? '/etc/weft/certs' : path.resolve(io.cwd, writeCerts)),
       ...(writeCerts === undefined ? {} : { writeCerts: path.resolve(io.cwd, writeCerts) }),
     },
     logger,
@@ -299,6 +357,10 @@ export async function main(argv: readonly string[], ioOverrides: Partial<CliIO> 
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout(MAIN_HELP);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout(`weft ${coreVersion()}\n`);
+    return 0;
   }
   const command = COMMANDS[name];
   if (command === undefined) {
