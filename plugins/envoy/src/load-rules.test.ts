@@ -7,7 +7,9 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TypeUrl, typedAny, type EncodedResource } from '@weft/core';
-import { caseDirs, loadCase, proxyResources } from './harness.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TESTDATA, caseDirs, loadCase, loadMesh, proxyResources } from './harness.js';
 import { filterChainOverlaps, loadProblems, normalizeCidr, rdsNames } from './load-rules.js';
 import { T } from './proto.js';
 
@@ -26,6 +28,39 @@ describe('Envoy load rules over the goldens', () => {
   it('covers the cases that broke them', () => {
     assert.ok(caseDirs().includes('no-inbound-routes'));
     assert.ok(caseDirs().includes('headless-split'));
+  });
+});
+
+describe('outbound chains and egress ranges', () => {
+  it('keeps an egress range off a mesh address and lists each range once', () => {
+    // tcp-route's bookwarehouse reaches mysql at 10.96.0.30:3306; an Egress names that address again
+    // and one range in two spellings.
+    const egress = `---
+apiVersion: policy.openservicemesh.io/v1alpha1
+kind: Egress
+metadata:
+  name: db-range
+  namespace: bookwarehouse
+spec:
+  sources:
+    - kind: ServiceAccount
+      name: bookwarehouse
+      namespace: bookwarehouse
+  ipAddresses: [10.96.0.30/32, 203.0.113.7/24, 203.0.113.0/24]
+  ports:
+    - number: 3306
+      protocol: tcp
+`;
+    const mesh = loadMesh(fs.readFileSync(path.join(TESTDATA, 'tcp-route', 'input.yaml'), 'utf8') + egress, 'egress-overlap.yaml');
+    const proxy = mesh.proxies.find((p) => p.pod === 'bookwarehouse-0');
+    assert.ok(proxy !== undefined);
+    const resources = proxyResources(mesh, proxy);
+    assert.deepEqual(loadProblems(resources), []);
+    const listener = (resources.get(TypeUrl.Listener) ?? []).find((l) => l.name === 'outbound-listener');
+    const chains = (listener?.dump as { filterChains: { name: string; filterChainMatch: { prefixRanges?: { addressPrefix: string }[] } }[] }).filterChains;
+    const ranges = (name: string): string[] => (chains.find((c) => c.name === name)?.filterChainMatch.prefixRanges ?? []).map((p) => p.addressPrefix);
+    assert.deepEqual(ranges('outbound_bookwarehouse/mysql_3306_tcp'), ['10.96.0.30']);
+    assert.deepEqual(ranges('outbound-egress-cidr.3306'), ['203.0.113.0']);
   });
 });
 

@@ -26,6 +26,7 @@ export function serviceCertName(ns: string, sa: string): string {
 export function rootCertOutboundName(ns: string, svc: string): string {
   return `root-cert-for-mtls-outbound:${ns}/${svc}`;
 }
+/** OSM's name, by target port (Envoy's per-cluster stats carry it); the gRPC adapter's is by service port. */
 export function upstreamClusterName(ns: string, svc: string, targetPort: number): string {
   return `${ns}/${svc}|${targetPort}`;
 }

@@ -28,7 +28,11 @@ export function clientListenerNames(svcKey: string, port: number, first: boolean
 /** Route configuration of a client listener: one per service port (its content depends on the caller). */
 export const clientRouteName = (svcKey: string, port: number): string => `grpc-client|${svcKey}|${port}`;
 
-/** Cluster (and EDS service name) of a service port. */
+/**
+ * Cluster (and EDS service name) of a service port. By service port, unlike the Envoy adapter's OSM names
+ * (target port): the client's listener and route are keyed by the port it dials, and a named target port
+ * may resolve to a different number on each pod (see the README).
+ */
 export const clusterName = (svcKey: string, port: number): string => `${svcKey}|${port}`;
 
 export function hostPort(ip: string, port: number): string {
