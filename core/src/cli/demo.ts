@@ -16,7 +16,8 @@ v1 and v2) to the Weft you started in another terminal (npx weft start --manifes
 the workloads connecting (they appear in /debug/proxies), RPCs per backend under the 50/50 TrafficSplit,
 the split changed to 90/10, then the TrafficTarget removed (the servers deny), then a summary
 (proxies, RPCs, split before and after, time to converge). It adds its workloads and policy as one file,
-weft-demo.yaml (namespace weft-demo), in the watched folder, and deletes it when it ends.
+weft-demo.yaml (namespace weft-demo), in the watched folder (a copy, never deploy/examples itself), and
+deletes it when it ends.
 
 The workloads' certificates come from the certificate issuer of the config weft start uses (same lookup:
 --config, $WEFT_CONFIG, ./weft.yaml, deploy/weft.yaml); the running Weft must load @weft/plugin-grpc

@@ -28,6 +28,7 @@ import {
   createLogger,
   loadConfiguredPlugins,
   proxyCertificateRequest,
+  readTokenFile,
   serviceCertificateRequest,
   Tokens,
   WeftError,
@@ -39,8 +40,6 @@ import { grpcBootstrap, writeCertificateFiles } from '@weft/plugin-grpc';
 export interface DemoOptions {
   /** The config `weft start` runs with (same lookup): its issuer signs the workloads' certificates. */
   readonly config: WeftConfig;
-  /** The folder the running Weft watches; default the files source's `dir` in the config. */
-  readonly manifests?: string;
   /** host:port of the running Weft's debug server. */
   readonly debug: string;
   /** How long each phase sends RPCs. */
@@ -57,6 +56,8 @@ export class DemoError extends WeftError {
 }
 
 const NAMESPACE = 'weft-demo';
+/** The repository's example meshes (tracked files): never a folder to write into. */
+const EXAMPLES = path.resolve(__dirname, '..', '..', '..', 'deploy', 'examples');
 const FILE = 'weft-demo.yaml';
 const METHOD = '/bookstore.Bookstore/BuyBook';
 const BOOTSTRAP_OPTION = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config';
@@ -191,12 +192,15 @@ interface LogPage {
   readonly events: readonly { readonly offset: number; readonly kind: string; readonly key: string }[];
 }
 
-/** A running Weft, through its debug server. */
+/** A running Weft, through its debug server (with the bearer token of debug.tokenFile when it has one). */
 class DebugClient {
-  constructor(readonly address: string) {}
+  constructor(
+    readonly address: string,
+    private readonly token: string | undefined,
+  ) {}
 
   async get<T>(p: string): Promise<T> {
-    const res = await fetch(`http://${this.address}${p}`);
+    const res = await fetch(`http://${this.address}${p}`, this.token === undefined ? {} : { headers: { authorization: `Bearer ${this.token}` } });
     if (!res.ok) throw new DemoError(`GET http://${this.address}${p}: HTTP ${res.status}: ${await res.text()}`);
     return (await res.json()) as T;
   }
@@ -266,10 +270,28 @@ const pct = (x: number): string => `${Math.round(x * 100)}%`;
 
 export async function runDemo(o: DemoOptions): Promise<number> {
   const out = (line = ''): void => o.stdout(`${line}\n`);
-  const debug = new DebugClient(o.debug);
+  const tokenFile = o.config.debug.tokenFile;
+  const debug = new DebugClient(o.debug, tokenFile === null ? undefined : readTokenFile(tokenFile));
   const startHint = 'start Weft in another terminal first (npx weft start --manifests mesh) or pass --debug <host:port>';
 
-  // 1. The running Weft: reachable, serving proxyless gRPC, and where its ADS port is.
+  // 1. The folder the running Weft watches: the demo adds a file there, so never a tracked example.
+  const folder = watchedFolder(o.config);
+  if (folder === undefined || !fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new DemoError(
+      folder === undefined
+        ? `${o.config.label} has no files source; give weft demo the folder the running Weft watches (--manifests <dir>)`
+        : `the manifests folder ${folder} does not exist; give weft demo the --manifests that weft start has`,
+    );
+  }
+  const inExamples = path.relative(EXAMPLES, folder);
+  if (inExamples === '' || !(inExamples.startsWith('..') || path.isAbsolute(inExamples))) {
+    throw new DemoError(
+      `the demo adds its workloads as a file in the watched folder, and ${folder} is one of the repository's examples; ` +
+        'run Weft on a copy (cp -r deploy/examples/bookstore mesh && npx weft start --manifests mesh) and give weft demo --manifests mesh',
+    );
+  }
+
+  // 2. The running Weft: reachable, serving proxyless gRPC, and where its ADS port is.
   let xdsAddress: string;
   let kinds: string[];
   try {
@@ -277,7 +299,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     xdsAddress = (await debug.get<{ address: string }>('/debug/xds')).address;
   } catch (err) {
     if (err instanceof DemoError) throw err;
-    throw new DemoError(`no Weft answers at http://${o.debug} (the debug address of ${o.config.label}): ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}; ${startHint}`);
+    // fetch says "fetch failed"; what happened (ECONNREFUSED ...) is its cause.
+    const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error) : (err as Error);
+    throw new DemoError(`no Weft answers at http://${o.debug} (the debug address of ${o.config.label}): ${cause.message}; ${startHint}`);
   }
   if (!kinds.includes('grpc')) {
     throw new DemoError(
@@ -287,18 +311,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const colon = xdsAddress.lastIndexOf(':');
   const adsHost = xdsAddress.slice(0, colon).replace(/^\[|\]$/g, '');
   const ads = { host: adsHost === '0.0.0.0' || adsHost === '::' ? '127.0.0.1' : adsHost, port: Number(xdsAddress.slice(colon + 1)) };
-  const folder = o.manifests ?? watchedFolder(o.config);
-  if (folder === undefined || !fs.statSync(folder, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new DemoError(
-      folder === undefined
-        ? `${o.config.label} has no files source; give weft demo the folder the running Weft watches (--manifests <dir>)`
-        : `the manifests folder ${folder} does not exist; give weft demo the --manifests that weft start has`,
-    );
-  }
   const mtls = !o.config.xds.insecure;
   out(`Weft at ${o.debug}: ADS on ${ads.host}:${ads.port} (${mtls ? 'mTLS' : 'insecure'}), watching ${folder}`);
 
-  // 2. Certificates from the config's issuer: the same CA as the running Weft's when the config is the same.
+  // 3. Certificates from the config's issuer: the same CA as the running Weft's when the config is the same.
   const { container } = await loadConfiguredPlugins(o.config, createLogger({ level: 'warn' }));
   const issuer = container.isRegistered(Tokens.CertificateIssuer, true) ? container.resolveAll<CertificateIssuer>(Tokens.CertificateIssuer)[0] : undefined;
   if (issuer === undefined) throw new DemoError(`${o.config.label} has no certificate issuer plugin; the workloads need mesh certificates`);
@@ -322,7 +338,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   });
 
   try {
-    // 3. The workloads join the mesh: their manifests, then Weft has them on the log and applied.
+    // 4. The workloads join the mesh: their manifests, then Weft has them on the log and applied.
     const head0 = (await debug.get<LogPage>('/debug/log?limit=0')).head;
     // The offset of the event of one demo resource at or after `from`, once Weft's catalog has applied it.
     const applied = async (from: number, kind: string, name: string): Promise<number> => {
@@ -355,7 +371,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       bootstraps.set(w.uuid, JSON.stringify(grpcBootstrap({ ...identity, trustDomain: o.config.trustDomain }, server, { certDir, refreshInterval: '1s' })));
     }
 
-    // 4. Real proxyless gRPC: two xDS-enabled servers (mTLS and RBAC from Weft) and an xDS client.
+    // 5. Real proxyless gRPC: two xDS-enabled servers (mTLS and RBAC from Weft) and an xDS client.
     process.env['GRPC_XDS_EXPERIMENTAL_RBAC'] = 'true';
     const xds = await import('@grpc/grpc-js-xds');
     xds.register();
@@ -501,7 +517,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         return 130;
       }
 
-      // 5. The summary, and whether the mesh did what the policy said.
+      // 6. The summary, and whether the mesh did what the policy said.
       const all: Counts = new Map();
       for (const r of results) for (const [k, v] of r.counts) all.set(k, (all.get(k) ?? 0) + v);
       const ok = (all.get(V1.name) ?? 0) + (all.get(V2.name) ?? 0);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { getJson, runWeft, scratchWithExample, until, WeftProcess } from '../cli/helpers.js';
@@ -75,16 +76,21 @@ describe('weft demo', () => {
     assert.equal((await weft.exited).code, 0);
   });
 
-  it('says how to start Weft when none answers, exit 1', async () => {
+  it('says how to start Weft when none answers, and refuses to write into a tracked example, exit 1', async () => {
     const port = await new Promise<number>((resolve) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {
         const p = (s.address() as net.AddressInfo).port;
         s.close(() => resolve(p));
       });
     });
-    const r = await runWeft(['demo', '--debug', `127.0.0.1:${port}`]);
+    const mesh = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-demo-mesh-'));
+    dirs.push(mesh);
+    const r = await runWeft(['demo', '--manifests', mesh, '--debug', `127.0.0.1:${port}`]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`^weft demo: no Weft answers at http://127\\.0\\.0\\.1:${port} .*npx weft start --manifests mesh`, 'm'));
+    const tracked = await runWeft(['demo', '--manifests', 'deploy/examples/bookstore', '--debug', `127.0.0.1:${port}`]);
+    assert.equal(tracked.code, 1, tracked.stderr);
+    assert.match(tracked.stderr, /is one of the repository's examples; run Weft on a copy \(cp -r deploy\/examples\/bookstore mesh/);
     const usage = await runWeft(['demo', '--debug', 'nowhere']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--debug must be host:port/);
