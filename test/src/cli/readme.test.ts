@@ -70,7 +70,8 @@ describe('README: weft start', () => {
     await weft.waitFor((l) => l.msg === 'ready');
     weft.signal('SIGTERM');
     assert.deepEqual(await weft.exited, { code: 0, signal: null });
-    const printed = weft.lines.map((l) => l.msg);
+    // What every start prints; warnings depend on the machine (e.g. its open-files limit) and are not listed.
+    const printed = weft.lines.filter((l) => l.level === 'info').map((l) => l.msg);
     const beforeReady = printed.slice(0, printed.indexOf('ready') + 1);
 
     const named = new Set(items.flat());
@@ -98,17 +99,17 @@ describe('README: weft start', () => {
     const addr = (l: { host: string; port: number }): string => `${l.host}:${l.port}`;
 
     const quick = section('## Quick start');
-    const q = /ADS with mTLS on `([^`]+)`, debug on `([^`]+)`, metrics on `([^`]+)`/.exec(quick);
+    const q = /ADS\s+with mTLS on `([^`]+)`,\s+debug on `([^`]+)`,\s+metrics on `([^`]+)`/.exec(quick);
     assert.ok(q !== null, 'the quick start names the three addresses');
     assert.deepEqual(q.slice(1), [addr(deploy.xds), addr(deploy.debug), addr(deploy.metrics)]);
 
     const start = section('### weft start');
-    const d = /[Bb]uilt-in defaults[^:]*: ADS on `([^`]+)`, debug on `([^`]+)`, metrics on `([^`]+)`/.exec(start);
+    const d = /[Bb]uilt-in defaults[^:]*:\s+ADS\s+on `([^`]+)`,\s+debug\s+on `([^`]+)`,\s+metrics\s+on `([^`]+)`/.exec(start);
     assert.ok(d !== null, 'weft start names the built-in default addresses');
     assert.deepEqual(d.slice(1), [addr(builtIn.xds), addr(builtIn.debug), addr(builtIn.metrics)]);
 
     // Wherever else the README says "<address> by default", it is the built-in default of that server.
-    for (const m of README.matchAll(/`?(\d+\.\d+\.\d+\.\d+:(\d+))`? by default/g)) {
+    for (const m of README.matchAll(/`?(\d+\.\d+\.\d+\.\d+:(\d+))`?\s+by\s+default/g)) {
       const port = Number(m[2]);
       const server = [builtIn.xds, builtIn.debug, builtIn.metrics].find((s) => s.port === port);
       assert.ok(server !== undefined, `${m[0]}: a port of Weft's`);
@@ -137,7 +138,7 @@ describe('README: commands', () => {
     const help = await runWeft(['--help']);
     const commands = /Commands:\n([\s\S]*?)\n\n/.exec(help.stdout)![1]!
       .split('\n')
-      .map((l) => /^ {2}(\w+(?: [a-z]+)?)/.exec(l)?.[1]?.replace(/ (?!inspect|tail).*$/, ''))
+      .map((l) => /^ {2}(log [a-z]+|[a-z]+)/.exec(l)?.[1])
       .filter((c): c is string => c !== undefined);
     assert.ok(commands.includes('replay') && commands.includes('log tail'), commands.join(', '));
     const synopsis = codeBlocks(section('## Commands'))[0]!;
@@ -147,11 +148,12 @@ describe('README: commands', () => {
 
   it('names the certificate files weft bootstrap --write-certs writes, where the bootstrap looks for them', async () => {
     const help = await runWeft(['bootstrap', '--help']);
-    const tlsDir = /--tls-dir <dir>.*\(default ([^)]+)\)/.exec(help.stdout)![1]!;
+    const tlsDir = /--tls-dir <dir>[^(]*\(default (\/[^\s,)]+)/.exec(help.stdout)![1]!;
     const written = ['tls.crt', 'tls.key', 'ca.crt'];
     for (const name of written) assert.ok(help.stdout.includes(name));
     const xds = section('## xDS: pointing proxies at Weft');
-    const paths = [...xds.matchAll(/\/etc\/weft\/[\w./-]+/g)].map((m) => m[0]);
+    // Every file under /etc/weft the examples name (the directory itself may be named too).
+    const paths = [...xds.matchAll(/\/etc\/weft\/[\w./-]+/g)].map((m) => m[0]).filter((p) => p !== tlsDir);
     assert.ok(paths.length >= 6, 'the Envoy and gRPC examples name their certificate files');
     for (const p of paths) {
       assert.equal(path.posix.dirname(p), tlsDir, p);
@@ -168,7 +170,7 @@ describe('README: a repository that stands on its own', () => {
     const offenders = tracked.filter((f) => /\.(ts|js|mjs|md|ya?ml|json|sh)$/.test(f) && fs.existsSync(path.join(REPO, f)))
       .filter((f) => {
         const text = fs.readFileSync(path.join(REPO, f), 'utf8');
-        return text.includes(cited) || /DESIGN invariant/.test(text);
+        return text.includes(cited) || text.includes(['DESIGN', 'invariant'].join(' '));
       });
     assert.deepEqual(offenders, []);
   });
