@@ -339,7 +339,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
   try {
     // 4. The workloads join the mesh: their manifests, then Weft has them on the log and applied.
-    const head0 = (await debug.get<LogPage>('/debug/log?limit=0')).head;
+    const head = async (): Promise<number> => (await debug.get<LogPage>('/debug/log?limit=0')).head;
     // The offset of the event of one demo resource at or after `from`, once Weft's catalog has applied it.
     const applied = async (from: number, kind: string, name: string): Promise<number> => {
       return debug.until(
@@ -352,8 +352,15 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         `is it watching ${folder}? Give weft demo the --manifests (or --config) that weft start has`,
       );
     };
+    if (fs.existsSync(file)) {
+      // Left by a demo that was killed: removed first, so that the write below is a change Weft logs.
+      const from = await head();
+      fs.rmSync(file);
+      await applied(from, 'TrafficSplit', 'bookstore-split');
+    }
+    const from = await head();
     write({ v1: 50, v2: 50, access: true });
-    await applied(head0, 'TrafficSplit', 'bookstore-split');
+    await applied(from, 'TrafficSplit', 'bookstore-split');
     out(`wrote ${file}: namespace ${NAMESPACE} with bookbuyer, bookstore-v1 and bookstore-v2 (ports ${ports.v1}, ${ports.v2}), a TrafficTarget and a 50/50 TrafficSplit`);
 
     const bootstraps = new Map<string, string>();
@@ -431,7 +438,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
       // Time to converge: from the write to the ACK, by each proxy concerned, of a push the change caused.
       const converge = async (change: Change): Promise<{ ackMs: number; trafficMs?: number }> => {
-        const from = (await debug.get<LogPage>('/debug/log?limit=0')).head;
+        const from = await head();
         let firstSeen: Promise<number> | undefined;
         const t0 = Date.now();
         if (change.shows !== undefined) {
@@ -475,10 +482,12 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       // demo ends on the denial and does not restore the TrafficTarget live: a grpc-js-xds 1.14 server
       // now and then keeps denying after it ACKed the restored RBAC (Weft's pushed config is the allowing
       // one; `weft replay --diff` shows it), which would make the demo's outcome a matter of luck.
-      const split = { kind: 'TrafficSplit', name: 'bookstore-split' };
       const phases: { title: string; change?: Change }[] = [
         { title: 'TrafficSplit bookstore-v1 50 / bookstore-v2 50' },
-        { title: 'TrafficSplit changed to 90 / 10', change: { policy: { v1: 90, v2: 10, access: true }, ...split, watch: [BUYER] } },
+        {
+          title: 'TrafficSplit changed to 90 / 10',
+          change: { policy: { v1: 90, v2: 10, access: true }, kind: 'TrafficSplit', name: 'bookstore-split', watch: [BUYER] },
+        },
         {
           title: 'TrafficTarget bookbuyer -> bookstore deleted: the servers deny (RBAC)',
           change: {

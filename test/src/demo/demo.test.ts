@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { getJson, runWeft, scratchWithExample, until, WeftProcess } from '../cli/helpers.js';
+import { demoManifests } from './connect.js';
 
 /**
  * `weft demo` as a newcomer runs it: `weft start` (the default config, deploy/weft.yaml) on a copy of the
@@ -27,6 +28,8 @@ describe('weft demo', () => {
     dirs.push(dir);
     const mesh = path.join(dir, 'manifests');
     const data = path.join(dir, 'data');
+    // What a demo killed with SIGKILL leaves behind: the next one must still see its own write applied.
+    fs.writeFileSync(path.join(mesh, 'weft-demo.yaml'), demoManifests('osm', { v1: 15101, v2: 15102 }, { v1: 50, v2: 50, access: true }));
     const weft = new WeftProcess(['--data-dir', data, '--manifests', mesh, '--xds-port', '0', '--debug-port', '0', '--metrics-port', '0']);
     procs.push(weft);
     const ready = await weft.waitFor((l) => l.msg === 'ready');
