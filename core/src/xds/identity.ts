@@ -8,7 +8,8 @@ import type { NodeInfo } from './wire.js';
 /**
  * Who is on the other end of an ADS stream. With mTLS (the default) the client certificate says it: signed
  * by a root of the mesh trust bundle, currently valid, CN <uuid>.<kind>.<sa>.<ns>.<trust-domain> agreeing
- * with its SPIFFE URI SAN, and the first request's node.id equal to the uuid. In insecure mode (dev, bench)
+ * with its SPIFFE URI SAN when it has one (OSM v1.2's have none), and the first request's node.id equal to
+ * the uuid or to the whole CN (as OSM writes it). In insecure mode (dev, bench)
  * the node says it, see `identityFromNode`.
  */
 
@@ -80,16 +81,24 @@ export function verifyClientCertificate(
   return { uuid: id.uuid, kind: id.kind, serviceAccount: id.serviceAccount, namespace: id.namespace, trustDomain: id.trustDomain };
 }
 
-/** The first request's node must carry the certificate's uuid as its id. */
+/** The CN of a proxy's bootstrap certificate, as OSM spells it: `<uuid>.<kind>.<sa>.<ns>.<trust-domain>`. */
+export function proxyCommonName(identity: ProxyIdentity): string {
+  return `${identity.uuid}.${identity.kind}.${identity.serviceAccount}.${identity.namespace}.${identity.trustDomain}`;
+}
+
+/**
+ * The first request's node must name the certificate's proxy: node.id is its uuid (what `weft bootstrap`
+ * writes) or its whole CN (what OSM v1.2's injector writes into the bootstraps of the pods it injected, so
+ * those pods connect without re-injection). Anything else is refused: a node claiming another proxy.
+ */
 export function checkNodeMatches(identity: ProxyIdentity, node: NodeInfo | undefined): void {
+  const cn = proxyCommonName(identity);
+  const fix = `set node.id to "${identity.uuid}" (the certificate's uuid) or to the certificate CN "${cn}"`;
   if (node === undefined || node.id === '') {
-    throw new XdsIdentityError('XDS_PERMISSION_DENIED', `the first request carries no node.id; set node.id to "${identity.uuid}" (the certificate's uuid)`);
+    throw new XdsIdentityError('XDS_PERMISSION_DENIED', `the first request carries no node.id; ${fix}`);
   }
-  if (node.id !== identity.uuid) {
-    throw new XdsIdentityError(
-      'XDS_PERMISSION_DENIED',
-      `node.id "${node.id}" does not match the client certificate's uuid "${identity.uuid}"; set node.id to the uuid in the certificate CN`,
-    );
+  if (node.id !== identity.uuid && node.id !== cn) {
+    throw new XdsIdentityError('XDS_PERMISSION_DENIED', `node.id "${node.id}" does not match the client certificate's uuid "${identity.uuid}"; ${fix}`);
   }
 }
 
