@@ -4,7 +4,7 @@
  * stops here (early cut-off) and re-runs only the translators that read those directly.
  */
 import { meshSettings, type AppProtocol, type DerivationSpec, type Reader } from '@weft/core';
-import { outboundServices, servicePorts } from './mesh.js';
+import { inboundPorts, outboundServices, servicePorts } from './mesh.js';
 import { principalName, splitKey } from './names.js';
 import type { Msg } from './proto.js';
 
@@ -155,6 +155,9 @@ export function ingressRules(svcKey: string): DerivationSpec<readonly IngressRul
     id: `envoy/ingress@${svcKey}`,
     compute(r) {
       const [, svc] = splitKey(svcKey);
+      // OSM matches a backend's port against the service's target ports (pkg/catalog/ingress.go): a port the
+      // service forwards nothing to has no local cluster to route to, so it gets no ingress chain or route.
+      const targetPorts = new Set(inboundPorts(r, svcKey).map((p) => p.targetPort));
       const byPort = new Map<string, IngressRule>();
       for (const ik of r.lookup('ingressBackendsByService', svcKey)) {
         const ib = r.get('IngressBackend', ik);
@@ -169,7 +172,7 @@ export function ingressRules(svcKey: string): DerivationSpec<readonly IngressRul
           }
         }
         for (const b of ib.backends) {
-          if (b.name !== svc) continue;
+          if (b.name !== svc || !targetPorts.has(b.port.number)) continue;
           const protocol = b.port.protocol.toLowerCase();
           const id = `${b.port.number}/${protocol}`;
           const prev = byPort.get(id);
