@@ -3,13 +3,20 @@
  *
  * Accepts a multi-document YAML stream, or JSON (JSON is YAML, so one parser serves both and syntax errors
  * carry a line either way): a single object, a `kind: List` with `items`, or a top-level array of objects.
- * Every problem of the file is reported, and a broken document never keeps the others from loading.
+ * Every problem of the file is reported, and a broken document never keeps the others from loading: not
+ * even one whose aliases would expand without bound.
  * See validate.ts for which kinds load (notably: Pods, not Deployments).
  */
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, type Document } from 'yaml';
 import { ManifestError } from './errors.js';
 import { isObj } from './fields.js';
 import { normalizeManifest, ParseResult } from './validate.js';
+
+/**
+ * YAML syntax errors reported per document. One broken document is rejected whole anyway, and a file of
+ * garbage can hold one error per byte: past the first few they say nothing new and only flood the log.
+ */
+const MAX_SYNTAX_ERRORS = 10;
 
 export function parseManifests(text: string, file: string): ParseResult {
   const out: ParseResult = { resources: [], errors: [], ignored: [] };
@@ -61,7 +68,7 @@ export function parseManifests(text: string, file: string): ParseResult {
   }
   docs.forEach((doc, index) => {
     if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
+      for (const err of doc.errors.slice(0, MAX_SYNTAX_ERRORS)) {
         const pos = err.linePos?.[0];
         const where = pos === undefined ? '' : ` at line ${pos.line}, column ${pos.col}`;
         // The parser's message repeats the position and appends a source excerpt; keep the first sentence.
@@ -75,11 +82,45 @@ export function parseManifests(text: string, file: string): ParseResult {
           ),
         );
       }
+      if (doc.errors.length > MAX_SYNTAX_ERRORS) {
+        out.errors.push(
+          new ManifestError(
+            { file, document: index, kind: null, namespace: null, name: null },
+            '',
+            `${doc.errors.length - MAX_SYNTAX_ERRORS} more YAML syntax errors; fix the ones above first`,
+          ),
+        );
+      }
       return;
     }
-    takeDocument(doc.toJS(), index, docs.length);
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (err) {
+      // The parser refuses to expand aliases past its bound (maxAliasCount, 100), which is what a
+      // "billion laughs" document needs: that document is rejected, the file's others still load.
+      out.errors.push(
+        new ManifestError(
+          { file, document: index, ...declaredBy(doc) },
+          '',
+          `cannot be expanded: ${(err as Error).message}; write the repeated parts out instead of nesting aliases`,
+        ),
+      );
+      return;
+    }
+    takeDocument(value, index, docs.length);
   });
   return out;
+}
+
+/** What a document declares, read from its syntax tree (plain scalars only) when it cannot be converted. */
+function declaredBy(doc: Document): { kind: string | null; namespace: string | null; name: string | null } {
+  const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  return {
+    kind: text(doc.get('kind')),
+    namespace: text(doc.getIn(['metadata', 'namespace'])),
+    name: text(doc.getIn(['metadata', 'name'])),
+  };
 }
 
 /**
