@@ -36,6 +36,7 @@ export { canonicalJsonOf, contentHash } from './derive/canonical.js';
 export * from './runtime/weft.js';
 export * from './runtime/backends.js';
 export { parseManifests } from './model/parse.js';
+export * from './model/manifest-folder.js';
 export * from './model/errors.js';
 export { normalizeManifest, MANIFEST_KINDS } from './model/validate.js';
 export type { NormalizedResource, IgnoredDocument, ParseResult, DocumentOrigin } from './model/validate.js';

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEFAULT_MAX_FILE_BYTES, listManifestFilesSync, ManifestFileError, readManifestFileSync } from '../model/manifest-folder.js';
 import { parseManifests } from '../model/parse.js';
 import { danglingReferences } from '../model/references.js';
 import type { NormalizedResource } from '../model/validate.js';
@@ -9,8 +10,6 @@ import { displayPath } from '../runtime/config.js';
  * `weft validate`: the same parsing and normalization the files source applies, over files and folders,
  * reporting every error at once. Pure over the texts it is given (readManifestTree does the reading).
  */
-
-const MANIFEST = /\.(ya?ml|json)$/i;
 
 export interface ValidationReport {
   readonly files: number;
@@ -23,18 +22,22 @@ export interface ValidationReport {
   readonly warnings: readonly string[];
 }
 
-/** Files under the given paths: a file as given, a folder recursively (*.yaml, *.yml, *.json; dot-entries skipped). */
-export function manifestFiles(paths: readonly string[], cwd: string = process.cwd()): { files: string[]; missing: string[] } {
+/**
+ * Files under the given paths: a file as given, a folder by the files source's rules (manifest-folder.ts:
+ * recursive, *.yaml, *.yml, *.json, dot-entries skipped, symlinks followed). `skipped`: symlinks not
+ * followed (loops, second routes to a folder), "path: reason".
+ */
+export function manifestFiles(
+  paths: readonly string[],
+  cwd: string = process.cwd(),
+): { files: string[]; missing: string[]; skipped: string[] } {
   const files: string[] = [];
   const missing: string[] = [];
+  const skipped: string[] = [];
   const walk = (dir: string): void => {
-    const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && MANIFEST.test(e.name)) files.push(p);
-    }
+    const listing = listManifestFilesSync(dir);
+    for (const f of listing.files) files.push(path.join(dir, f));
+    for (const s of listing.skipped) skipped.push(`${displayPath(path.join(dir, s.path), cwd)}: ${s.reason}`);
   };
   for (const given of paths) {
     const abs = path.resolve(cwd, given);
@@ -48,7 +51,7 @@ export function manifestFiles(paths: readonly string[], cwd: string = process.cw
     if (stat.isDirectory()) walk(abs);
     else files.push(abs);
   }
-  return { files: [...new Set(files)], missing };
+  return { files: [...new Set(files)], missing, skipped };
 }
 
 /** Validates texts keyed by display name; a resource defined in two files is an error naming both. */
@@ -105,10 +108,25 @@ export function formatReport(report: ValidationReport, missing: readonly string[
 
 /** Reads and validates; returns the report text and whether everything was valid. */
 export function validatePaths(paths: readonly string[], cwd: string = process.cwd()): { text: string; ok: boolean } {
-  const { files, missing } = manifestFiles(paths, cwd);
+  const { files, missing, skipped } = manifestFiles(paths, cwd);
   const texts = new Map<string, string>();
-  for (const f of files) texts.set(displayPath(f, cwd), fs.readFileSync(f, 'utf8'));
-  const report = validateTexts(texts);
+  // Files rejected whole, as the files source rejects them (over its default size limit, unreadable).
+  const rejected: string[] = [];
+  for (const f of files) {
+    const file = displayPath(f, cwd);
+    try {
+      texts.set(file, readManifestFileSync(f, file, DEFAULT_MAX_FILE_BYTES).toString('utf8'));
+    } catch (err) {
+      rejected.push(err instanceof ManifestFileError ? err.message : `${file}: cannot be read: ${(err as Error).message}`);
+    }
+  }
+  const parsed = validateTexts(texts);
+  const report: ValidationReport = {
+    ...parsed,
+    files: files.length,
+    errors: [...rejected, ...parsed.errors],
+    warnings: [...skipped, ...parsed.warnings],
+  };
   if (files.length === 0 && missing.length === 0) {
     // Validating nothing is almost always a wrong path; saying "0 errors" would hide it.
     return { text: `error: no manifest files (*.yaml, *.yml, *.json) under ${paths.join(', ')}\n`, ok: false };

@@ -2,18 +2,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   canonicalJsonOf,
-  parseManifests,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_OBJECTS,
   PLUGIN_API_VERSION,
   PluginConfigError,
   Tokens,
   type ResourceSource,
   type WeftPlugin,
 } from '@weft/core';
+import { ParseWorker } from './parse-pool.js';
 import { FilesSource } from './source.js';
-import type { ParseOutcome } from './state.js';
 
-export { FilesSource, listManifests, type FilesSourceOptions } from './source.js';
+export { FilesSource, type FilesSourceOptions } from './source.js';
 export { FolderState, diffResources, type ParseOutcome, type ParsedResource } from './state.js';
+export { parseManifestText } from './parse.js';
+export { ParseWorker } from './parse-pool.js';
 
 export interface FilesPluginConfig {
   /** Folder of manifests, relative to the config file's directory. */
@@ -22,6 +25,22 @@ export interface FilesPluginConfig {
   readonly rescanMs: number;
   /** Source name on the events; give each files source its own when there are several. */
   readonly name: string;
+  /** A manifest file larger than this is rejected before it is read. */
+  readonly maxFileBytes: number;
+  /** The most resources the folder's files may define in all. */
+  readonly maxObjects: number;
+  /** A file whose parse takes longer is rejected (and the parser's thread replaced). */
+  readonly parseTimeoutMs: number;
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * The parse worker's heap cap: YAML parsing takes some 60 bytes of heap per byte of text (a 4 MiB file of
+ * small documents peaks near 250 MB), so a file at the size limit fits with room to spare.
+ */
+export function parserHeapMb(maxFileBytes: number): number {
+  return Math.max(256, Math.ceil(maxFileBytes / MIB) * 96);
 }
 
 function optionalInt(raw: Record<string, unknown>, key: string, dflt: number, min: number, max: number): number {
@@ -33,15 +52,15 @@ function optionalInt(raw: Record<string, unknown>, key: string, dflt: number, mi
   return v;
 }
 
+const FIELDS = ['dir', 'debounceMs', 'rescanMs', 'name', 'maxFileBytes', 'maxObjects', 'parseTimeoutMs'];
+
 export function validateFilesConfig(raw: unknown): FilesPluginConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new PluginConfigError('', 'must be a mapping with at least `dir` (the folder of manifests)');
   }
   const r = raw as Record<string, unknown>;
   for (const k of Object.keys(r)) {
-    if (!['dir', 'debounceMs', 'rescanMs', 'name'].includes(k)) {
-      throw new PluginConfigError(k, 'unknown field; expected dir, debounceMs, rescanMs or name');
-    }
+    if (!FIELDS.includes(k)) throw new PluginConfigError(k, `unknown field; expected one of ${FIELDS.join(', ')}`);
   }
   if (typeof r.dir !== 'string' || r.dir === '') {
     throw new PluginConfigError('dir', 'must name the folder of manifests to watch, e.g. "examples/bookstore"');
@@ -55,16 +74,9 @@ export function validateFilesConfig(raw: unknown): FilesPluginConfig {
     debounceMs: optionalInt(r, 'debounceMs', 100, 0, 60_000),
     rescanMs: optionalInt(r, 'rescanMs', 2_000, 0, 3_600_000),
     name,
-  };
-}
-
-/** Core's manifest parser, seen through what the source needs of it. */
-export function parseManifestText(text: string, file: string): ParseOutcome {
-  const r = parseManifests(text, file);
-  return {
-    resources: r.resources,
-    errors: r.errors.map((e) => ({ message: e.message, document: e.document, namespace: e.namespace, name: e.resourceName })),
-    ignored: r.ignored.map((i) => `document ${i.document} (${i.kind}${i.name === null ? '' : ` ${i.name}`}): ${i.reason}`),
+    maxFileBytes: optionalInt(r, 'maxFileBytes', DEFAULT_MAX_FILE_BYTES, 1024, 1024 * MIB),
+    maxObjects: optionalInt(r, 'maxObjects', DEFAULT_MAX_OBJECTS, 1, 10_000_000),
+    parseTimeoutMs: optionalInt(r, 'parseTimeoutMs', 120_000, 100, 3_600_000),
   };
 }
 
@@ -81,12 +93,16 @@ export const plugin: WeftPlugin<FilesPluginConfig> = {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
       throw new PluginConfigError('dir', `${dir} is not a directory; create it or fix the path`);
     }
+    const parser = new ParseWorker({ maxHeapMb: parserHeapMb(config.maxFileBytes), timeoutMs: config.parseTimeoutMs });
     const source = new FilesSource({
       name: config.name,
       dir,
       debounceMs: config.debounceMs,
       rescanMs: config.rescanMs,
-      parse: parseManifestText,
+      maxFileBytes: config.maxFileBytes,
+      maxObjects: config.maxObjects,
+      parse: (text, file, maxResources) => parser.parse(text, file, maxResources),
+      closeParser: () => parser.close(),
       same: sameContent,
       logger: context.logger.child({ source: config.name, dir }),
     });

@@ -1,21 +1,10 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
+import type * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import {
-  builtinBackends,
-  captureLogger,
-  Catalog,
-  createSourceSink,
-  silentLogger,
-  type EventLog,
-  type LogBatch,
-  type SourceSink,
-  type Subscription,
-} from '@weft/core';
-import { parseManifestText, plugin, sameContent } from './index.js';
-import { FilesSource } from './source.js';
+import { silentLogger } from '@weft/core';
+import { Harness, until } from './harness.js';
+import { plugin } from './index.js';
 
 const svc = (name: string, port: number, ns = 'shop'): string => `apiVersion: v1
 kind: Service
@@ -28,85 +17,6 @@ const sa = (name: string, ns = 'shop'): string => `apiVersion: v1
 kind: ServiceAccount
 metadata: { name: ${name}, namespace: ${ns} }
 `;
-
-async function until(what: string, check: () => boolean, timeoutMs = 4000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** A temp folder, a memory log folded into a Catalog, and the batches appended, as the runtime wires them. */
-class Harness {
-  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-files-'));
-  readonly catalog = new Catalog();
-  readonly batches: LogBatch[] = [];
-  readonly logger = captureLogger();
-  log!: EventLog;
-  private sub!: Subscription;
-  private readonly sources: FilesSource[] = [];
-
-  async open(): Promise<this> {
-    const memory = builtinBackends(silentLogger).find((b) => b.scheme === 'memory')!;
-    this.log = await memory.open('memory:');
-    this.sub = this.log.follow(0, (b) => {
-      this.batches.push(b);
-      this.catalog.apply(b);
-    });
-    return this;
-  }
-
-  write(file: string, text: string): void {
-    const p = path.join(this.dir, file);
-    fs.mkdirSync(path.dirname(p), { recursive: true });
-    fs.writeFileSync(p, text);
-  }
-
-  remove(file: string): void {
-    fs.rmSync(path.join(this.dir, file));
-  }
-
-  async start(options: { rescanMs?: number } = {}): Promise<FilesSource> {
-    const source = new FilesSource({
-      name: 'files',
-      dir: this.dir,
-      debounceMs: 20,
-      rescanMs: options.rescanMs ?? 0,
-      parse: parseManifestText,
-      same: sameContent,
-      logger: this.logger,
-    });
-    const sink: SourceSink = createSourceSink(source, this.log, this.catalog, this.logger);
-    await source.start(sink);
-    this.sources.push(source);
-    await this.caughtUp();
-    return source;
-  }
-
-  async caughtUp(): Promise<void> {
-    await until('the catalog to catch up', () => this.catalog.lastOffset >= this.log.head() - 1);
-  }
-
-  port(name: string): number | undefined {
-    return this.catalog.get('Service', `shop/${name}`)?.ports[0]?.port;
-  }
-
-  errors(): string[] {
-    return this.logger.records.filter((r) => r.level === 'error').map((r) => `${r.msg} ${String(r.error ?? '')}`);
-  }
-
-  async stopAll(): Promise<void> {
-    for (const s of this.sources.splice(0)) await s.stop();
-  }
-
-  async close(): Promise<void> {
-    await this.stopAll();
-    await this.sub.close();
-    await this.log.close();
-    fs.rmSync(this.dir, { recursive: true, force: true });
-  }
-}
 
 describe('files source', () => {
   let h: Harness;
@@ -239,10 +149,21 @@ describe('files source', () => {
 
 describe('files plugin config', () => {
   it('fills defaults and rejects bad fields with their path', () => {
-    assert.deepEqual(plugin.validateConfig!({ dir: 'm' }), { dir: 'm', debounceMs: 100, rescanMs: 2000, name: 'files' });
+    assert.deepEqual(plugin.validateConfig!({ dir: 'm' }), {
+      dir: 'm',
+      debounceMs: 100,
+      rescanMs: 2000,
+      name: 'files',
+      maxFileBytes: 16 * 1024 * 1024,
+      maxObjects: 100_000,
+      parseTimeoutMs: 120_000,
+    });
     assert.throws(() => plugin.validateConfig!({}), /^Error: dir: must name the folder|dir: must name the folder/);
     assert.throws(() => plugin.validateConfig!({ dir: 'm', debounceMs: -1 }), /debounceMs: must be an integer from 0/);
     assert.throws(() => plugin.validateConfig!({ dir: 'm', watch: true }), /watch: unknown field/);
+    assert.throws(() => plugin.validateConfig!({ dir: 'm', maxFileBytes: 10 }), /maxFileBytes: must be an integer from 1024 to 1073741824 \(got 10\)/);
+    assert.throws(() => plugin.validateConfig!({ dir: 'm', maxObjects: 0 }), /maxObjects: must be an integer from 1 to 10000000/);
+    assert.equal(plugin.validateConfig!({ dir: 'm', maxFileBytes: 65536, maxObjects: 5 }).maxFileBytes, 65536);
   });
 
   it('refuses a folder that does not exist when registering', () => {
@@ -250,7 +171,7 @@ describe('files plugin config', () => {
       () =>
         plugin.register(
           { register: () => undefined } as never,
-          { dir: 'missing', debounceMs: 1, rescanMs: 0, name: 'files' },
+          { dir: 'missing', debounceMs: 1, rescanMs: 0, name: 'files', maxFileBytes: 1024, maxObjects: 1, parseTimeoutMs: 100 },
           { logger: silentLogger, dataDir: os.tmpdir(), configDir: os.tmpdir(), trustDomain: 'cluster.local' },
         ),
       /dir: .*missing is not a directory/,

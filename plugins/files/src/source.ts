@@ -1,7 +1,19 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { danglingReferences, type Logger, type ResourceKind, type ResourceSource, type SourceSink } from '@weft/core';
-import { diffResources, FolderState, idOf, type ParseOutcome } from './state.js';
+import {
+  danglingReferences,
+  DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_OBJECTS,
+  listManifestFiles,
+  ManifestFileError,
+  readManifestFile,
+  type Logger,
+  type ResourceKind,
+  type ResourceSource,
+  type SourceSink,
+} from '@weft/core';
+import { diffResources, FolderState, idOf, type FileUpdate, type ParseOutcome } from './state.js';
 
 export interface FilesSourceOptions {
   /** Source name on the events (and the key the runtime reconciles by); stable across restarts. */
@@ -12,28 +24,20 @@ export interface FilesSourceOptions {
   readonly debounceMs: number;
   /** Periodic rescan, for file systems where fs.watch misses events; 0 turns it off. */
   readonly rescanMs: number;
-  readonly parse: (text: string, file: string) => ParseOutcome;
+  /**
+   * Parses one file; may throw ManifestFileError to reject it whole, as it must when it defines more than
+   * `maxResources`. The plugin's runs on a worker thread (ParseWorker).
+   */
+  readonly parse: (text: string, file: string, maxResources: number) => ParseOutcome | Promise<ParseOutcome>;
+  /** Ends what `parse` holds (the plugin's worker thread); called by stop(). */
+  readonly closeParser?: () => Promise<void>;
+  /** A larger file is rejected before it is read; default DEFAULT_MAX_FILE_BYTES. */
+  readonly maxFileBytes?: number;
+  /** The most resources the folder may define in all; default DEFAULT_MAX_OBJECTS. */
+  readonly maxObjects?: number;
   /** Content equality of two bodies (canonical JSON). */
   readonly same: (a: unknown, b: unknown) => boolean;
   readonly logger: Logger;
-}
-
-const MANIFEST = /\.(ya?ml|json)$/i;
-
-/** Manifest files under dir, recursively, relative paths with "/" separators, sorted; dot-entries skipped. */
-export async function listManifests(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    const entries = await fs.promises.readdir(path.join(dir, rel), { withFileTypes: true });
-    for (const e of entries) {
-      if (e.name.startsWith('.')) continue;
-      const child = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) await walk(child);
-      else if (e.isFile() && MANIFEST.test(e.name)) out.push(child);
-    }
-  };
-  await walk('');
-  return out.sort();
 }
 
 /**
@@ -43,9 +47,11 @@ export async function listManifests(dir: string): Promise<string[]> {
 export class FilesSource implements ResourceSource {
   readonly name: string;
   private readonly state = new FolderState();
-  private readonly texts = new Map<string, string>();
+  /** file -> what it was when last taken (a digest of its text, or why it was rejected), to skip it unchanged. */
+  private readonly seen = new Map<string, string>();
   private published = new Map<string, { kind: ResourceKind; key: string; body: unknown }>();
   private reportedConflicts = new Set<string>();
+  private reportedSkips = new Set<string>();
   private reportedDangling = new Set<string>();
   private sink: SourceSink | undefined;
   private watcher: fs.FSWatcher | undefined;
@@ -76,6 +82,8 @@ export class FilesSource implements ResourceSource {
     if (this.rescan !== undefined) clearInterval(this.rescan);
     this.watcher?.close();
     this.watcher = undefined;
+    // Closing the parser first ends a long parse at once: stopping never waits for a large file.
+    await this.options.closeParser?.();
     await this.scanning;
   }
 
@@ -130,41 +138,25 @@ export class FilesSource implements ResourceSource {
 
   private async scan(): Promise<void> {
     const { logger, dir } = this.options;
-    const files = await listManifests(dir);
+    const { files, skipped } = await listManifestFiles(dir);
+    const skips = new Set<string>();
+    for (const s of skipped) {
+      const k = `${s.path}|${s.reason}`;
+      skips.add(k);
+      if (!this.reportedSkips.has(k)) logger.warn(`${s.path}: ${s.reason}`, { file: s.path });
+    }
+    this.reportedSkips = skips;
     const present = new Set(files);
     for (const file of this.state.fileNames()) {
       if (!present.has(file)) {
         this.state.removeFile(file);
-        this.texts.delete(file);
+        this.seen.delete(file);
         logger.info('manifest file removed', { file });
       }
     }
     for (const file of files) {
-      let text: string;
-      try {
-        text = await fs.promises.readFile(path.join(dir, file), 'utf8');
-      } catch (err) {
-        // Deleted between listing and reading: the next scan sees it gone.
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
-      }
-      if (this.texts.get(file) === text) continue;
-      this.texts.set(file, text);
-      const outcome = this.options.parse(text, file);
-      const update = this.state.updateFile(file, outcome);
-      for (const e of outcome.errors) {
-        logger.error('invalid manifest rejected', { file, document: e.document, error: e.message });
-      }
-      for (const note of outcome.ignored ?? []) logger.info('manifest document ignored', { file, note });
-      for (const id of update.duplicates) {
-        logger.error('resource defined twice in one file; the first definition is used', { file, resource: id });
-      }
-      if (update.kept.length > 0) {
-        logger.warn('keeping the last good version of resources whose document is invalid; fix the file to apply changes', {
-          file,
-          resources: update.kept,
-        });
-      }
+      if (this.stopped) return;
+      await this.takeFile(file);
     }
 
     const { resources, conflicts } = this.state.desired();
@@ -192,6 +184,7 @@ export class FilesSource implements ResourceSource {
     }
     this.reportedDangling = dangling;
 
+    if (this.stopped) return;
     const events = diffResources(this.name, this.published, resources, this.options.same);
     if (events.length === 0 || this.sink === undefined) return;
     await this.sink.append(events);
@@ -203,5 +196,53 @@ export class FilesSource implements ResourceSource {
       upserts: events.filter((e) => e.op === 'upsert').length,
       deletes: events.filter((e) => e.op === 'delete').length,
     });
+  }
+
+  /**
+   * Reads and parses one file into the folder state, unless it is unchanged. Whatever goes wrong with the
+   * file (too large, over the object limit, unreadable, a parse that fails) rejects that file only: what it
+   * last contributed stays in force and the scan goes on with the others.
+   */
+  private async takeFile(file: string): Promise<void> {
+    const { logger, dir } = this.options;
+    let fingerprint: string | undefined;
+    let update: FileUpdate;
+    try {
+      const bytes = await readManifestFile(path.join(dir, file), file, this.options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+      const digest = createHash('sha256').update(bytes).digest('base64');
+      const room = (this.options.maxObjects ?? DEFAULT_MAX_OBJECTS) - this.state.resourceCount(file);
+      // Remembered if the parse rejects the file: it is tried again when it changes, or when the room the
+      // object limit leaves it does (another file gave some up).
+      fingerprint = `${digest} with room for ${room}`;
+      const seen = this.seen.get(file);
+      if (seen === digest || seen === fingerprint) return;
+      const outcome = await this.options.parse(bytes.toString('utf8'), file, room);
+      if (this.stopped) return;
+      fingerprint = digest;
+      update = this.state.updateFile(file, outcome);
+      for (const e of outcome.errors) {
+        logger.error('invalid manifest rejected', { file, document: e.document, error: e.message });
+      }
+      for (const note of outcome.ignored ?? []) logger.info('manifest document ignored', { file, note });
+      for (const id of update.duplicates) {
+        logger.error('resource defined twice in one file; the first definition is used', { file, resource: id });
+      }
+    } catch (err) {
+      // Deleted between listing and reading: the next scan sees it gone.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || this.stopped) return;
+      const error = err instanceof ManifestFileError ? err.message : `${file}: cannot be loaded: ${(err as Error).message}`;
+      // Remembered (by content when it was read, else by the error) so that a rescan does not report it again.
+      fingerprint ??= `rejected: ${error}`;
+      if (this.seen.get(file) === fingerprint) return;
+      update = this.state.rejectFile(file);
+      logger.error('manifest file rejected', { file, error });
+    }
+    this.seen.set(file, fingerprint);
+    if (update.kept.length > 0) {
+      logger.warn('keeping the last good version of resources whose document is invalid; fix the file to apply changes', {
+        file,
+        resources: update.kept,
+      });
+    }
   }
 }

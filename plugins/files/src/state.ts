@@ -86,8 +86,25 @@ export class FolderState {
     return { kept: kept.sort(), duplicates };
   }
 
+  /**
+   * A file rejected whole (too large, unreadable, over the object limit): what it last contributed stays in
+   * force, as for a file that no longer parses; a file never loaded contributes nothing.
+   */
+  rejectFile(file: string): FileUpdate {
+    const previous = this.files.get(file) ?? new Map<string, ParsedResource>();
+    this.files.set(file, previous);
+    return { kept: [...previous.keys()].sort(), duplicates: [] };
+  }
+
   removeFile(file: string): void {
     this.files.delete(file);
+  }
+
+  /** Resources the files contribute, all but `except`'s. */
+  resourceCount(except?: string): number {
+    let n = 0;
+    for (const [file, resources] of this.files) if (file !== except) n += resources.size;
+    return n;
   }
 
   fileNames(): string[] {
