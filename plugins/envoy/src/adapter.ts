@@ -11,10 +11,14 @@ export const ENVOY_TYPE_URLS: readonly string[] = [
   TypeUrl.RouteConfiguration,
 ];
 
-/** Proxy kind "envoy": OSM-equivalent sidecar configuration as derivations on the core engine. */
+/**
+ * An Envoy sidecar: OSM-equivalent configuration as derivations on the core engine. The kind only selects
+ * the adapter ("envoy", or OSM's "sidecar"); what a proxy gets depends on its identity and workload alone.
+ */
 export class EnvoyAdapter implements ProxyAdapter {
-  readonly kind = 'envoy';
   readonly typeUrls = ENVOY_TYPE_URLS;
+
+  constructor(readonly kind: string = 'envoy') {}
 
   resources(proxy: ProxyIdentity, typeUrl: string): DerivationSpec<ResourceSet> {
     if (!isServedType(typeUrl)) throw new TypeError(`the envoy adapter does not serve ${typeUrl}; it serves ${ENVOY_TYPE_URLS.join(', ')}`);

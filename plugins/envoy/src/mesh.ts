@@ -5,6 +5,7 @@
  * settings) are core's mesh-policy derivations, shared with every other adapter.
  */
 import { allowedDestinations, calledServices, proxyWorkload, type AppProtocol, type DerivationSpec, type ProxyIdentity, type Reader } from '@weft/core';
+import { isPrometheusScrapeEnabled } from './annotations.js';
 
 export interface PortInfo {
   readonly port: number;
@@ -109,7 +110,7 @@ export function proxyShape(proxy: ProxyIdentity): DerivationSpec<ProxyShape> {
     id: `envoy/proxy/${proxy.uuid}@${proxy.namespace}/${proxy.serviceAccount}`,
     compute(r) {
       const { identity, key, workload, services } = proxyWorkload(r, proxy);
-      return { identity, workload: key, services, prometheus: workload?.meta.annotations['prometheus.io/scrape'] === 'true' };
+      return { identity, workload: key, services, prometheus: workload != null && isPrometheusScrapeEnabled(workload.meta.annotations) };
     },
   };
 }
