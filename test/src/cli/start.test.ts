@@ -50,7 +50,7 @@ describe('weft start', () => {
     const ready = await weft.waitFor(isReady);
 
     assert.deepEqual(ready.plugins, ['files', 'ca-local', 'envoy', 'sample-proxy']);
-    assert.deepEqual(ready.adapters, ['envoy', 'sample']);
+    assert.deepEqual(ready.adapters, ['envoy', 'sidecar', 'sample']);
     const head = ready.offset as number;
     assert.ok(head >= 40, `the example was appended before ready (offset ${head})`);
     for (const what of ['xds', 'debug', 'metrics']) {
@@ -125,7 +125,7 @@ describe('weft start', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no pod bookbuyer\/nope in the log at file:.*\(7 pods known\)/);
     assert.equal(noKind.code, 1);
-    assert.match(noKind.stderr, /no proxy adapter for kind "linkerd" is loaded \(loaded: envoy, sample\)/);
+    assert.match(noKind.stderr, /no proxy adapter for kind "linkerd" is loaded \(loaded: envoy, sidecar, sample\)/);
 
     // The Envoy bootstrap, with the proxy's client certificate from the configured CA written beside it.
     assert.equal(envoy.code, 0, envoy.stderr);
