@@ -135,20 +135,26 @@ function* walkFolder(dir: string): Generator<FsCall, ManifestListing, FsResults[
   return { files: files.sort(), skipped };
 }
 
+/** The calls, asynchronous and synchronous. */
+const ASYNC_FS: { [C in keyof FsResults]: (p: string) => Promise<FsResults[C]> } = {
+  readdir: (p) => fs.promises.readdir(p, { withFileTypes: true }),
+  stat: (p) => fs.promises.stat(p),
+  realpath: (p) => fs.promises.realpath(p),
+};
+const SYNC_FS: { [C in keyof FsResults]: (p: string) => FsResults[C] } = {
+  readdir: (p) => fs.readdirSync(p, { withFileTypes: true }),
+  stat: (p) => fs.statSync(p),
+  realpath: (p) => fs.realpathSync(p),
+};
+
 /** The manifest files under `dir` (see the module comment for the rules). */
 export async function listManifestFiles(dir: string): Promise<ManifestListing> {
   const walker = walkFolder(dir);
   let step = walker.next();
   while (step.done !== true) {
-    const call = step.value;
     let result: FsResults[keyof FsResults];
     try {
-      result =
-        call.call === 'readdir'
-          ? await fs.promises.readdir(call.path, { withFileTypes: true })
-          : call.call === 'stat'
-            ? await fs.promises.stat(call.path)
-            : await fs.promises.realpath(call.path);
+      result = await ASYNC_FS[step.value.call](step.value.path);
     } catch (err) {
       step = walker.throw(err);
       continue;
@@ -163,15 +169,9 @@ export function listManifestFilesSync(dir: string): ManifestListing {
   const walker = walkFolder(dir);
   let step = walker.next();
   while (step.done !== true) {
-    const call = step.value;
     let result: FsResults[keyof FsResults];
     try {
-      result =
-        call.call === 'readdir'
-          ? fs.readdirSync(call.path, { withFileTypes: true })
-          : call.call === 'stat'
-            ? fs.statSync(call.path)
-            : fs.realpathSync(call.path);
+      result = SYNC_FS[step.value.call](step.value.path);
     } catch (err) {
       step = walker.throw(err);
       continue;
