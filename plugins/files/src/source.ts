@@ -210,7 +210,7 @@ export class FilesSource implements ResourceSource {
     try {
       const bytes = await readManifestFile(path.join(dir, file), file, this.options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
       const digest = createHash('sha256').update(bytes).digest('base64');
-      const room = (this.options.maxObjects ?? DEFAULT_MAX_OBJECTS) - this.state.resourceCount(file);
+      const room = Math.max(0, (this.options.maxObjects ?? DEFAULT_MAX_OBJECTS) - this.state.resourceCount(file));
       // Remembered if the parse rejects the file: it is tried again when it changes, or when the room the
       // object limit leaves it does (another file gave some up).
       fingerprint = `${digest} with room for ${room}`;

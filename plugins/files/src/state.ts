@@ -56,6 +56,8 @@ export class FolderState {
   private readonly files = new Map<string, Map<string, ParsedResource>>();
   /** id -> file whose definition is in force, so an edit in a second file cannot steal a resource. */
   private readonly owners = new Map<string, string>();
+  /** Resources of all files (kept up to date, as the source asks for it once per file of every scan). */
+  private total = 0;
 
   /**
    * Takes a file's fresh parse. Valid documents replace what the file had; for a broken document the
@@ -82,7 +84,7 @@ export class FolderState {
         }
       }
     }
-    this.files.set(file, next);
+    this.setFile(file, next);
     return { kept: kept.sort(), duplicates };
   }
 
@@ -92,19 +94,23 @@ export class FolderState {
    */
   rejectFile(file: string): FileUpdate {
     const previous = this.files.get(file) ?? new Map<string, ParsedResource>();
-    this.files.set(file, previous);
+    this.setFile(file, previous);
     return { kept: [...previous.keys()].sort(), duplicates: [] };
   }
 
   removeFile(file: string): void {
+    this.total -= this.files.get(file)?.size ?? 0;
     this.files.delete(file);
   }
 
   /** Resources the files contribute, all but `except`'s. */
   resourceCount(except?: string): number {
-    let n = 0;
-    for (const [file, resources] of this.files) if (file !== except) n += resources.size;
-    return n;
+    return this.total - (except === undefined ? 0 : (this.files.get(except)?.size ?? 0));
+  }
+
+  private setFile(file: string, resources: Map<string, ParsedResource>): void {
+    this.total += resources.size - (this.files.get(file)?.size ?? 0);
+    this.files.set(file, resources);
   }
 
   fileNames(): string[] {
