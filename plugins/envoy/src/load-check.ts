@@ -7,7 +7,8 @@
  * ValidateAll on each resource. The rules and the Envoy sources they follow: test/envoy-validate/README.md.
  */
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TypeUrl, type EncodedResource } from '@weft/core';
@@ -89,4 +90,46 @@ export function checkProxies(proxies: readonly ProxyConfigInput[]): { status: nu
 /** One line per violation, for assertion messages. */
 export function formatViolations(violations: readonly LoadViolation[]): string {
   return violations.map((v) => `${v.proxy} [${v.rule}] ${v.type} "${v.resource}": ${v.reason}`).join('\n');
+}
+
+/**
+ * The checker as one long-running process fed proxy by proxy, for runs too large to hold in memory at once:
+ * it checks while the caller translates the next mesh (two cores busy instead of one), and reports once, at
+ * `finish()`. Writes wait for the pipe to drain, so at most a pipe's worth of input is buffered.
+ */
+export class StreamingChecker {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly exited: Promise<{ status: number | null; stdout: string; stderr: string }>;
+  private sent = 0;
+
+  constructor() {
+    this.child = spawn(CHECKER, ['-proxy', '-format', 'json']);
+    let stdout = '';
+    let stderr = '';
+    this.child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    this.child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    this.exited = new Promise((resolve, reject) => {
+      this.child.on('error', reject);
+      this.child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+  }
+
+  /** Proxies sent so far. */
+  get count(): number {
+    return this.sent;
+  }
+
+  async send(proxy: ProxyConfigInput): Promise<void> {
+    this.sent++;
+    if (!this.child.stdin.write(JSON.stringify(proxy) + '\n')) await once(this.child.stdin, 'drain');
+  }
+
+  /** Closes the input and returns the report; `status` as for `checkProxies`. */
+  async finish(): Promise<{ status: number | null; report: LoadReport; raw: string }> {
+    this.child.stdin.end();
+    const { status, stdout, stderr } = await this.exited;
+    const raw = stdout + stderr;
+    if (status === 2) return { status, report: { proxies: 0, resources: 0, violations: [] }, raw };
+    return { status, report: JSON.parse(stdout) as LoadReport, raw };
+  }
 }
