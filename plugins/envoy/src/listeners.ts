@@ -10,6 +10,7 @@ import {
   INBOUND_PORT,
   MESH_ALPN,
   METRICS_CLUSTER,
+  NETWORK_RBAC_STAT_PREFIX,
   OUTBOUND_LISTENER,
   OUTBOUND_PORT,
   PASSTHROUGH_CLUSTER,
@@ -251,7 +252,7 @@ export function inboundListener(identity: string, services: readonly string[]): 
             }
             const rules: Msg = { action: 'ALLOW' };
             if (Object.keys(policies).length > 0) rules.policies = policies;
-            filters.push(typed('envoy.filters.network.rbac', T.NetworkRbac, { statPrefix: `inbound_rbac.${svcKey}_${p.targetPort}`, rules }));
+            filters.push(typed('envoy.filters.network.rbac', T.NetworkRbac, { statPrefix: NETWORK_RBAC_STAT_PREFIX, rules }));
           }
           const tcpLimit = tcpRateLimit(svcKey, setting);
           if (tcpLimit !== undefined) filters.push(tcpLimit);

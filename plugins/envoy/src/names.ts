@@ -14,11 +14,34 @@ export const PROMETHEUS_PORT = 15010;
 export const ADMIN_PORT = 15000;
 export const PASSTHROUGH_CLUSTER = 'passthrough-outbound';
 export const METRICS_CLUSTER = 'envoy-metrics-cluster';
-export const ADS_CLUSTER = 'weft-ads';
+/**
+ * The bootstrap's static cluster for ADS: OSM's name, so that the pods OSM bootstrapped and the ones
+ * `weft bootstrap` writes show the same `envoy_cluster_*{envoy_cluster_name="osm-controller"}` series.
+ */
+export const ADS_CLUSTER = 'osm-controller';
+/**
+ * Network RBAC stat prefix, OSM's: Envoy appends "rbac." to it (no separator), so the counters are
+ * `network-rbac.allowed` and `network-rbac.denied` (Prometheus: envoy_network_rbac_allowed / _denied) on
+ * every inbound chain, one series per proxy as under OSM.
+ */
+export const NETWORK_RBAC_STAT_PREFIX = 'network-';
 /** ALPN value marking in-mesh mTLS connections (OSM's). */
 export const MESH_ALPN = 'osm';
 
+/**
+ * The inbound validation context (the mesh roots). Weft names it once for every proxy, so all proxies share
+ * one encoded secret; OSM names it per identity, see `rootCertInboundOsmName`.
+ */
 export const ROOT_CERT_INBOUND = 'root-cert-for-mtls-inbound';
+
+/**
+ * OSM's name of the inbound validation context, `root-cert-for-mtls-inbound:<ns>/<sa>`. A sidecar that OSM
+ * configured holds listeners naming it and asks for it again when it reconnects to Weft; Weft serves the
+ * same roots under this name to the proxy of that identity until Weft's own listeners replace OSM's.
+ */
+export function rootCertInboundOsmName(ns: string, sa: string): string {
+  return `${ROOT_CERT_INBOUND}:${ns}/${sa}`;
+}
 
 export function serviceCertName(ns: string, sa: string): string {
   return `service-cert:${ns}/${sa}`;

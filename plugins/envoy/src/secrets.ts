@@ -4,7 +4,7 @@
  * fingerprints only; the key travels in `any` and only to proxies of its own identity.
  */
 import { CertExternals, TypeUrl, identitiesBehind, meshSettings, type DerivationSpec, type EncodedResource, type ServiceCertificate } from '@weft/core';
-import { ROOT_CERT_INBOUND, principalName, rootCertOutboundName, serviceCertName, splitKey } from './names.js';
+import { ROOT_CERT_INBOUND, principalName, rootCertInboundOsmName, rootCertOutboundName, serviceCertName, splitKey } from './names.js';
 import { encodeRedacted, hashResource, pemFingerprint } from './proto.js';
 
 export function serviceCertSecret(identity: string): DerivationSpec<EncodedResource | null> {
@@ -45,20 +45,34 @@ function trustBundle(r: Parameters<DerivationSpec<unknown>['compute']>[0]): read
   return bundle === undefined || bundle.length === 0 ? undefined : bundle;
 }
 
-export const rootInboundSecret: DerivationSpec<EncodedResource | null> = {
-  id: 'envoy/secret/root-inbound',
-  hash: hashResource,
-  compute(r) {
-    const bundle = trustBundle(r);
-    if (bundle === undefined) return null;
-    return encodeRedacted(
-      TypeUrl.Secret,
-      ROOT_CERT_INBOUND,
-      { name: ROOT_CERT_INBOUND, validationContext: { trustedCa: { inlineBytes: Buffer.from(bundle.join('\n'), 'utf8') } } },
-      { name: ROOT_CERT_INBOUND, validationContext: { trustedCa: { sha256: bundle.map(pemFingerprint) } } },
-    );
-  },
-};
+function rootInbound(name: string): DerivationSpec<EncodedResource | null> {
+  return {
+    id: name === ROOT_CERT_INBOUND ? 'envoy/secret/root-inbound' : `envoy/secret/root-inbound/${name}`,
+    hash: hashResource,
+    compute(r) {
+      const bundle = trustBundle(r);
+      if (bundle === undefined) return null;
+      return encodeRedacted(
+        TypeUrl.Secret,
+        name,
+        { name, validationContext: { trustedCa: { inlineBytes: Buffer.from(bundle.join('\n'), 'utf8') } } },
+        { name, validationContext: { trustedCa: { sha256: bundle.map(pemFingerprint) } } },
+      );
+    },
+  };
+}
+
+/** The mesh roots that inbound chains validate clients against; one secret every proxy shares. */
+export const rootInboundSecret: DerivationSpec<EncodedResource | null> = rootInbound(ROOT_CERT_INBOUND);
+
+/**
+ * The same roots under OSM's per-identity name (`root-cert-for-mtls-inbound:<ns>/<sa>`), for a sidecar that
+ * still holds listeners OSM sent it: it only goes out when the proxy subscribes to that name.
+ */
+export function rootInboundOsmSecret(identity: string): DerivationSpec<EncodedResource | null> {
+  const [ns, sa] = splitKey(identity);
+  return rootInbound(rootCertInboundOsmName(ns, sa));
+}
 
 export function rootOutboundSecret(svcKey: string): DerivationSpec<EncodedResource | null> {
   return {

@@ -11,7 +11,7 @@ import { inboundPorts, proxyShape, shapeId, type ProxyShape } from './mesh.js';
 import { egressPlan, ingressRules, isHttp, outboundPlan, planClusters } from './plan.js';
 import { hashSet, toSet } from './proto.js';
 import { egressRoutes, inboundRoutes, ingressRoutes, outboundRoutes } from './routes.js';
-import { rootInboundSecret, rootOutboundSecret, serviceCertSecret } from './secrets.js';
+import { rootInboundOsmSecret, rootInboundSecret, rootOutboundSecret, serviceCertSecret } from './secrets.js';
 
 type Build = (r: Reader, shape: ProxyShape) => (EncodedResource | null)[];
 
@@ -55,6 +55,7 @@ const builders: Record<string, Build> = {
   [TypeUrl.Secret]: (r, s) => [
     r.derive(serviceCertSecret(s.identity)),
     r.derive(rootInboundSecret),
+    r.derive(rootInboundOsmSecret(s.identity)),
     ...[...new Set(planClusters(r.derive(outboundPlan(s.identity))).map((c) => c.svc))].map((svc) => r.derive(rootOutboundSecret(svc))),
   ],
 };
