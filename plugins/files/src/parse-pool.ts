@@ -85,8 +85,11 @@ export class ParseWorker {
       if (this.pending.size === 0) worker.unref();
       p.resolve(reply);
     });
+    // A worker already replaced (timed out, closed) had its parses failed then; what it does on its way out
+    // must not fail the parses of the worker that replaced it.
     worker.on('error', (err: Error & { code?: string }) => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker !== worker) return;
+      this.worker = undefined;
       const reason =
         err.code === 'ERR_WORKER_OUT_OF_MEMORY'
           ? `parsing it needs more than the parser's ${this.options.maxHeapMb} MiB of memory; split it into smaller files`
@@ -94,7 +97,8 @@ export class ParseWorker {
       this.failPending((file) => new ManifestFileError(file, reason));
     });
     worker.on('exit', () => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker !== worker) return;
+      this.worker = undefined;
       this.failPending((file) => new ManifestFileError(file, 'the parser stopped while parsing it'));
     });
     this.worker = worker;
