@@ -20,7 +20,8 @@ answers what config a proxy had at a point of the log, what changed it, and why.
 Weft runs. Key material is never shown: secrets appear as fingerprints (certificates are not on the log,
 their issuance is), and their version reads "redacted".
 
-  (default)   the proxy's config at the point, per type (SDS, CDS, EDS, LDS, RDS), deterministic
+  (default)   the proxy's config at the point as Envoy's admin /config_dump prints it (ConfigDump in
+              proto3 JSON: clusters, endpoints, listeners, routes, secrets), deterministic
   --diff      resources added, removed and changed (with the fields that differ) between two points
   --explain   the events (offset, time, source, kind/key) that the resource's derivation read, e.g.
               --explain CDS/bookstore/bookstore|14001 (types: LDS RDS CDS EDS SDS, or listener, route,
@@ -123,7 +124,7 @@ export async function replayCommand(argv: readonly string[], io: CliIO): Promise
   const out = (value: unknown, where: string): void => io.stdout(r.render(value, format === 'yaml' ? 'yaml' : 'json', where));
   switch (mode) {
     case 'config':
-      out(replay.config(proxy!, atPoint ?? { type: 'head' }, kind), 'the config dump');
+      out(replay.envoyConfig(proxy!, atPoint ?? { type: 'head' }, kind), 'the config dump');
       return 0;
     case 'diff':
       out(replay.diff(proxy!, range!.from, range!.to, kind), 'the diff');

@@ -303,6 +303,15 @@ export class Engine implements DerivationEngine {
     return [...node.keys, ...node.deps.map((d) => depKeys.derivation(d.id))];
   }
 
+  /**
+   * The last computed result of a held derivation, without computing anything (undefined when it is not
+   * held or never ran). Current for everything a root reads right after get(root). Config dumps use it to
+   * find which derivation produced a resource.
+   */
+  peek(id: string): DerivationResult<unknown> | undefined {
+    return this.nodes.get(id)?.result;
+  }
+
   /** Ids of the derivations that directly read a key (tests, debug). */
   readersOf(key: DepKey): readonly string[] {
     return [...(this.keyIndex.get(key) ?? [])].map((n) => n.id).sort(compareStrings);

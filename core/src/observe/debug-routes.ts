@@ -3,21 +3,23 @@ import type { DetailedEngineStats, DerivationInfo } from '../derive/engine.js';
 import type { DerivationEngine } from '../derive/types.js';
 import type { EventLog, MeshEvent } from '../log/types.js';
 import { dumpTypes, proxyRef, render, type ConfigDump } from '../replay/dump.js';
+import { envoyConfigDump, type EnvoyConfigDump, type ReadGraph } from '../replay/envoy-dump.js';
 import type { ProxyAdapter, ResourceSet } from '../xds/adapter.js';
 import type { ProxyDetail } from '../xds/server.js';
 import type { DebugResponse, DebugServer } from './debug.js';
 
 /**
  * Debug routes over the live state: a connected proxy's config (what replay at the head computes, from the
- * running engine), the log's events, and the derivation engine's counters. JSON only, and no key material:
- * config comes from the adapters' redacted dumps, and every body is checked for PEM blocks before it goes
- * out (a handler that finds one answers 500 instead).
+ * running engine, as Envoy's admin /config_dump prints it), the log's events, and the derivation engine's
+ * counters. JSON only, and no key material: keys are redacted and certificates are fingerprints (see
+ * envoy-dump.ts), and every body is checked for PEM blocks before it goes out (a handler that finds one
+ * answers 500 instead).
  */
 
 export interface DebugRoutesDeps {
   readonly log: Pick<EventLog, 'read' | 'head'>;
-  readonly catalog: Pick<CatalogLike, 'lastOffset' | 'lookup'>;
-  readonly engine: DerivationEngine & { stats(): DetailedEngineStats; derivations?(): readonly DerivationInfo[] };
+  readonly catalog: Pick<CatalogLike, 'lastOffset' | 'lookup' | 'list' | 'provenance'>;
+  readonly engine: DerivationEngine & ReadGraph & { stats(): DetailedEngineStats; derivations?(): readonly DerivationInfo[] };
   readonly adapters: ReadonlyMap<string, ProxyAdapter>;
   /** A connected proxy by stream id or uuid (the ADS server's view). */
   readonly proxy: (id: string) => ProxyDetail | undefined;
@@ -55,6 +57,21 @@ export function liveConfigDump(deps: DebugRoutesDeps, detail: ProxyDetail): Conf
   };
 }
 
+/** The connected proxy's config from the live engine as Envoy's admin `/config_dump` prints it (replay's `--format json`). */
+export function liveEnvoyConfigDump(deps: DebugRoutesDeps, detail: ProxyDetail): EnvoyConfigDump | { error: string } {
+  const adapter = deps.adapters.get(detail.kind);
+  if (adapter === undefined) return { error: `no proxy adapter for kind "${detail.kind}"` };
+  const identity = { uuid: detail.uuid, kind: detail.kind, namespace: detail.namespace, serviceAccount: detail.serviceAccount, trustDomain: deps.trustDomain };
+  const sets = new Map<string, ResourceSet>();
+  const roots = new Map<string, string>();
+  for (const t of adapter.typeUrls) {
+    const root = adapter.resources({ ...identity }, t);
+    sets.set(t, deps.engine.get(root).value);
+    roots.set(t, root.id);
+  }
+  return envoyConfigDump({ sets, roots, graph: deps.engine, view: deps.catalog });
+}
+
 export async function readLogPage(log: Pick<EventLog, 'read'>, from: number, limit: number): Promise<MeshEvent[]> {
   const events: MeshEvent[] = [];
   for await (const batch of log.read(from)) {
@@ -86,7 +103,7 @@ export function registerStateDebugRoutes(debug: DebugServer, deps: DebugRoutesDe
     const detail = deps.proxy(id);
     if (detail === undefined) return { status: 404, body: { error: `no connected proxy with id or uuid "${id}"; see /debug/proxies` } };
     if (!isConfig) return safe(detail, `/debug/proxies/${id}`);
-    const dump = liveConfigDump(deps, detail);
+    const dump = liveEnvoyConfigDump(deps, detail);
     return 'error' in dump ? { status: 500, body: dump } : safe(dump, `/debug/proxies/${id}/config`);
   });
 

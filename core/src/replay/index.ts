@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './point.js';
 export * from './dump.js';
+export * from './envoy-dump.js';
 export * from './diff.js';
 export * from './timeline.js';
 export * from './state.js';

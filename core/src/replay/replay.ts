@@ -6,6 +6,7 @@ import { DEFAULT_TRUST_DOMAIN, RESOURCE_KINDS, keyOf, type ResourceKind } from '
 import { TypeUrl, type EncodedResource, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from '../xds/adapter.js';
 import { diffDumps, type ConfigDiff } from './diff.js';
 import { REDACTED_VERSION, dumpTypes, proxyRef, shortType, typeUrlFor, type ConfigDump } from './dump.js';
+import { envoyConfigDump, type EnvoyConfigDump } from './envoy-dump.js';
 import { ReplayError } from './errors.js';
 import { describePoint, type ReplayPoint } from './point.js';
 import { ReplayState } from './state.js';
@@ -139,6 +140,15 @@ export class Replay {
     // A dump reads resources, indexes and externals, never provenance: the compacted fold gives the same.
     const state = this.stateAt(point, { compact: true });
     return this.dump(state, this.resolve(state, proxy, point, kind));
+  }
+
+  /**
+   * The proxy's config at a point as Envoy's admin `/config_dump` prints it (envoy.admin.v3.ConfigDump in
+   * canonical proto3 JSON): what `weft replay --format json` prints. See envoy-dump.ts.
+   */
+  envoyConfig(proxy: string, point: ReplayPoint = { type: 'head' }, kind?: string): EnvoyConfigDump {
+    const state = this.stateAt(point, { compact: true });
+    return this.envoyDump(state, this.resolve(state, proxy, point, kind));
   }
 
   diff(proxy: string, from: ReplayPoint, to: ReplayPoint, kind?: string): ConfigDiff {
@@ -364,6 +374,19 @@ export class Replay {
     const sets = new Map<string, ResourceSet>();
     for (const t of adapter.typeUrls) sets.set(t, state.engine.get(adapter.resources(p.identity, t)).value);
     return { proxy: proxyRef(p.identity, p.workload), at: state.at(), types: dumpTypes(adapter.typeUrls, sets) };
+  }
+
+  /** The proxy's config at the state's point, as an Envoy admin config dump. */
+  envoyDump(state: ReplayState, p: ResolvedProxy): EnvoyConfigDump {
+    const adapter = this.adapter(p.identity.kind);
+    const sets = new Map<string, ResourceSet>();
+    const roots = new Map<string, string>();
+    for (const t of adapter.typeUrls) {
+      const root = adapter.resources(p.identity, t);
+      sets.set(t, state.engine.get(root).value);
+      roots.set(t, root.id);
+    }
+    return envoyConfigDump({ sets, roots, graph: state.engine, view: state.catalog });
   }
 
   /** Raw resource sets (with the encoded bytes), for byte comparisons. */

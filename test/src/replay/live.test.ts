@@ -12,6 +12,7 @@ import {
   startWeft,
   type ConfigDump,
   type Endpoints,
+  type EnvoyConfigDump,
   type OpenedReplay,
   type RunningWeft,
 } from '@weft/core';
@@ -196,11 +197,10 @@ plugins:
     for (const p of proxies) {
       const live = await get(`/debug/proxies/${p.uuid}/config`);
       assert.equal(live.status, 200);
-      const body = live.body as ConfigDump;
-      assert.ok(Array.isArray(body.types), JSON.stringify(body).slice(0, 300));
-      const replayed = replay.config(p.uuid);
-      assert.deepEqual(body.types, replayed.types, `${p.uuid}: /config is replay at the head`);
-      assert.deepEqual(body.proxy, replayed.proxy);
+      const body = live.body as EnvoyConfigDump;
+      assert.ok(Array.isArray(body.configs), JSON.stringify(body).slice(0, 300));
+      // Envoy's config dump, equal to replay's at the head: versions, fingerprints and last_updated times.
+      assert.deepEqual(body, replay.envoyConfig(p.uuid), `${p.uuid}: /config is replay at the head`);
       assert.equal((await get(`/debug/proxies/${p.uuid}`)).status, 200);
     }
     assert.equal((await get('/debug/proxies/nope/config')).status, 404);
@@ -225,9 +225,18 @@ plugins:
     const uuid = proxies[0]!.uuid;
     const ok = await runWeft(['replay', '--config', configFile, '--proxy', uuid, '--at', String(headBefore)]);
     assert.equal(ok.code, 0, ok.stderr);
-    const dump = JSON.parse(ok.stdout) as ConfigDump;
-    // The CLI takes the roots from the configured issuer's CA directory: the same trust bundle.
-    assert.deepEqual(dump, dumpsBefore.get(uuid));
+    const dump = JSON.parse(ok.stdout) as EnvoyConfigDump;
+    // The CLI takes the roots from the configured issuer's CA directory: the same trust bundle. It prints
+    // Envoy's config dump (the API's ConfigDump stays available as Replay.config).
+    const { replay } = await open();
+    assert.deepEqual(dump, replay.envoyConfig(uuid, { type: 'offset', offset: headBefore }));
+    const before = dumpsBefore.get(uuid)!;
+    const clusters = dump.configs.find((c) => c['@type'] === 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump')!;
+    assert.deepEqual(
+      (clusters['dynamic_active_clusters'] as { version_info: string }[]).map((c) => c.version_info),
+      before.types.find((t) => t.typeUrl === TypeUrl.Cluster)!.resources.map((r) => r.version),
+      'the same resources, at the same versions',
+    );
     assert.equal(ok.stdout.includes(keySample), false);
     assert.doesNotMatch(ok.stdout, /-----BEGIN|PRIVATE KEY/);
 
