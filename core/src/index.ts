@@ -46,6 +46,8 @@ export { parseDuration, isCidr, isIpAddress } from './model/values.js';
 export { appProtocolFromPortName, MONITORED_BY_LABEL, PROXY_UUID_LABEL } from './model/kinds-core.js';
 export * from './log/index.js';
 export { envoyType, envoyProtos, weftProtos } from '@weft/protos';
+// Generated types of the Envoy API in protobufjs object form, what translators build (types only).
+export type { envoy, google, xds, EnvoyMessages, TypedAny } from '@weft/protos';
 export * from './replay/index.js';
 export * from './observe/debug-routes.js';
 export * from './runtime/cert-push.js';

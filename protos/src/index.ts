@@ -132,3 +132,5 @@ export function envoyType(nameOrTypeUrl: string): protobuf.Type {
     : nameOrTypeUrl;
   return envoyProtos().lookupType(name);
 }
+
+export type * from './envoy-types.js';
