@@ -5,8 +5,9 @@ import { CertExternals, type ServiceCertificate } from '../certs/types.js';
 import type { DerivationSpec, Reader } from '../derive/types.js';
 import type { LogBatch } from '../log/types.js';
 import { TypeUrl, type EncodedResource, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from '../xds/adapter.js';
-import { encodeResource } from '../xds/encode.js';
+import { encodeResource, pemFingerprint } from '../xds/encode.js';
 import { assertNoKeyMaterial, render } from './dump.js';
+import { canonicalResource } from './envoy-dump.js';
 import { ReplayError } from './errors.js';
 import { formatStep } from './format.js';
 import { parsePoint, parseRange } from './point.js';
@@ -206,6 +207,76 @@ describe('replay', () => {
     const one = [...replay().step({ proxy: 'uuid-2', from: { type: 'offset', offset: 5 } })];
     assert.deepEqual(one.map((s) => s.proxiesChanged), [0, 1, 1, 0]);
     assert.match(formatStep(steps[5]!), /^@7\t.*files delete Service shop\/b\t-> 2 proxies changed\n {4}uuid-1 \(shop\/sa1\) changed: CDS -shop\/b\n/);
+  });
+
+  it("prints Envoy's config dump: canonical JSON, last_updated from the event that produced each version, deterministic", () => {
+    const r = replay();
+    const dump = r.envoyConfig('uuid-1', { type: 'offset', offset: 6 });
+    assert.deepEqual(r.envoyConfig('uuid-1', { type: 'offset', offset: 6 }), dump, 'same answer twice');
+    const at = (offset: number): string => new Date(1_700_000_000_000 + offset + 1).toISOString();
+    const [clusters, endpoints, listeners, routes, secrets] = dump.configs;
+    const versions = new Map(r.config('uuid-1', { type: 'offset', offset: 6 }).types.flatMap((t) => t.resources.map((x) => [x.name, x.version] as const)));
+    assert.deepEqual(clusters, {
+      '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
+      version_info: clusters!['version_info'],
+      dynamic_active_clusters: [
+        // shop/a changed port at offset 5, shop/b was created at offset 3.
+        { version_info: versions.get('shop/a')!, cluster: { '@type': TypeUrl.Cluster, name: 'shop/a', alt_stat_name: 'shop/a:81' }, last_updated: at(5) },
+        { version_info: versions.get('shop/b')!, cluster: { '@type': TypeUrl.Cluster, name: 'shop/b', alt_stat_name: 'shop/b:90' }, last_updated: at(3) },
+      ],
+    });
+    assert.match(String(clusters!['version_info']), /^[0-9a-f]{16}$/);
+    for (const [section, name] of [
+      [endpoints, 'Endpoints'],
+      [listeners, 'Listeners'],
+      [routes, 'Routes'],
+    ] as const) {
+      assert.deepEqual(section, { '@type': `type.googleapis.com/envoy.admin.v3.${name}ConfigDump` }, 'empty lists are left out');
+    }
+    assert.deepEqual(secrets, {
+      '@type': 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
+      dynamic_active_secrets: [
+        {
+          name: 'service-cert:shop/sa1',
+          version_info: 'redacted',
+          // The certificate was issued at offset 4; the key reads as Envoy's admin shows it.
+          last_updated: at(4),
+          secret: {
+            '@type': TypeUrl.Secret,
+            name: 'service-cert:shop/sa1',
+            tls_certificate: { private_key: { inline_bytes: Buffer.from('[redacted]').toString('base64') } },
+          },
+        },
+      ],
+    });
+    // The earlier version of shop/a is dated by the event that made it, not by the point asked for.
+    const earlier = r.envoyConfig('uuid-1', { type: 'offset', offset: 4 }).configs[0]!['dynamic_active_clusters'] as { last_updated: string }[];
+    assert.deepEqual(
+      earlier.map((c) => c.last_updated),
+      // shop/a was created at offset 1 (in the first batch), shop/b at offset 3.
+      [at(1), at(3)],
+    );
+  });
+
+  it('never prints a key or a certificate: keys redacted, PEM certificates as their fingerprints', () => {
+    const cert = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n';
+    const key = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----\n';
+    const message = {
+      name: 's',
+      tlsCertificate: { certificateChain: { inlineBytes: Buffer.from(cert + cert) }, privateKey: { inlineBytes: Buffer.from(key) } },
+    };
+    // An adapter that forgot to redact its dump: the bytes are fingerprinted all the same.
+    const r = encodeResource(TypeUrl.Secret, 's', message, message);
+    const json = canonicalResource(r);
+    const text = JSON.stringify(json);
+    assert.doesNotMatch(text, /PRIVATE KEY|BEGIN|MIGHAgEAMBMGByqGSM49|MIIBszCCAVmgAwIBAgIU/);
+    assert.deepEqual(json['tls_certificate'], {
+      certificate_chain: { inline_string: `sha256=${pemFingerprint(cert)},${pemFingerprint(cert)}` },
+      private_key: { inline_bytes: Buffer.from('[redacted]').toString('base64') },
+    });
+    // An adapter's redacted stand-in is shown as it wrote it.
+    const shadowed = canonicalResource(encodeResource(TypeUrl.Secret, 's', message, { name: 's', tlsCertificate: { certificateChain: { sha256: 'ab', serial: '01' } } }));
+    assert.deepEqual((shadowed['tls_certificate'] as Record<string, unknown>)['certificate_chain'], { inline_string: 'sha256=ab serial=01' });
   });
 
   it('refuses to print PEM material, whatever an adapter dumps', () => {
