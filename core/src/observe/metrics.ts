@@ -34,6 +34,8 @@ export class WeftMetrics {
   readonly secretRefused: Counter;
   readonly ready: Gauge;
   readonly logAppendFailures: Counter<'reason'>;
+  readonly xdsConnections: Gauge;
+  readonly xdsConnectionsRejected: Counter<'reason'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -132,6 +134,13 @@ export class WeftMetrics {
     this.secretRefused = new Counter({
       name: 'weft_xds_secret_refused_total',
       help: "Another identity's key secret refused to a proxy (subscribed to or found in its resource set), once per stream and secret",
+      registers: r,
+    });
+    this.xdsConnections = new Gauge({ name: 'weft_xds_connections', help: 'Open TCP connections to the ADS port (with or without a stream)', registers: r });
+    this.xdsConnectionsRejected = new Counter({
+      name: 'weft_xds_connections_rejected_total',
+      help: 'ADS connections the server closed: over xds.maxConnections (limit), TLS handshake not done (handshake) or no ADS stream (idle) within xds.idleConnectionTimeoutMs',
+      labelNames: ['reason'],
       registers: r,
     });
     const readySource = (): boolean | undefined => this.readySource?.();

@@ -22,11 +22,27 @@ describe('weft.yaml', () => {
       maxProxies: 20000,
       coalesceMs: 5,
       maxConcurrentPushes: 256,
+      idleConnectionTimeoutMs: 10000,
     });
     assert.deepEqual(c.debug, { enabled: true, host: '127.0.0.1', port: 9092, tokenFile: null });
     assert.deepEqual(c.readiness, { maxLagEvents: 1000 });
     assert.deepEqual(c.metrics, { enabled: true, host: '0.0.0.0', port: 9091 });
     assert.deepEqual(c.plugins, []);
+  });
+
+  it('reads xds.maxConnections and xds.idleConnectionTimeoutMs, naming a bad value', () => {
+    const c = normalizeConfig({ xds: { maxConnections: 500, idleConnectionTimeoutMs: 2000 } }, where('/etc/weft'));
+    assert.equal(c.xds.maxConnections, 500);
+    assert.equal(c.xds.idleConnectionTimeoutMs, 2000);
+    assert.throws(
+      () => normalizeConfig({ xds: { maxConnections: 0, idleConnectionTimeoutMs: 5 } }, where('/c')),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /xds\.maxConnections: must be an integer from 1 to 1000000 \(got 0\)/);
+        assert.match(err.message, /xds\.idleConnectionTimeoutMs: must be an integer from 100 to 600000 \(got 5\)/);
+        return true;
+      },
+    );
   });
 
   it('reads plugins as names, paths and shorthand strings', () => {

@@ -30,6 +30,10 @@ export interface XdsConfig {
   /** Window in which a proxy's invalidations are coalesced into one push. */
   readonly coalesceMs: number;
   readonly maxConcurrentPushes: number;
+  /** Open connections to the ADS port; unset: the server's default (from maxProxies and the open-files limit). */
+  readonly maxConnections?: number;
+  /** A connection without an open ADS stream (its TLS handshake included) for this long is closed. */
+  readonly idleConnectionTimeoutMs: number;
 }
 
 export interface DebugConfig extends ListenConfig {
@@ -273,7 +277,12 @@ export function normalizeConfig(
   const meshName = str(doc, 'meshName', 'meshName', 'osm', problems);
 
   const x = section(doc, 'xds', problems);
-  unknownKeys(x, ['host', 'port', 'insecure', 'maxProxies', 'coalesceMs', 'maxConcurrentPushes'], 'xds', problems);
+  unknownKeys(
+    x,
+    ['host', 'port', 'insecure', 'maxProxies', 'coalesceMs', 'maxConcurrentPushes', 'maxConnections', 'idleConnectionTimeoutMs'],
+    'xds',
+    problems,
+  );
   const xds: XdsConfig = {
     host: overrides.xdsHost ?? str(x, 'host', 'xds.host', '0.0.0.0', problems),
     port: int(overrides.xdsPort ?? x.port, 'xds.port', 15128, 0, 65535, problems),
@@ -281,6 +290,10 @@ export function normalizeConfig(
     maxProxies: int(x.maxProxies, 'xds.maxProxies', 20000, 1, 1_000_000, problems),
     coalesceMs: int(x.coalesceMs, 'xds.coalesceMs', 5, 0, 60_000, problems),
     maxConcurrentPushes: int(x.maxConcurrentPushes, 'xds.maxConcurrentPushes', 256, 1, 100_000, problems),
+    ...(x.maxConnections === undefined || x.maxConnections === null
+      ? {}
+      : { maxConnections: int(x.maxConnections, 'xds.maxConnections', 1, 1, 1_000_000, problems) }),
+    idleConnectionTimeoutMs: int(x.idleConnectionTimeoutMs, 'xds.idleConnectionTimeoutMs', 10_000, 100, 600_000, problems),
   };
 
   const debug = listen(doc, 'debug', { enabled: true, host: '127.0.0.1', port: 9092 }, problems, ['tokenFile']);

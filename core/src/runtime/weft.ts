@@ -327,6 +327,8 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       maxProxies: config.xds.maxProxies,
       coalesceMs: config.xds.coalesceMs,
       maxConcurrentPushes: config.xds.maxConcurrentPushes,
+      ...(config.xds.maxConnections === undefined ? {} : { maxConnections: config.xds.maxConnections }),
+      idleConnectionTimeoutMs: config.xds.idleConnectionTimeoutMs,
       ...(certificates === undefined ? {} : { certificates }),
       metrics,
       logger,

@@ -1,7 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { createActor, type Actor } from 'xstate';
@@ -15,6 +13,7 @@ import { silentLogger, type Logger } from '../observe/logger.js';
 import type { WeftMetrics } from '../observe/metrics.js';
 import { TypeUrl, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from './adapter.js';
 import { checkNodeMatches, identityFromNode, verifyClientCertificate, XdsIdentityError } from './identity.js';
+import { AdsListener, defaultMaxConnections, openFilesLimit } from './listener.js';
 import { osmSecretOwner, ownSecretsOnly, withoutForeignSecrets, type RefusedSecret, type SecretOwnerOf } from './secrets.js';
 import { XdsSession, type AckRecord, type PushCause, type PushRecord, type RequestOutcome, type TypeSnapshot, type XdsMode } from './protocol.js';
 import {
@@ -48,6 +47,16 @@ export interface XdsServerOptions {
   readonly trustDomain?: string;
   /** Streams beyond this are refused with RESOURCE_EXHAUSTED. Default 10,000. */
   readonly maxProxies?: number;
+  /**
+   * Open connections to the ADS port (with a stream or not); one more is closed as it is accepted. Default
+   * maxProxies + 1,024, at most 7/8 of the process's open-files limit where that is known.
+   */
+  readonly maxConnections?: number;
+  /**
+   * A connection with no open ADS stream for this long is closed: one that never finished its TLS handshake,
+   * never opened a stream, or whose last stream ended. Default 10,000 ms.
+   */
+  readonly idleConnectionTimeoutMs?: number;
   /**
    * Invalidations arriving within this window are pushed together: a proxy is pushed at most once per window.
    * A change reaching a proxy that was not pushed within the last window goes out at once. Default 5 ms.
@@ -128,81 +137,6 @@ export const adsServiceDefinition: grpc.ServiceDefinition = {
   DeltaAggregatedResources: method('DeltaAggregatedResources', decodeDeltaRequest),
 };
 
-/** What the TLS layer saw of a client: its certificate (DER) and whether, and why not, it verified. */
-interface PeerTls {
-  readonly der: Buffer | undefined;
-  readonly authorized: boolean;
-  readonly authorizationError: string | undefined;
-}
-
-/**
- * mTLS in front of the gRPC server: a Node TLS server that asks for a client certificate without refusing
- * one, remembers what each connection presented, and hands the decrypted connection to grpc-js through its
- * connection injector. grpc-js only exposes a peer certificate that the TLS layer accepted, so without this an
- * expired certificate and one from a foreign CA were indistinguishable; here each stream finds its
- * connection's certificate by peer address and verifyClientCertificate names the precise reason.
- */
-class TlsFront {
-  private readonly peers = new Map<string, PeerTls>();
-  private readonly server: tls.Server;
-  private readonly sockets = new Set<tls.TLSSocket>();
-
-  constructor(
-    context: tls.SecureContextOptions,
-    injector: { injectConnection(connection: Duplex): void },
-    private readonly logger: Logger,
-  ) {
-    this.server = tls.createServer({ ...context, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'] }, (socket) => {
-      const peer = peerKey(socket.remoteAddress, socket.remotePort);
-      const raw = socket.getPeerCertificate().raw as Buffer | undefined;
-      const authError = socket.authorizationError;
-      this.peers.set(peer, {
-        der: raw !== undefined && raw.length > 0 ? raw : undefined,
-        authorized: socket.authorized,
-        authorizationError: authError === undefined || authError === null ? undefined : String(authError),
-      });
-      this.sockets.add(socket);
-      socket.on('close', () => {
-        this.peers.delete(peer);
-        this.sockets.delete(socket);
-      });
-      injector.injectConnection(socket);
-    });
-    // A client that gives up during the handshake is its problem; the server only notes it.
-    this.server.on('tlsClientError', (err) => this.logger.debug('tls handshake failed', { error: err.message }));
-  }
-
-  listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
-      });
-    });
-  }
-
-  /** New handshakes use this key pair and trust bundle; open connections keep what they negotiated. */
-  setContext(context: tls.SecureContextOptions): void {
-    this.server.setSecureContext(context);
-  }
-
-  peer(address: string): PeerTls | undefined {
-    return this.peers.get(address);
-  }
-
-  close(): void {
-    this.server.close();
-    for (const socket of this.sockets) socket.destroy();
-  }
-}
-
-/** The key grpc-js's call.getPeer() gives for the same connection. */
-function peerKey(address: string | undefined, port: number | undefined): string {
-  if (address === undefined) return 'unknown';
-  return port === undefined ? address : `${address}:${port}`;
-}
-
 class ConnectedProxy implements SupervisedProxy {
   readonly actor: Actor<typeof proxyMachine>;
   readonly rootIds: readonly string[];
@@ -253,13 +187,15 @@ export class XdsServer {
   private readonly logger: Logger;
   private readonly trustDomain: string;
   private readonly maxProxies: number;
+  private readonly maxConnections: number;
+  private readonly idleConnectionTimeoutMs: number;
   private readonly coalesceMs: number;
   private readonly maxRequestsPerSecond: number;
   private bundle: X509Certificate[];
   private bundlePem: readonly string[];
   private servingKey: string;
   private servingCert: string;
-  private tlsFront: TlsFront | undefined;
+  private listener: AdsListener | undefined;
   private readonly calls = new Set<AdsCall>();
   private readonly seenUuids = new Set<string>();
   private streamCounter = 0;
@@ -272,7 +208,13 @@ export class XdsServer {
     this.maxProxies = options.maxProxies ?? 10_000;
     this.coalesceMs = options.coalesceMs ?? 5;
     this.maxRequestsPerSecond = options.maxRequestsPerSecond ?? 200;
+    this.maxConnections = options.maxConnections ?? defaultMaxConnections(this.maxProxies, openFilesLimit());
+    this.idleConnectionTimeoutMs = options.idleConnectionTimeoutMs ?? 10_000;
     if (!(this.maxProxies >= 1)) throw new ConfigError(`xds maxProxies must be at least 1, got ${this.maxProxies}`);
+    if (!(this.maxConnections >= 1)) throw new ConfigError(`xds maxConnections must be at least 1, got ${this.maxConnections}`);
+    if (!(this.idleConnectionTimeoutMs >= 1)) {
+      throw new ConfigError(`xds idleConnectionTimeoutMs must be at least 1, got ${this.idleConnectionTimeoutMs}`);
+    }
     if (!(this.coalesceMs >= 0)) throw new ConfigError(`xds coalesceMs must be >= 0, got ${this.coalesceMs}`);
     this.supervisor = new ProxySupervisor({ maxConcurrentPushes: options.maxConcurrentPushes ?? 64 });
     if (options.tls.mode === 'mtls') {
@@ -303,27 +245,31 @@ export class XdsServer {
   /** Binds and starts serving; resolves with the bound port (useful with port 0). */
   async listen(host = '0.0.0.0', port = DEFAULT_ADS_PORT): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    if (this.options.tls.mode === 'mtls') {
-      // TLS is terminated in front of grpc-js (see TlsFront), which then serves the decrypted connections.
-      const front = new TlsFront(this.secureContext(), this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure()), this.logger);
-      try {
-        const bound = await front.listen(host, port);
-        this.tlsFront = front;
-        this.listening = true;
-        return bound;
-      } catch (err) {
-        throw new ConfigError(`xds server cannot listen on ${address}: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-        if (err !== null) reject(new ConfigError(`xds server cannot listen on ${address}: ${err.message}`, { cause: err }));
-        else {
-          this.listening = true;
-          resolve(bound);
-        }
+    if (this.maxConnections < this.maxProxies) {
+      this.logger.warn('xds maxConnections is below maxProxies: at most maxConnections proxies can connect', {
+        maxConnections: this.maxConnections,
+        maxProxies: this.maxProxies,
+        openFilesLimit: openFilesLimit() ?? 'unknown',
+        fix: 'raise the open-files limit (ulimit -n) or set xds.maxConnections, or lower xds.maxProxies',
       });
+    }
+    // The socket server is Weft's (see AdsListener): it bounds connections, then hands them to grpc-js.
+    const listener = new AdsListener({
+      tls: this.options.tls.mode === 'mtls' ? this.secureContext() : undefined,
+      injector: this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure()),
+      maxConnections: this.maxConnections,
+      idleTimeoutMs: this.idleConnectionTimeoutMs,
+      metrics: this.options.metrics,
+      logger: this.logger,
     });
+    try {
+      const bound = await listener.listen(host, port);
+      this.listener = listener;
+      this.listening = true;
+      return bound;
+    } catch (err) {
+      throw new ConfigError(`xds server cannot listen on ${address}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** A new trust bundle (root rotation): new handshakes and new streams verify against it. */
@@ -331,7 +277,7 @@ export class XdsServer {
     if (this.options.tls.mode !== 'mtls') throw new ConfigError('setTrustBundle needs the xds server in mtls mode');
     this.bundle = ca.map((pem) => new X509Certificate(pem));
     this.bundlePem = [...ca];
-    this.tlsFront?.setContext(this.secureContext());
+    this.listener?.setContext(this.secureContext());
   }
 
   /**
@@ -344,7 +290,7 @@ export class XdsServer {
     new X509Certificate(cert);
     this.servingKey = key;
     this.servingCert = cert;
-    this.tlsFront?.setContext(this.secureContext());
+    this.listener?.setContext(this.secureContext());
     this.logger.info('serving certificate replaced', { fingerprint: new X509Certificate(cert).fingerprint256 });
   }
 
@@ -403,7 +349,7 @@ export class XdsServer {
     }
     for (const p of this.supervisor.proxies()) this.disconnect(p);
     this.server.forceShutdown();
-    this.tlsFront?.close();
+    this.listener?.close();
   }
 
   private disconnect(p: ConnectedProxy): void {
@@ -455,12 +401,14 @@ export class XdsServer {
     }
 
     this.calls.add(call);
+    const streamEnded = this.listener?.streamOpened(peer);
     let proxy: ConnectedProxy | undefined;
     let tokens = this.maxRequestsPerSecond;
     let refilledAt = performance.now();
 
     const cleanup = (): void => {
       if (!this.calls.delete(call)) return;
+      streamEnded?.();
       if (proxy !== undefined) {
         this.disconnect(proxy);
         metrics?.connectedProxies.dec();
@@ -542,7 +490,7 @@ export class XdsServer {
    * domain); the TLS layer's verdict (chain, usage) must agree as well.
    */
   private verifyPeer(peer: string): ProxyIdentity {
-    const seen = this.tlsFront?.peer(peer);
+    const seen = this.listener?.peer(peer);
     if (seen?.der === undefined) {
       throw new XdsIdentityError(
         'XDS_UNAUTHENTICATED',
