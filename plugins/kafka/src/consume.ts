@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { KafkaUnavailableError } from './errors.js';
+import { WeftError } from '@weft/core';
+import { KafkaNoAnswerError, KafkaUnavailableError } from './errors.js';
 import { kafkaOffsetNumber } from './offsets.js';
 
 export interface RawMessage {
@@ -40,27 +41,35 @@ interface Handoff {
   readonly taken: () => void;
 }
 
+/** A reader whose group join keeps failing waits this long at most before trying again. */
+const MAX_RESTART_DELAY_MS = 1000;
+
 /**
  * Yields the partition's messages from `start` on, in order, in the batches kafkajs fetched. Breaking out of
  * the loop (or an error) stops and disconnects the consumer.
+ *
+ * Starting: kafkajs's consumer.run() resolves once the group is joined, or, when the join failed, after it
+ * crashed the consumer (and forgot its group), so a seek after run() could only fail with "Consumer group was
+ * not initialized". The reader therefore seeks when the group is joined (the GROUP_JOIN event, before the
+ * first fetch), and a join that failed for a reason kafkajs calls retriable (a connection lost, a coordinator
+ * moving) is tried again with a fresh consumer, until a bounded read's `stallMs` passes; any other failure ends
+ * the read with the error kafkajs gave.
  */
 export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMessage[]> {
   if (o.end !== undefined && o.end <= o.start) return;
-  const consumer: Consumer = o.kafka.consumer({
-    groupId: `weft-log-reader-${randomUUID()}`,
-    sessionTimeout: o.sessionTimeoutMs,
-    rebalanceTimeout: o.sessionTimeoutMs,
-    heartbeatInterval: Math.min(3000, Math.floor(o.sessionTimeoutMs / 3)),
-    maxWaitTimeInMs: o.maxWaitMs,
-    allowAutoTopicCreation: false,
-    // A crash surfaces to the reader instead of a silent restart from offset 0.
-    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000, restartOnFailure: () => Promise.resolve(false) },
-  });
 
   let pending: Handoff | null = null;
   let wake: (() => void) | null = null;
+  /** What ends the read: a start that cannot succeed, or the running consumer's crash. */
   let failure: unknown = null;
+  /** The last failed start attempt's error: the cause named when a bounded read stalls. */
+  let lastStartError: unknown = undefined;
+  let running = false;
+  let delivered = false;
   let stopping = false;
+  let stopRestarts: () => void = () => undefined;
+  const restartsStopped = new Promise<void>((resolve) => (stopRestarts = resolve));
+  let consumer: Consumer | null = null;
   const signal = (): void => {
     const w = wake;
     wake = null;
@@ -69,11 +78,6 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
   // A group of one may still be rebalanced (a session that timed out); the consumer then restarts from its
   // position or, with nothing committed, from the beginning. `next` drops what was already delivered.
   let next = o.start;
-
-  const crashListener = consumer.on(consumer.events.CRASH, (e) => {
-    failure = e.payload.error;
-    signal();
-  });
 
   const eachBatch = async ({ batch, heartbeat }: EachBatchPayload): Promise<void> => {
     if (stopping) return;
@@ -84,6 +88,7 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
       messages.push({ offset, value: m.value });
     }
     if (messages.length === 0) return;
+    delivered = true;
     await new Promise<void>((resolve) => {
       // Keep the group membership alive while the reader works on the batch.
       const beat = setInterval(() => {
@@ -102,40 +107,88 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
     if (last !== undefined) next = last.offset + 1;
   };
 
+  /** One attempt: resolves true once the group is joined and fetching, false when the join failed. */
+  const attempt = async (): Promise<boolean> => {
+    const c = o.kafka.consumer({
+      groupId: `weft-log-reader-${randomUUID()}`,
+      sessionTimeout: o.sessionTimeoutMs,
+      rebalanceTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3000, Math.floor(o.sessionTimeoutMs / 3)),
+      maxWaitTimeInMs: o.maxWaitMs,
+      allowAutoTopicCreation: false,
+      // A crash surfaces to the reader instead of a silent restart from offset 0.
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000, restartOnFailure: () => Promise.resolve(false) },
+    });
+    consumer = c;
+    let joined = false;
+    let crash: unknown = null;
+    c.on(c.events.GROUP_JOIN, () => {
+      joined = true;
+      // Called before the first fetch; later joins (a rebalance) leave the position alone and `next` filters.
+      if (!delivered) c.seek({ topic: o.topic, partition: 0, offset: String(next) });
+    });
+    c.on(c.events.CRASH, (e) => {
+      if (running) {
+        failure = e.payload.error;
+        signal();
+      } else crash = e.payload.error;
+    });
+    // connect and subscribe have been through kafkajs's retries when they fail: that ends the read.
+    await c.connect();
+    if (stopping) return false;
+    await c.subscribe({ topic: o.topic, fromBeginning: true });
+    if (stopping) return false;
+    await c.run({ autoCommit: false, eachBatch });
+    if (joined && crash === null) {
+      running = true;
+      return true;
+    }
+    lastStartError = crash ?? new Error('the consumer stopped before it joined its group');
+    if (!retriableCrash(crash)) throw lastStartError;
+    return false;
+  };
+
+  // Settles once the consumer runs, the start failed for good, or the reader stops; never rejects.
+  const starting = (async (): Promise<void> => {
+    for (let n = 0; !stopping; n++) {
+      try {
+        if (await attempt()) return;
+      } catch (err) {
+        failure = err;
+        signal();
+        return;
+      }
+      // kafkajs disconnected the crashed consumer; the next attempt starts a fresh one.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([restartsStopped, new Promise((r) => (timer = setTimeout(r, Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** n))))]);
+      clearTimeout(timer);
+    }
+  })();
+
+  const stallTimers: NodeJS.Timeout[] = [];
   const deadline = (): Promise<never> | null =>
     o.end === undefined
       ? null
       : new Promise<never>((_, reject) => {
-          const t = setTimeout(
-            () => reject(new KafkaUnavailableError(o.brokers, o.topic, `reading from offset ${next} (no progress in ${o.stallMs} ms)`)),
-            o.stallMs,
-          );
+          const t = setTimeout(() => {
+            const doing = running ? `reading from offset ${next}` : `starting a reader at offset ${next}`;
+            const stalled = new KafkaNoAnswerError(`no progress in ${o.stallMs} ms`);
+            // A start that kept failing names its last failure; otherwise nothing came in time.
+            reject(new KafkaUnavailableError(o.brokers, o.topic, `${doing} (no progress in ${o.stallMs} ms)`, running ? stalled : (lastStartError ?? stalled)));
+          }, o.stallMs);
           stallTimers.push(t);
         });
-  const stallTimers: NodeJS.Timeout[] = [];
   const clearStall = (): void => {
     for (const t of stallTimers.splice(0)) clearTimeout(t);
   };
 
   try {
-    const starting = (async () => {
-      await consumer.connect();
-      await consumer.subscribe({ topic: o.topic, fromBeginning: true });
-      await consumer.run({ autoCommit: false, eachBatch });
-      consumer.seek({ topic: o.topic, partition: 0, offset: String(o.start) });
-    })();
-    const startLimit = deadline();
-    try {
-      await (startLimit === null ? starting : Promise.race([starting, startLimit]));
-    } catch (err) {
-      if (err instanceof KafkaUnavailableError) throw err;
-      throw new KafkaUnavailableError(o.brokers, o.topic, 'starting a reader', err);
-    } finally {
-      clearStall();
-    }
-
     for (;;) {
-      if (failure !== null) throw new KafkaUnavailableError(o.brokers, o.topic, `reading from offset ${next}`, failure);
+      if (failure !== null) {
+        throw failure instanceof WeftError
+          ? failure
+          : new KafkaUnavailableError(o.brokers, o.topic, running ? `reading from offset ${next}` : `starting a reader at offset ${next}`, failure);
+      }
       const got = pending as Handoff | null;
       if (got === null) {
         let stopped = false;
@@ -165,9 +218,21 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
     }
   } finally {
     stopping = true;
+    stopRestarts();
     clearStall();
-    crashListener();
     (pending as Handoff | null)?.taken();
-    await consumer.disconnect().catch(() => undefined);
+    // A start still under way finishes its step first: a consumer disconnected in the middle of its join
+    // would go on fetching once the join completes.
+    await starting;
+    await (consumer as Consumer | null)?.disconnect().catch(() => undefined);
   }
+}
+
+/** kafkajs's own rule for restarting a crashed consumer: retries that ran out, or a retriable root cause. */
+function retriableCrash(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  let root: unknown = err;
+  while ((root as { cause?: unknown }).cause instanceof Error) root = (root as { cause: Error }).cause;
+  return (root as { retriable?: unknown }).retriable === true;
 }

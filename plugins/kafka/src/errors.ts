@@ -1,20 +1,69 @@
 import { EventDecodeError, LogUnavailableError, WeftError } from '@weft/core';
 
-/** Kafka did not answer (down, unreachable, or too slow) within the configured bound. */
+/**
+ * A Kafka request of the log failed (code LOG_UNAVAILABLE). The message keeps the cause's own words (and its
+ * Kafka error type, e.g. INVALID_SESSION_TIMEOUT), and the cause stays attached. Only when the cause is one of
+ * not getting an answer (no connection, a connection lost, a request or a read without an answer in time)
+ * does it suggest checking that the brokers run and are reachable, and only then is it retriable for that
+ * reason; otherwise the brokers answered, and retriable is what the cause says.
+ */
 export class KafkaUnavailableError extends LogUnavailableError {
   readonly brokers: readonly string[];
   readonly topic: string;
   constructor(brokers: readonly string[], topic: string, doing: string, cause?: unknown) {
-    const why = cause instanceof Error ? `: ${cause.message}` : cause === undefined ? '' : `: ${String(cause)}`;
+    const noAnswer = isNoAnswer(cause);
     super(
-      `event log on Kafka topic "${topic}" (brokers ${brokers.join(',')}): ${doing} failed${why}. ` +
-        'Check that the brokers are running and reachable from this host (address, port, firewall, advertised.listeners) ' +
-        'and that the topic exists or the plugin may create it.',
-      { cause, retriable: true },
+      `event log on Kafka topic "${topic}" (brokers ${brokers.join(',')}): ${doing} failed${cause === undefined ? '' : `: ${describe(cause)}`}` +
+        (noAnswer ? '. Check that the brokers are running and reachable from this host (address, port, firewall, advertised.listeners)' : ''),
+      { cause, retriable: noAnswer || isRetriable(cause) },
     );
     this.brokers = brokers;
     this.topic = topic;
   }
+}
+
+/** The log's own bound ran out: Kafka gave no answer (or no progress) within it. */
+export class KafkaNoAnswerError extends Error {
+  constructor(what: string) {
+    super(what);
+    this.name = 'KafkaNoAnswerError';
+  }
+}
+
+/** kafkajs errors that mean no answer came (as opposed to an answer that was an error). */
+const NO_ANSWER = new Set([
+  'KafkaNoAnswerError',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNoBrokerAvailableError',
+]);
+
+/** The errors on a cause chain (kafkajs wraps: NumberOfRetriesExceeded -> the last attempt's error). */
+function causes(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err; e !== undefined && e !== null && out.length < 8; e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
+function isNoAnswer(cause: unknown): boolean {
+  return causes(cause).some((e) => e instanceof Error && NO_ANSWER.has(e.name));
+}
+
+/** kafkajs's own rule: retries that ran out, or a root cause marked retriable. */
+function isRetriable(cause: unknown): boolean {
+  const all = causes(cause);
+  return all.some((e) => e instanceof Error && e.name === 'KafkaJSNumberOfRetriesExceeded') || (all.at(-1) as { retriable?: unknown } | undefined)?.retriable === true;
+}
+
+/** The cause's message as it is, with the Kafka error type where the broker gave one. */
+function describe(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const type = causes(cause)
+    .map((e) => (e as { type?: unknown }).type)
+    .find((t): t is string => typeof t === 'string');
+  return type === undefined || cause.message.includes(type) ? cause.message : `${cause.message} (${type})`;
 }
 
 /**

@@ -26,7 +26,7 @@ import {
 import { Kafka, logLevel, Partitioners, type Admin, type logCreator, type Producer } from 'kafkajs';
 import { DEFAULT_KAFKA_CONFIG, type KafkaPluginConfig } from './config.js';
 import { consumePartition, type RawMessage } from './consume.js';
-import { KafkaLogTruncatedError, KafkaReadOnlyError, KafkaRecordError, KafkaUnavailableError, kafkaWhere } from './errors.js';
+import { KafkaLogTruncatedError, KafkaNoAnswerError, KafkaReadOnlyError, KafkaRecordError, KafkaUnavailableError, kafkaWhere } from './errors.js';
 import { kafkaOffsetNumber, MessageIndex } from './offsets.js';
 
 const PARTITION = 0;
@@ -103,7 +103,7 @@ function logCreatorFor(logger: Logger): logCreator {
 async function bounded<T>(p: Promise<T>, ms: number, fail: (cause?: unknown) => WeftError): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(fail(new Error(`no answer within ${ms} ms`))), ms);
+    timer = setTimeout(() => reject(fail(new KafkaNoAnswerError(`no answer within ${ms} ms`))), ms);
   });
   try {
     return await Promise.race([p, limit]);
