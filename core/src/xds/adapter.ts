@@ -63,13 +63,42 @@ export interface ProxyAdapter {
    * The proxy's bootstrap configuration (for `weft bootstrap`), as a plain JSON-able object, when the proxy
    * kind has one (an Envoy bootstrap, a gRPC xDS bootstrap file).
    */
-  bootstrap?(proxy: ProxyIdentity, server: BootstrapServer): unknown;
+  bootstrap?(proxy: ProxyIdentity, server: BootstrapServer, options?: BootstrapOptions): unknown;
   /**
    * The identity whose private key an SDS secret of this name carries, for names other than OSM's
    * `service-cert:<ns>/<sa>` (always recognised). The ADS server refuses any other identity's key secret to a
    * proxy, subscribed or in its resource set.
    */
   secretOwner?(secretName: string): SecretOwner | undefined;
+}
+
+/**
+ * A pod's original health probe, as the sidecar injector found it before pointing the kubelet at the
+ * sidecar (OSM's rewrite): the proxy serves it on its probe port and forwards to `port` on localhost.
+ */
+export interface HealthProbe {
+  /** http: an httpGet probe (scheme HTTP); https: httpGet with scheme HTTPS (passed through as TCP); tcp: a tcpSocket probe. */
+  readonly kind: 'http' | 'https' | 'tcp';
+  /** The container port the probe targeted (named ports resolved). */
+  readonly port: number;
+  /** The original httpGet path ("" for https and tcp probes). */
+  readonly path: string;
+  /** The probe's timeoutSeconds (Kubernetes' default 1). */
+  readonly timeoutSeconds: number;
+}
+
+/** The rewritten probes of one container of a pod. */
+export interface ContainerHealthProbes {
+  readonly container: string;
+  readonly liveness?: HealthProbe;
+  readonly readiness?: HealthProbe;
+  readonly startup?: HealthProbe;
+}
+
+/** What a bootstrap may carry besides the proxy's identity and Weft's address. */
+export interface BootstrapOptions {
+  /** Original probes of the pod's containers, served by the proxy's static probe listeners (as OSM's bootstrap). */
+  readonly healthProbes?: readonly ContainerHealthProbes[];
 }
 
 /** Where and how a proxy reaches Weft's ADS server, for bootstrap generation. */

@@ -1,4 +1,4 @@
-import { TypeUrl, type BootstrapServer, type DerivationSpec, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from '@weft/core';
+import { TypeUrl, type BootstrapOptions, type BootstrapServer, type DerivationSpec, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from '@weft/core';
 import { envoyBootstrap } from './bootstrap.js';
 import { isServedType, proxySet } from './sets.js';
 
@@ -25,7 +25,7 @@ export class EnvoyAdapter implements ProxyAdapter {
     return proxySet(proxy, typeUrl);
   }
 
-  bootstrap(proxy: ProxyIdentity, server: BootstrapServer): unknown {
-    return envoyBootstrap(proxy, server);
+  bootstrap(proxy: ProxyIdentity, server: BootstrapServer, options?: BootstrapOptions): unknown {
+    return envoyBootstrap(proxy, server, options);
   }
 }

@@ -2,13 +2,14 @@
  * The Envoy bootstrap for a sidecar: node id = proxy uuid, ADS over mTLS to Weft (client certificate from
  * files mounted in the pod, so the bootstrap needs no SDS), admin on localhost only.
  */
-import type { BootstrapServer, ProxyIdentity } from '@weft/core';
+import type { BootstrapOptions, BootstrapServer, ProxyIdentity } from '@weft/core';
 import { ADMIN_PORT, ADS_CLUSTER } from './names.js';
+import { probeResources } from './probes.js';
 import { T, typedAny, type Msg } from './proto.js';
 
 const ADS_CONFIG: Msg = { ads: {}, resourceApiVersion: 'V3' };
 
-export function envoyBootstrap(proxy: ProxyIdentity, server: BootstrapServer): Msg {
+export function envoyBootstrap(proxy: ProxyIdentity, server: BootstrapServer, options: BootstrapOptions = {}): Msg {
   const cluster: Msg = {
     name: ADS_CLUSTER,
     type: 'LOGICAL_DNS',
@@ -45,6 +46,12 @@ export function envoyBootstrap(proxy: ProxyIdentity, server: BootstrapServer): M
       cdsConfig: ADS_CONFIG,
       ldsConfig: ADS_CONFIG,
     },
-    staticResources: { clusters: [cluster] },
+    staticResources: probeStatics(cluster, options),
   };
+}
+
+/** The ADS cluster, and the pod's probe listeners and clusters when the injector rewrote probes (probes.ts). */
+function probeStatics(ads: Msg, options: BootstrapOptions): Msg {
+  const probes = probeResources(options.healthProbes ?? []);
+  return probes.listeners.length === 0 ? { clusters: [ads] } : { listeners: probes.listeners, clusters: [ads, ...probes.clusters] };
 }
