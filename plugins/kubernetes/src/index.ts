@@ -1,19 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PLUGIN_API_VERSION, PluginConfigError, Tokens, type ResourceSource, type WeftPlugin } from '@weft/core';
-import { connectKubeApi } from './api.js';
+import { connectKubernetes, type KubeClient } from '@weft/kube-client';
 import { KubernetesSource } from './source.js';
 
-export {
-  connectKubeApi,
-  KubernetesApiError,
-  type KubeApi,
-  type KubeApiOptions,
-  type ListResult,
-  type WatchEvent,
-  type WatchEventType,
-  type WatchHandle,
-} from './api.js';
+export { connectKubernetes, KubeClient, KubernetesApiError, type ConnectOptions } from '@weft/kube-client';
 export { apiVersionOf, collectionPath, WATCHED_KINDS, type WatchedKind } from './kinds.js';
 export { KubernetesSource, type KubernetesSourceOptions } from './source.js';
 export {
@@ -96,9 +87,9 @@ export const plugin: WeftPlugin<KubernetesPluginConfig> = {
         throw new PluginConfigError('kubeconfig', `${kubeconfig} does not exist; fix the path or leave it out to use the default`);
       }
     }
-    let api;
+    let client: KubeClient;
     try {
-      api = await connectKubeApi({
+      client = await connectKubernetes({
         ...(kubeconfig === undefined ? {} : { kubeconfig }),
         ...(config.context === undefined ? {} : { context: config.context }),
       });
@@ -107,11 +98,11 @@ export const plugin: WeftPlugin<KubernetesPluginConfig> = {
     }
     const source = new KubernetesSource({
       name: config.name,
-      api,
+      client,
       watchTimeoutSeconds: config.watchTimeoutSeconds,
       retryMs: config.retryMs,
       missingKindRetryMs: config.missingKindRetryMs,
-      logger: context.logger.child({ source: config.name, server: api.server }),
+      logger: context.logger.child({ source: config.name, server: client.server }),
     });
     container.register<ResourceSource>(Tokens.ResourceSource, { useValue: source });
   },

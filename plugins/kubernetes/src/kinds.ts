@@ -2,7 +2,11 @@
  * The Kubernetes resources the source lists and watches, and where the API serves them. Manifest kinds
  * (Pod, not Workload); core's MANIFEST_KINDS says how each one normalizes.
  */
-export interface WatchedKind {
+import type { ResourceType } from '@weft/kube-client';
+
+export { collectionPath } from '@weft/kube-client';
+
+export interface WatchedKind extends ResourceType {
   /** The manifest kind, as in MANIFEST_KINDS (Pod, Service, TrafficSplit, ...). */
   readonly kind: string;
   /** "" for the core group. */
@@ -40,7 +44,3 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
 ];
 
 export const apiVersionOf = (k: WatchedKind): string => (k.group === '' ? k.version : `${k.group}/${k.version}`);
-
-/** The cluster-wide collection path: list and watch across every namespace. */
-export const collectionPath = (k: WatchedKind): string =>
-  k.group === '' ? `/api/${k.version}/${k.plural}` : `/apis/${k.group}/${k.version}/${k.plural}`;

@@ -25,13 +25,13 @@ import {
   type SourceSink,
   type Subscription,
 } from '@weft/core';
-import { connectKubeApi, type KubeApi } from './api.js';
+import { connectKubernetes, type KubeClient, type ResourceInformer } from '@weft/kube-client';
 import { KubernetesSource } from './source.js';
 import { Admin, compactEtcd, deployDir, findApiServer, type ApiServerLookup } from './testing.js';
 
 const lookup: Promise<ApiServerLookup> = findApiServer();
 let admin: Admin;
-let api: KubeApi;
+let client: KubeClient;
 const run = randomBytes(3).toString('hex');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-k8s-'));
 let nsCount = 0;
@@ -43,7 +43,7 @@ before(async () => {
     return;
   }
   admin = await Admin.open(found.kubeconfig);
-  api = await connectKubeApi({ kubeconfig: found.kubeconfig });
+  client = await connectKubernetes({ kubeconfig: found.kubeconfig });
 });
 after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -123,7 +123,7 @@ class Harness {
   async start(options: { watchTimeoutSeconds?: number; retryMs?: number } = {}): Promise<KubernetesSource> {
     const source = new KubernetesSource({
       name: 'kubernetes',
-      api,
+      client,
       watchTimeoutSeconds: options.watchTimeoutSeconds ?? 60,
       retryMs: options.retryMs ?? 100,
       missingKindRetryMs: 1000,
@@ -343,8 +343,8 @@ describe('kubernetes source against kube-apiserver', async () => {
     // Break the Endpoints watch (the test apiserver serves Endpoints watches from etcd, without its cache).
     // While the source pauses, db goes and etcd is compacted past the watch's resourceVersion, as after a
     // long disconnection: the resumed watch gets 410 Gone, and the deletion must arrive through a new list.
-    const watches = (source as unknown as { watches: Map<string, { handle?: { abort(): void } }> }).watches;
-    watches.get('Endpoints')!.handle!.abort();
+    const informers = (source as unknown as { informers: Map<string, ResourceInformer> }).informers;
+    informers.get('Endpoints')!.breakWatch();
     await admin.delete(`${endpoints}/db`);
     await admin.patch(`${endpoints}/web`, { subsets: [{ addresses: [{ ip: '10.1.0.3' }], ports: [{ name: 'http', port: 8080 }] }] });
     await compactEtcd(etcd);
@@ -398,8 +398,8 @@ describe('kubernetes plugin in a running Weft, with the RBAC of deploy/kubernete
 
   it('refuses to start, with the API server message, as an identity that may not list', async () => {
     const kubeconfig = await serviceAccountKubeconfig(adminKubeconfig, `weft-k8s-${run}-nobody`, 'nobody');
-    const api = await connectKubeApi({ kubeconfig });
-    const source = new KubernetesSource({ name: 'kubernetes', api, watchTimeoutSeconds: 30, retryMs: 100, missingKindRetryMs: 1000, logger: silentLogger });
+    const client = await connectKubernetes({ kubeconfig });
+    const source = new KubernetesSource({ name: 'kubernetes', client, watchTimeoutSeconds: 30, retryMs: 100, missingKindRetryMs: 1000, logger: silentLogger });
     const sink: SourceSink = { append: () => assert.fail('nothing may be appended'), known: () => new Map(), logger: silentLogger };
     await assert.rejects(source.start(sink), (err: Error & { code?: string; status?: number }) => {
       assert.equal(err.code, 'KUBERNETES_API_FAILED');

@@ -127,10 +127,18 @@ export interface Applied {
 export class ClusterState {
   readonly desired = new Map<string, Held>();
 
-  /** An object was added or modified. */
-  upsert(kind: WatchedKind, obj: unknown): Applied {
+  /**
+   * An object was added or modified. An invalid one keeps its id's last good version: the one held, else
+   * the one in `fallback` (what the log holds, for the first list after a restart).
+   */
+  upsert(kind: WatchedKind, obj: unknown, fallback?: ReadonlyMap<string, Held>): Applied {
     const n = normalizeObject(kind, obj);
-    if (!n.ok) return { touched: [], rejected: [n.error] };
+    if (!n.ok) {
+      const kept = n.id === null || this.desired.has(n.id) ? undefined : fallback?.get(n.id);
+      if (kept === undefined || n.id === null) return { touched: [], rejected: [n.error] };
+      this.desired.set(n.id, kept);
+      return { touched: [n.id], rejected: [n.error] };
+    }
     const id = idOf(n.resource);
     this.desired.set(id, n.resource);
     return { touched: [id], rejected: [] };
