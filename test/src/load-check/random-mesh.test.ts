@@ -30,18 +30,21 @@ describe('random meshes through both adapters and the Envoy checker', () => {
     assert.deepEqual(result.violations, []);
   });
 
-  it('the check can fail: an adapter serving no RouteConfigurations is caught, shrunk to a small mesh and printed', async () => {
-    // Every Envoy proxy loses its routes, as if RDS were broken: every HTTP chain then names an unserved route.
+  it('the check can fail: adapters serving no routes (Envoy) and no clusters (gRPC) are caught, shrunk to a small mesh and printed', async () => {
+    // As if RDS were broken for Envoy (every HTTP chain names an unserved route) and CDS for gRPC (every
+    // route names an unserved cluster).
     const broken = (file: Parameters<typeof translateMesh>[0], label: string): ReturnType<typeof translateMesh> =>
-      translateMesh(file, label).map((p) => (p.adapter === 'envoy' ? { ...p, input: { ...p.input, routes: [] } } : p));
+      translateMesh(file, label).map((p) => ({ ...p, input: p.adapter === 'envoy' ? { ...p.input, routes: [] } : { ...p.input, clusters: [] } }));
     const result = await checkRandomMeshes({ runs: 20, seed: SEED, translate: broken });
     const cx = result.counterexample;
-    assert.ok(cx !== undefined, 'no counterexample for an adapter that serves no routes');
-    assert.ok(result.violations.every((v) => v.rule === 'rds-served'), 'only rds-served');
-    assert.ok(cx.violations.length > 0 && cx.violations.every((v) => v.rule === 'rds-served' && v.proxy.includes('/envoy/')));
-    // Shrunk: one workload and one service are enough to have an HTTP chain.
+    assert.ok(cx !== undefined, 'no counterexample for adapters that serve no routes or clusters');
+    const rules = (adapter: string): Set<string> => new Set(result.violations.filter((v) => v.proxy.includes(`/${adapter}/`)).map((v) => v.rule));
+    assert.deepEqual([...rules('envoy')], ['rds-served']);
+    assert.deepEqual([...rules('grpc')], ['cds-served']);
+    assert.ok(cx.violations.length > 0 && cx.violations.every((v) => v.rule === 'rds-served' || v.rule === 'cds-served'), cx.message);
+    // Shrunk: one workload and one service are enough to have an HTTP chain and a route.
     assert.equal(cx.plan.workloads.length, 1, cx.message);
     assert.equal(cx.plan.services.length, 1, cx.message);
-    assert.match(cx.message, /kind: Service[\s\S]*\[rds-served\][\s\S]*reproduce: fc\.check over randomMesh with \{ seed: \d+, path: "/);
+    assert.match(cx.message, /kind: Service[\s\S]*\[(rds|cds)-served\][\s\S]*reproduce: fc\.check over randomMesh with \{ seed: \d+, path: "/);
   });
 });
