@@ -111,3 +111,15 @@ export function admissionResponse(uid: string, patch: readonly JsonPatchOperatio
     },
   };
 }
+
+/**
+ * The response review refusing the object: the API server fails the create with `admission webhook "..."
+ * denied the request: <message>`, whatever the webhook's failurePolicy (the pod is wrong, not the webhook).
+ */
+export function admissionDenied(uid: string, message: string, code = 400): Record<string, unknown> {
+  return {
+    apiVersion: ADMISSION_API_VERSION,
+    kind: 'AdmissionReview',
+    response: { uid, allowed: false, status: { status: 'Failure', code, reason: 'Invalid', message } },
+  };
+}

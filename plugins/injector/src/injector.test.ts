@@ -26,7 +26,8 @@ import {
 import { AdmissionReviewError, type AdmissionRequest } from './admission.js';
 import { validateInjectorConfig } from './config.js';
 import { SidecarInjector } from './injector.js';
-import { InjectorKubeError, type InjectorKube } from './kube.js';
+import { KubernetesApiError } from '@weft/kube-client';
+import { type InjectorKube } from './cluster.js';
 import { InjectorSource } from './source.js';
 import { DEFAULT_INJECTION_OPTIONS } from './patch.js';
 import { WebhookServer } from './server.js';
@@ -98,7 +99,11 @@ describe('SidecarInjector', () => {
     envoy = loaded.envoy!;
   });
 
-  function make(fail?: Error, validityMs?: number): { injector: SidecarInjector; secrets: Record<string, unknown>[]; logger: ReturnType<typeof captureLogger>; issued: () => number } {
+  function make(
+    fail?: Error,
+    validityMs?: number,
+    meshConfig?: () => Promise<unknown>,
+  ): { injector: SidecarInjector; secrets: Record<string, unknown>[]; logger: ReturnType<typeof captureLogger>; issued: () => number } {
     const secrets: Record<string, unknown>[] = [];
     let issued = 0;
     const issuer = { name: ca.name, trustBundle: () => ca.trustBundle(), issue: (r: Parameters<CertificateIssuer['issue']>[0]) => (issued++, ca.issue(r)) };
@@ -119,6 +124,7 @@ describe('SidecarInjector', () => {
       logger,
       uuid: () => '0f0f0f0f-0000-4000-8000-000000000001',
       ...(validityMs === undefined ? {} : { proxyCertificateValidityMs: validityMs }),
+      ...(meshConfig === undefined ? {} : { meshConfig }),
     });
     return { injector, secrets, logger, issued: () => issued };
   }
@@ -158,8 +164,73 @@ describe('SidecarInjector', () => {
     await assert.rejects(injector.admit(request({ object: { spec: { containers: 'app' } } })), /spec\.containers is missing/);
   });
 
+  const probed = (): Record<string, unknown> => ({
+    metadata: { name: 'web', annotations: { 'openservicemesh.io/outbound-port-exclusion-list': '6379' } },
+    spec: {
+      serviceAccountName: 'web',
+      containers: [
+        { name: 'app', image: 'x', livenessProbe: { httpGet: { path: '/healthz', port: 8080 } }, readinessProbe: { tcpSocket: { port: 8080 } } },
+      ],
+    },
+  });
+
+  it('rewrites the probes, puts the originals in the bootstrap, and applies the MeshConfig and annotation exclusions', async () => {
+    let asked = 0;
+    const meshConfig = async (): Promise<unknown> => (asked++, { spec: { traffic: { outboundIPRangeExclusionList: ['169.254.169.254/32'] } } });
+    const { injector, secrets } = make(undefined, undefined, meshConfig);
+    const { review } = await injector.admit(request({ object: probed() }));
+    assert.equal(asked, 1);
+    const response = review['response'] as { allowed: boolean; patch: string };
+    const ops = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as { op: string; path: string; value: Record<string, unknown> }[];
+    assert.deepEqual(ops.map((o) => `${o.op} ${o.path}`), [
+      'add /metadata/labels',
+      'replace /spec/containers/0/livenessProbe',
+      'replace /spec/containers/0/readinessProbe',
+      'add /spec/initContainers',
+      'add /spec/containers/-',
+      'add /spec/containers/-',
+      'add /spec/volumes',
+    ]);
+    assert.deepEqual(ops[1]!.value, { httpGet: { path: '/osm-liveness-probe/app', port: 15901 } });
+    assert.deepEqual(ops[2]!.value, { httpGet: { path: '/osm-healthcheck', port: 15904, httpHeaders: [{ name: 'Original-Tcp-Port', value: '8080' }] } });
+    const script = JSON.stringify(ops[3]!.value);
+    assert.match(script, /-A OSM_PROXY_OUTBOUND -d 169.254.169.254\/32 -j RETURN/);
+    assert.match(script, /--dports 6379 -j RETURN/);
+    assert.equal((ops[4]!.value as { name: string }).name, 'osm-healthcheck');
+    const bootstrap = JSON.parse((secrets[0] as { stringData: Record<string, string> }).stringData['bootstrap.json']!) as { staticResources: { listeners: { name: string }[]; clusters: { name: string }[] } };
+    assert.deepEqual(bootstrap.staticResources.listeners.map((l) => l.name), ['liveness_listener']);
+    assert.deepEqual(bootstrap.staticResources.clusters.map((c) => c.name), ['osm-controller', 'app_liveness_cluster']);
+  });
+
+  it('a bad exclusion annotation or MeshConfig list refuses the pod (allowed: false, the field named), dry run too, with no certificate or Secret', async () => {
+    for (const dryRun of [false, true]) {
+      const { injector, secrets, issued, logger } = make();
+      const pod = probed();
+      (pod['metadata'] as { annotations: Record<string, string> }).annotations['openservicemesh.io/outbound-ip-range-exclusion-list'] = '10.0.0.0/8,10.1.2.3';
+      const response = (await injector.admit(request({ object: pod, dryRun }))).review['response'] as { allowed: boolean; status: { code: number; message: string } };
+      assert.equal(response.allowed, false);
+      assert.equal(response.status.code, 400);
+      assert.match(response.status.message, /^the sidecar injector cannot inject this pod: metadata\.annotations\[openservicemesh\.io\/outbound-ip-range-exclusion-list\]: "10\.1\.2\.3" is not an IP range/);
+      assert.equal(secrets.length, 0);
+      assert.equal(issued(), 0);
+      assert.ok(logger.records.some((r) => r.msg === 'pod refused'));
+    }
+    const { injector } = make(undefined, undefined, async () => ({ spec: { traffic: { outboundPortExclusionList: [0] } } }));
+    const response = (await injector.admit(request())).review['response'] as { allowed: boolean; status: { message: string } };
+    assert.equal(response.allowed, false);
+    assert.match(response.status.message, /MeshConfig spec\.traffic\.outboundPortExclusionList: "0" is not a port/);
+  });
+
+  it('a failed MeshConfig read fails the admission (the webhook failurePolicy decides)', async () => {
+    const { injector, secrets } = make(undefined, undefined, async () => {
+      throw new KubernetesApiError('GET meshconfigs: HTTP 403: forbidden', 403);
+    });
+    await assert.rejects(injector.admit(request()), /meshconfigs: HTTP 403/);
+    assert.equal(secrets.length, 0);
+  });
+
   it('a failed Secret write fails the admission (the webhook failurePolicy decides)', async () => {
-    const { injector } = make(new InjectorKubeError('POST secrets: HTTP 403: forbidden', 403));
+    const { injector } = make(new KubernetesApiError('POST secrets: HTTP 403: forbidden', 403));
     await assert.rejects(injector.admit(request()), /HTTP 403/);
   });
 });

@@ -12,9 +12,20 @@ import {
   type ProxyAdapter,
   type ProxyIdentity,
 } from '@weft/core';
-import { admissionResponse, checkPod, type AdmissionRequest } from './admission.js';
-import type { InjectorKube } from './kube.js';
-import { buildPodPatch, buildProxySecret, injectionDecision, metaOf, proxySecretName, proxyTlsFiles, type InjectionOptions } from './patch.js';
+import { admissionDenied, admissionResponse, checkPod, type AdmissionRequest } from './admission.js';
+import type { InjectorKube } from './cluster.js';
+import {
+  buildProxySecret,
+  injectionDecision,
+  meshConfigExclusions,
+  metaOf,
+  planPodInjection,
+  PodInjectionError,
+  proxySecretName,
+  proxyTlsFiles,
+  type InjectionOptions,
+  type PodInjection,
+} from './patch.js';
 
 export interface SidecarInjectorOptions {
   readonly injection: InjectionOptions;
@@ -28,6 +39,11 @@ export interface SidecarInjectorOptions {
   readonly logger: Logger;
   /** Validity of proxy bootstrap certificates; the issuer's default when absent. */
   readonly proxyCertificateValidityMs?: number;
+  /**
+   * The mesh's MeshConfig as the API server has it (its spec.traffic exclusion lists apply to every pod), or
+   * undefined when there is none. Asked at each injection; absent: no global exclusions.
+   */
+  readonly meshConfig?: () => Promise<unknown>;
   /** For tests; crypto.randomUUID otherwise. */
   readonly uuid?: () => string;
 }
@@ -68,12 +84,21 @@ export class SidecarInjector {
     const sa = named ?? 'default';
     const proxy: ProxyIdentity = { uuid, kind: o.adapter.kind, serviceAccount: sa, namespace: request.namespace, trustDomain: o.trustDomain };
     const server: BootstrapServer = { host: o.xds.host, port: o.xds.port, tls: proxyTlsFiles(o.injection) };
-    // The adapter's presence of bootstrap() is checked when the injector starts.
-    const bootstrap = (o.adapter.bootstrap as NonNullable<ProxyAdapter['bootstrap']>).call(o.adapter, proxy, server);
-    const patch = buildPodPatch(pod, uuid, o.injection);
+    let plan: PodInjection;
+    try {
+      plan = planPodInjection(pod, uuid, o.injection, meshConfigExclusions(o.meshConfig === undefined ? undefined : await o.meshConfig()));
+    } catch (err) {
+      if (!(err instanceof PodInjectionError)) throw err;
+      o.logger.info('pod refused', { namespace: request.namespace, pod: podName, field: err.field, reason: err.message });
+      return { review: admissionDenied(request.uid, `the sidecar injector cannot inject this pod: ${err.message}`) };
+    }
+    const { patch, warnings } = plan;
+    // The adapter's presence of bootstrap() is checked when the injector starts. The original probes go into
+    // the bootstrap (OSM's static probe listeners): they are fixed for the pod's life, as its spec is.
+    const bootstrap = (o.adapter.bootstrap as NonNullable<ProxyAdapter['bootstrap']>).call(o.adapter, proxy, server, { healthProbes: plan.healthProbes });
 
     // A dry run must have no side effects (sideEffects: NoneOnDryRun): no certificate, no Secret.
-    if (request.dryRun) return { review: admissionResponse(request.uid, patch), uuid };
+    if (request.dryRun) return { review: admissionResponse(request.uid, patch, warnings), uuid };
 
     const cert = await o.issuer.issue(proxyCertificateRequest(proxy, {
         trustDomain: o.trustDomain,
@@ -97,7 +122,7 @@ export class SidecarInjector {
       secret: proxySecretName(uuid),
       certificate: { fingerprint: cert.fingerprint, serial: cert.serial, notAfter: cert.notAfter.toISOString() },
     });
-    return { review: admissionResponse(request.uid, patch), uuid };
+    return { review: admissionResponse(request.uid, patch, warnings), uuid };
   }
 }
 
