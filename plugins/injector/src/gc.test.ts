@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { captureLogger, MONITORED_BY_LABEL, PROXY_UUID_LABEL } from '@weft/core';
 import { validateInjectorConfig } from './config.js';
 import { injectorSecretUuid, SecretCollector } from './gc.js';
-import { InjectorKubeError, type InjectorKube, type MetadataCollection, type ObjectMetadata, type WatchEvent } from './kube.js';
+import { KubernetesApiError } from '@weft/kube-client';
+import { type InjectorKube, type MetadataCollection, type ObjectMetadata, type WatchEvent } from './cluster.js';
 
 const MESH = 'osm';
 const NOW = Date.parse('2026-01-01T12:00:00Z');
@@ -24,7 +25,7 @@ const pod = (namespace: string, name: string, uuid: string): ObjectMetadata => o
 interface Watch {
   readonly resourceVersion: string;
   readonly onEvent: (e: WatchEvent) => void;
-  readonly onDone: (err?: InjectorKubeError) => void;
+  readonly onDone: (err?: KubernetesApiError) => void;
   stopped: boolean;
 }
 
@@ -40,14 +41,14 @@ class FakeKube implements Pick<InjectorKube, 'listMetadata' | 'watchPods' | 'del
   async listMetadata(collection: MetadataCollection, labelSelector: string): Promise<{ items: ObjectMetadata[]; resourceVersion: string }> {
     if (this.failLists > 0) {
       this.failLists--;
-      throw new InjectorKubeError(`GET /api/v1/${collection}: HTTP 403: forbidden`, 403);
+      throw new KubernetesApiError(`GET /api/v1/${collection}: HTTP 403: forbidden`, 403);
     }
     const terms = labelSelector.split(',').map((t) => t.split('=') as [string, string?]);
     const items = (collection === 'pods' ? this.pods : this.secrets).filter((o) => terms.every(([k, v]) => (v === undefined ? k in o.labels : o.labels[k] === v)));
     return { items, resourceVersion: String(++uids) };
   }
 
-  watchPods(_selector: string, resourceVersion: string, _timeout: number, onEvent: (e: WatchEvent) => void, onDone: (err?: InjectorKubeError) => void): { stop(): void } {
+  watchPods(_selector: string, resourceVersion: string, _timeout: number, onEvent: (e: WatchEvent) => void, onDone: (err?: KubernetesApiError) => void): { stop(): void } {
     const w: Watch = { resourceVersion, onEvent, onDone, stopped: false };
     this.watches.push(w);
     return { stop: () => void (w.stopped = true) };
@@ -56,7 +57,7 @@ class FakeKube implements Pick<InjectorKube, 'listMetadata' | 'watchPods' | 'del
   async deleteSecret(namespace: string, name: string, uid: string): Promise<boolean> {
     if (this.failDeletes > 0) {
       this.failDeletes--;
-      throw new InjectorKubeError(`DELETE .../secrets/${name}: HTTP 500: etcd unavailable`, 500);
+      throw new KubernetesApiError(`DELETE .../secrets/${name}: HTTP 500: etcd unavailable`, 500);
     }
     const before = this.secrets.length;
     this.secrets = this.secrets.filter((s) => !(s.namespace === namespace && s.name === name && s.uid === uid));
@@ -181,13 +182,13 @@ describe('SecretCollector', () => {
       await until(() => kube.watches.length === 1, 'the watch');
       kube.pods = [pod('a', 'web-2', 'u2')];
       kube.failLists = 1;
-      kube.watches[0]!.onDone(new InjectorKubeError('too old resource version', 410));
+      kube.watches[0]!.onDone(new KubernetesApiError('too old resource version', 410));
       await until(() => kube.watches.length === 2, 'the watch after the relist');
       await until(() => kube.deleted.includes('a/envoy-bootstrap-config-u1'), 'the Secret of the pod gone during the gap');
       assert.deepEqual(kube.secrets.map((s) => s.name), ['envoy-bootstrap-config-u2']);
       assert.ok(logger.records.some((r) => r.level === 'error' && r.msg.startsWith('listing injected pods failed')), 'the failed relist is logged');
       // Another watch failure: resumed after retryMs, from where it was.
-      kube.watches[1]!.onDone(new InjectorKubeError('connection reset', null));
+      kube.watches[1]!.onDone(new KubernetesApiError('connection reset', null));
       await until(() => kube.watches.length === 3, 'the watch resumed after a failure');
     } finally {
       await c.stop();

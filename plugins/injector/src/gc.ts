@@ -7,7 +7,8 @@
  * Failures are logged and left to the next sweep; nothing here throws into Weft.
  */
 import { MONITORED_BY_LABEL, PROXY_UUID_LABEL, type Logger } from '@weft/core';
-import type { InjectorKube, InjectorKubeError, ObjectMetadata, WatchEvent, WatchHandle } from './kube.js';
+import type { KubernetesApiError } from '@weft/kube-client';
+import type { InjectorKube, ObjectMetadata, WatchEvent, WatchHandle } from './cluster.js';
 import { proxySecretName } from './patch.js';
 
 export interface SecretCollectorOptions {
@@ -197,7 +198,7 @@ export class SecretCollector {
       this.resourceVersion,
       this.options.watchTimeoutSeconds ?? 300,
       (event) => this.onEvent(event),
-      (err?: InjectorKubeError) => {
+      (err?: KubernetesApiError) => {
         if (this.watch !== handle) return;
         this.watch = undefined;
         if (err === undefined) this.startWatch();

@@ -42,17 +42,17 @@ export {
   type WebhookRegistration,
 } from './patch.js';
 export { SidecarInjector, type Admitted, type SidecarInjectorOptions } from './injector.js';
+export { KubernetesApiError } from '@weft/kube-client';
 export {
+  ClusterKube,
   connectInjectorKube,
-  InjectorKubeError,
   type InjectorKube,
-  type InjectorKubeOptions,
   type MetadataCollection,
   type MetadataList,
   type ObjectMetadata,
   type WatchEvent,
   type WatchHandle,
-} from './kube.js';
+} from './cluster.js';
 export { injectorSecretUuid, SecretCollector, type SecretCollectorOptions, type SweepResult } from './gc.js';
 export { WebhookServer, type ServingCertificate, type WebhookServerOptions } from './server.js';
 export { InjectorSource, servingNames, type InjectorSourceOptions } from './source.js';

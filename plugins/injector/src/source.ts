@@ -18,7 +18,9 @@ import {
 import type { InjectorConfig } from './config.js';
 import { SecretCollector, type SweepResult } from './gc.js';
 import { SidecarInjector } from './injector.js';
-import { connectInjectorKube, type InjectorKube } from './kube.js';
+import { connectKubernetes } from '@weft/kube-client';
+import { connectInjectorKube, type InjectorKube } from './cluster.js';
+import { meshConfigReader } from './meshconfig.js';
 import { buildWebhookConfiguration, DEFAULT_INJECTION_OPTIONS, type InjectionOptions, type WebhookRegistration } from './patch.js';
 import { WebhookServer } from './server.js';
 
@@ -29,6 +31,8 @@ export interface InjectorSourceOptions {
   readonly logger: Logger;
   /** For tests: an API client instead of one from the kubeconfig. */
   readonly kube?: InjectorKube;
+  /** For tests: the MeshConfig reader; by default the cluster's MeshConfig is listed (none with a test `kube`). */
+  readonly meshConfig?: () => Promise<unknown>;
 }
 
 function resolveAll<T>(container: DependencyContainer, token: string): T[] {
@@ -78,7 +82,9 @@ export class InjectorSource implements ResourceSource {
           'add @weft/plugin-envoy to plugins or set proxyKind',
       );
     }
-    const kube = this.options.kube ?? (await connectInjectorKube({ ...(config.kubeconfig === undefined ? {} : { kubeconfig: config.kubeconfig }), ...(config.context === undefined ? {} : { context: config.context }) }));
+    const connect = { ...(config.kubeconfig === undefined ? {} : { kubeconfig: config.kubeconfig }), ...(config.context === undefined ? {} : { context: config.context }) };
+    const kube = this.options.kube ?? (await connectInjectorKube(connect));
+    const meshConfig = this.options.meshConfig ?? (this.options.kube === undefined ? meshConfigReader(await connectKubernetes(connect)) : undefined);
     const injection: InjectionOptions = {
       ...DEFAULT_INJECTION_OPTIONS,
       meshName: config.meshName,
@@ -88,6 +94,7 @@ export class InjectorSource implements ResourceSource {
       adsPort: config.xds.port,
     };
     const injector = new SidecarInjector({ injection, kube, issuer, adapter, trustDomain: this.options.trustDomain, xds: config.xds, logger,
+      ...(meshConfig === undefined ? {} : { meshConfig }),
       ...(config.proxyCertificateValidityMs === undefined ? {} : { proxyCertificateValidityMs: config.proxyCertificateValidityMs }),
     });
 

@@ -60,6 +60,14 @@ export interface ConnectOptions {
   readonly context?: string;
 }
 
+export interface WatchOptions {
+  readonly resourceVersion: string;
+  readonly timeoutSeconds: number;
+  readonly labelSelector?: string;
+  /** Watch PartialObjectMetadata: bodies never reach Weft. */
+  readonly metadataOnly?: boolean;
+}
+
 const PAGE = 500;
 
 interface Page {
@@ -146,6 +154,52 @@ export class KubeClient {
     return { items, resourceVersion };
   }
 
+  /**
+   * One watch of a collection from a resourceVersion, with bookmarks and the server's timeout. `onDone` is
+   * called once: null when the server ended the watch (resume from the last resourceVersion), an error when
+   * it failed (status 410: the resourceVersion expired, list again). Prefer `informer`, which does all that.
+   */
+  async watch(
+    type: ResourceType,
+    options: WatchOptions,
+    onEvent: (type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK', obj: KubeObject) => void,
+    onDone: (err: KubernetesApiError | null) => void,
+  ): Promise<{ stop(): void }> {
+    const path = collectionPath(type);
+    const where = `watch ${this.server}${path}`;
+    const watcher = new this.k8s.Watch(options.metadataOnly === true ? metadataOnlyConfig(this.kubeConfig) : this.kubeConfig);
+    let failure: KubernetesApiError | undefined;
+    let stopped = false;
+    const controller = await watcher.watch(
+      path,
+      {
+        resourceVersion: options.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: options.timeoutSeconds,
+        ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
+      },
+      (phase, obj) => {
+        if (stopped || failure !== undefined) return;
+        if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' || phase === 'BOOKMARK') onEvent(phase, obj as KubeObject);
+        else if (phase === 'ERROR') {
+          const status = obj as { code?: unknown; message?: unknown };
+          failure = new KubernetesApiError(`${where}: ${String(status.message ?? 'ERROR event')}`, typeof status.code === 'number' ? status.code : null);
+        }
+      },
+      (err) => {
+        if (stopped) return;
+        stopped = true;
+        onDone(err === null || err === undefined ? (failure ?? null) : toKubernetesApiError(where, err));
+      },
+    );
+    return {
+      stop: () => {
+        stopped = true;
+        controller.abort();
+      },
+    };
+  }
+
   /** An informer over a collection: list, watch, resume, relist on 410 Gone, retry after failures. */
   informer(type: ResourceType, options: InformerOptions, handlers: InformerHandlers): ResourceInformer {
     return new ResourceInformer(this, type, options, handlers);
@@ -188,4 +242,20 @@ export class KubeClient {
     // The models hold Dates and rename `continue`; JSON gives back the wire form (no model of these kinds renames another field).
     return JSON.parse(JSON.stringify(typed)) as Page;
   }
+}
+
+/**
+ * The kubeconfig seen through a delegate whose requests ask for PartialObjectMetadata: client-node's Watch
+ * takes its headers from the kubeconfig, and has no other way to be given an Accept header.
+ */
+export function metadataOnlyConfig(kc: K8s.KubeConfig): K8s.KubeConfig {
+  const delegate = Object.create(kc) as K8s.KubeConfig;
+  delegate.applyToFetchOptions = async (opts) => {
+    const init = await kc.applyToFetchOptions(opts);
+    const headers = init.headers as { set?: (k: string, v: string) => void } | Record<string, string> | undefined;
+    if (headers !== undefined && typeof headers.set === 'function') headers.set('Accept', METADATA_WATCH_ACCEPT);
+    else init.headers = { ...(headers as Record<string, string> | undefined), Accept: METADATA_WATCH_ACCEPT };
+    return init;
+  };
+  return delegate;
 }

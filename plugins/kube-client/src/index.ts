@@ -13,6 +13,7 @@ export {
   type ListOptions,
   type ObjectList,
   type ResourceType,
+  type WatchOptions,
 } from './client.js';
 export { isRetriableStatus, KubernetesApiError, toKubernetesApiError } from './errors.js';
 export { ResourceInformer, type InformerHandlers, type InformerOptions } from './informer.js';

@@ -9,7 +9,7 @@
  */
 import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { KubernetesApiError, toKubernetesApiError } from './errors.js';
-import { collectionPath, METADATA_WATCH_ACCEPT, type KubeClient, type KubeObject, type ResourceType } from './client.js';
+import { collectionPath, metadataOnlyConfig, type KubeClient, type KubeObject, type ResourceType } from './client.js';
 
 export interface InformerOptions {
   readonly labelSelector?: string;
@@ -200,20 +200,4 @@ export class ResourceInformer {
       if (!this.stopped) void this.listWatch.start();
     }, ms);
   }
-}
-
-/**
- * The kubeconfig seen through a delegate whose requests ask for PartialObjectMetadata: client-node's Watch
- * takes its headers from the kubeconfig, and has no other way to be given an Accept header.
- */
-function metadataOnlyConfig(kc: K8s.KubeConfig): K8s.KubeConfig {
-  const delegate = Object.create(kc) as K8s.KubeConfig;
-  delegate.applyToFetchOptions = async (opts) => {
-    const init = await kc.applyToFetchOptions(opts);
-    const headers = init.headers as { set?: (k: string, v: string) => void } | Record<string, string> | undefined;
-    if (headers !== undefined && typeof headers.set === 'function') headers.set('Accept', METADATA_WATCH_ACCEPT);
-    else init.headers = { ...(headers as Record<string, string> | undefined), Accept: METADATA_WATCH_ACCEPT };
-    return init;
-  };
-  return delegate;
 }
