@@ -21,6 +21,8 @@ import type { LogBatch, MeshEvent } from '../log/types.js';
 import type {
   AnyResource,
   Egress,
+  EndpointPort,
+  Endpoints,
   IngressBackend,
   Namespace,
   ResourceKind,
@@ -68,7 +70,10 @@ test('selector indexes: workloads, services and identities follow services and w
       'i:servicesByServiceAccount/shop/web-sa2',
       'i:servicesByWorkload/shop/web-2',
       'i:workloadsByService/shop/web-v2',
+      // web-v2's Endpoints are derived from its pods (no Endpoints resource): web-2 left them.
+      'k:Endpoints',
       'k:Workload',
+      'r:Endpoints/shop/web-v2',
       'r:Workload/shop/web-2',
     ],
   );
@@ -301,24 +306,50 @@ type Draft = { op: 'upsert'; kind: ResourceKind; body: AnyResource } | { op: 'de
 
 const identity = (ns: string) => fc.constantFrom(...SAS).map((name) => ({ kind: 'ServiceAccount' as const, name, namespace: ns }));
 
-const bodyArb: fc.Arbitrary<{ kind: ResourceKind; body: AnyResource }> = fc
+type BodyDraft = { kind: ResourceKind; body: AnyResource };
+
+/** A service whose target port is a number or a name (the pods' container port is named http). */
+const serviceArb = (ns: string, name: string): fc.Arbitrary<BodyDraft> =>
+  fc
+    .record({ selector: fc.option(labelsArb, { nil: null }), target: fc.constantFrom<number | string>(80, 8080, 'http', 'web') })
+    .map(({ selector, target }) => {
+      const base = serviceBody(ns, name, selector);
+      const ports = base.ports.map((p) => ({ ...p, targetPort: target }));
+      return { kind: 'Service' as ResourceKind, body: { ...base, ports } as Service };
+    });
+
+const workloadArb = (ns: string, name: string): fc.Arbitrary<BodyDraft> =>
+  fc
+    .record({
+      labels: labelsArb,
+      sa: fc.constantFrom(...SAS),
+      uuid: fc.constantFrom(null, 'u1', 'u2'),
+      ready: fc.boolean(),
+      ip: fc.constantFrom('10.0.0.1', '10.0.0.2', null),
+      port: fc.constantFrom(80, 8080),
+    })
+    .map(({ labels, sa, uuid, ready, ip, port }) => {
+      const w = workloadBody(ns, name, labels, sa, { proxyUuid: uuid, ready, ip: ip ?? '' });
+      const body: Workload = { ...w, ips: ip === null ? [] : w.ips, ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }] };
+      return { kind: 'Workload' as ResourceKind, body };
+    });
+
+const endpointsArb = (ns: string, name: string): fc.Arbitrary<BodyDraft> =>
+  fc.constantFrom('10.9.0.1', '10.9.0.2').map((ip) => ({
+    kind: 'Endpoints' as ResourceKind,
+    body: {
+      meta: meta(ns, name),
+      subsets: [{ addresses: [{ ip, workload: null }], ports: [{ name: 'http', port: 80, protocol: 'TCP', appProtocol: null }] }],
+    } as Endpoints,
+  }));
+
+const bodyArb: fc.Arbitrary<BodyDraft> = fc
   .tuple(fc.constantFrom(...NS), fc.constantFrom(...NAMES))
   .chain(([ns, name]) =>
     fc.oneof(
-      fc
-        .option(labelsArb, { nil: null })
-        .map((selector) => ({ kind: 'Service' as ResourceKind, body: { ...serviceBody(ns, name, selector) } as Service })),
-      fc
-        .record({
-          labels: labelsArb,
-          sa: fc.constantFrom(...SAS),
-          uuid: fc.constantFrom(null, 'u1', 'u2'),
-          ready: fc.boolean(),
-        })
-        .map(({ labels, sa, uuid, ready }) => ({
-          kind: 'Workload' as ResourceKind,
-          body: workloadBody(ns, name, labels, sa, { proxyUuid: uuid, ready }) as Workload,
-        })),
+      serviceArb(ns, name),
+      workloadArb(ns, name),
+      endpointsArb(ns, name),
       fc.constantFrom(null, 'osm').map((m) => ({ kind: 'Namespace' as ResourceKind, body: namespaceBody(ns, m) as Namespace })),
       fc.record({ dest: fc.constantFrom(...SAS), srcs: fc.array(fc.constantFrom(...SAS), { maxLength: 3 }) }).map(({ dest, srcs }) => ({
         kind: 'TrafficTarget' as ResourceKind,
@@ -358,6 +389,7 @@ const bodyArb: fc.Arbitrary<{ kind: ResourceKind; body: AnyResource }> = fc
 const KINDS_USED: readonly ResourceKind[] = [
   'Service',
   'Workload',
+  'Endpoints',
   'Namespace',
   'TrafficTarget',
   'TrafficSplit',
@@ -378,6 +410,27 @@ const draftArb: fc.Arbitrary<Draft> = fc.oneof(
 
 const batchesArb = fc.array(fc.array(draftArb, { minLength: 0, maxLength: 6 }), { minLength: 1, maxLength: 12 });
 
+/**
+ * Only what derived Endpoints depend on, in one namespace with two names: the same pods and services are
+ * written again and again, so a pod stays selected while its readiness, IP or port changes.
+ */
+const podsDraftArb: fc.Arbitrary<Draft> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: fc
+      .constantFrom('x', 'y')
+      .chain((name) => fc.oneof({ weight: 1, arbitrary: serviceArb('a', name) }, { weight: 3, arbitrary: workloadArb('a', name) }, { weight: 1, arbitrary: endpointsArb('a', name) }))
+      .map(({ kind, body }) => ({ op: 'upsert' as const, kind, body })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom<ResourceKind>('Service', 'Workload', 'Endpoints'), fc.constantFrom('x', 'y'))
+      .map(([kind, name]): Draft => ({ op: 'delete', kind, key: `a/${name}` })),
+  },
+);
+const podsBatchesArb = fc.array(fc.array(podsDraftArb, { minLength: 0, maxLength: 4 }), { minLength: 1, maxLength: 12 });
+
 function toBatches(drafts: readonly (readonly Draft[])[]): LogBatch[] {
   let offset = 0;
   return drafts.map((events) => ({
@@ -391,11 +444,67 @@ function toBatches(drafts: readonly (readonly Draft[])[]): LogBatch[] {
   }));
 }
 
-/** State as a plain map "Kind/key" -> canonical JSON of the body. */
+/**
+ * State as a plain map "Kind/key" -> canonical JSON of the body, Endpoints as readers see them: the resource
+ * on the log, else those the endpoint controller would make (bruteForceEndpoints).
+ */
 function stateOf(c: Catalog): Map<string, string> {
   const m = new Map<string, string>();
-  for (const r of c.snapshot().resources) m.set(`${r.kind}/${r.key}`, canonicalJsonOf(r.body));
+  const resources = c.snapshot().resources;
+  for (const r of resources) m.set(`${r.kind}/${r.key}`, canonicalJsonOf(r.body));
+  for (const [k, e] of bruteForceEndpoints(resources)) if (!m.has(`Endpoints/${k}`)) m.set(`Endpoints/${k}`, canonicalJsonOf(e));
   return m;
+}
+
+/**
+ * Endpoints derived from the pods, recomputed from scratch and written independently of endpoints.ts:
+ * per service with a selector, every selected ready pod with an IP, with the service ports it resolves
+ * (a number as given, a name through the pod's container port of that name and protocol).
+ */
+function bruteForceEndpoints(resources: readonly { kind: ResourceKind; key: string; body: unknown }[]): Map<string, Endpoints> {
+  const out = new Map<string, Endpoints>();
+  const workloads = resources.filter((r) => r.kind === 'Workload').map((r) => [r.key, r.body as Workload] as const);
+  for (const r of resources) {
+    if (r.kind !== 'Service') continue;
+    const s = r.body as Service;
+    if (s.selector === null || Object.keys(s.selector).length === 0) continue;
+    const bySig = new Map<string, { ports: EndpointPort[]; addresses: { ip: string; workload: string }[] }>();
+    for (const [wk, w] of workloads) {
+      const selected = w.meta.namespace === s.meta.namespace && Object.entries(s.selector).every(([lk, lv]) => w.meta.labels[lk] === lv);
+      if (!selected || !w.ready || w.ips.length === 0) continue;
+      const ports = s.ports.flatMap((p): EndpointPort[] => {
+        const port = typeof p.targetPort === 'number' ? p.targetPort : w.ports.find((c) => c.name === p.targetPort && c.protocol === p.protocol)?.containerPort;
+        return port === undefined ? [] : [{ name: p.name, port, protocol: p.protocol, appProtocol: p.appProtocol }];
+      });
+      if (ports.length === 0 && s.ports.length > 0) continue;
+      const sig = JSON.stringify(ports);
+      const g = bySig.get(sig) ?? { ports, addresses: [] };
+      g.addresses.push({ ip: w.ips[0] as string, workload: wk });
+      bySig.set(sig, g);
+    }
+    const subsets = [...bySig.values()]
+      .map((g) => ({ ports: g.ports, addresses: g.addresses.sort((a, b) => (a.ip === b.ip ? (a.workload < b.workload ? -1 : 1) : a.ip < b.ip ? -1 : 1)) }))
+      .sort((a, b) => (a.ports.map((p) => p.port).join() < b.ports.map((p) => p.port).join() ? -1 : 1));
+    out.set(r.key, { meta: meta(s.meta.namespace, s.meta.name), subsets: subsets.map((g) => ({ addresses: g.addresses, ports: g.ports })) });
+  }
+  return out;
+}
+
+/** What the catalog gives readers under every Endpoints key, as canonical JSON. */
+function endpointsOf(c: Catalog): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const e of c.list('Endpoints')) {
+    const k = `${e.meta.namespace}/${e.meta.name}`;
+    m.set(k, canonicalJsonOf(e));
+    assert.equal(canonicalJsonOf(c.get('Endpoints', k)), m.get(k), `get and list agree on Endpoints ${k}`);
+  }
+  return m;
+}
+
+function wantEndpoints(c: Catalog): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of stateOf(c)) if (k.startsWith('Endpoints/')) m.set(k.slice('Endpoints/'.length), v);
+  return new Map([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 function add(m: Map<string, Set<string>>, index: IndexName, value: string, key: string): void {
@@ -495,9 +604,7 @@ function replay(batches: readonly LogBatch[], into = new Catalog()): Catalog {
   return into;
 }
 
-test('property: indexes equal a brute-force recomputation and change sets equal the brute-force diff', () => {
-  fc.assert(
-    fc.property(batchesArb, (drafts) => {
+function checkAgainstBruteForce(drafts: readonly (readonly Draft[])[]): void {
       const c = new Catalog();
       let s0 = stateOf(c);
       let i0 = indexesOf(c);
@@ -506,6 +613,7 @@ test('property: indexes equal a brute-force recomputation and change sets equal 
         const s1 = stateOf(c);
         const i1 = indexesOf(c);
         assert.deepEqual(i1, bruteForceIndexes(c));
+        assert.deepEqual(endpointsOf(c), wantEndpoints(c));
         assert.deepEqual(new Set(cs.keys), bruteForceDiff(s0, s1, i0, i1));
         for (const k of cs.keys) {
           if (k.startsWith('k:')) continue;
@@ -519,9 +627,14 @@ test('property: indexes equal a brute-force recomputation and change sets equal 
         s0 = s1;
         i0 = i1;
       }
-    }),
-    { numRuns: 150 },
-  );
+}
+
+test('property: indexes equal a brute-force recomputation and change sets equal the brute-force diff', () => {
+  fc.assert(fc.property(batchesArb, checkAgainstBruteForce), { numRuns: 150 });
+});
+
+test('property: derived Endpoints equal a brute-force recomputation as pods and services churn', () => {
+  fc.assert(fc.property(podsBatchesArb, checkAgainstBruteForce), { numRuns: 150 });
 });
 
 test('property: same events in the same order give equal snapshots; snapshot + tail equals full replay', () => {
@@ -537,6 +650,7 @@ test('property: same events in the same order give equal snapshots; snapshot + t
       const restored = replay(batches.slice(at), Catalog.fromSnapshot(wire));
       assert.deepEqual(restored.snapshot(), full.snapshot());
       assert.deepEqual(indexesOf(restored), indexesOf(full));
+      assert.deepEqual(endpointsOf(restored), endpointsOf(full));
       assert.equal(restored.lastOffset, full.lastOffset);
       for (const kind of KINDS_USED) assert.deepEqual(restored.list(kind), full.list(kind));
     }),
@@ -546,7 +660,7 @@ test('property: same events in the same order give equal snapshots; snapshot + t
 
 test('property: the start-up fold (last event per resource) equals a batch-by-batch replay, provenance of resources included', () => {
   fc.assert(
-    fc.property(batchesArb, batchesArb, (drafts, laterDrafts) => {
+    fc.property(fc.oneof(batchesArb, podsBatchesArb), fc.oneof(batchesArb, podsBatchesArb), (drafts, laterDrafts) => {
       const batches = toBatches(drafts);
       // From decoded events (any backend) and from encoded ones (bodies as canonical JSON bytes, the file log).
       for (const encoded of [false, true]) {
@@ -559,6 +673,7 @@ test('property: the start-up fold (last event per resource) equals a batch-by-ba
         const snap = got.snapshot();
         assert.deepEqual(snap.resources, want.resources);
         assert.deepEqual(indexesOf(got), indexesOf(full));
+        assert.deepEqual(endpointsOf(got), endpointsOf(full));
         assert.equal(got.lastOffset, full.lastOffset);
         assert.equal(fold.events, batches.reduce((n, b) => n + b.events.length, 0));
         // Resource provenance is exact; index entries start without any (compact.ts says why).
@@ -568,6 +683,7 @@ test('property: the start-up fold (last event per resource) equals a batch-by-ba
         for (const b of later) assert.deepEqual([...got.apply(b).keys].sort(), [...full.apply(b).keys].sort());
         assert.deepEqual(got.snapshot().resources, full.snapshot().resources);
         assert.deepEqual(indexesOf(got), indexesOf(full));
+        assert.deepEqual(endpointsOf(got), endpointsOf(full));
       }
     }),
     { numRuns: 150 },
@@ -600,6 +716,9 @@ test('a batch failing half-way is rolled back completely', () => {
   const before = c.snapshot();
   const entries = () => INDEX_NAMES.map((i) => c.entries(i));
   const indexesBefore = entries();
+  const endpointsBefore = endpointsOf(c);
+  const endpointsProv = c.provenance('r:Endpoints/a/s');
+  assert.ok(endpointsProv !== undefined);
   // Passes the shape check but cannot be hashed: the failure happens after earlier events were applied.
   const cyclic = workloadBody('a', 'loop', { app: 'x' }, 'sa') as Workload & { self?: unknown };
   cyclic.self = cyclic;
@@ -614,6 +733,8 @@ test('a batch failing half-way is rolled back completely', () => {
   );
   assert.deepEqual(c.snapshot(), before);
   assert.deepEqual(entries(), indexesBefore);
+  assert.deepEqual(endpointsOf(c), endpointsBefore);
+  assert.deepEqual(c.provenance('r:Endpoints/a/s'), endpointsProv);
   assert.deepEqual(c.list('Workload').map((w) => w.meta.name), ['w']);
   // And the catalog keeps working incrementally afterwards.
   const cs = c.apply(f.batch(f.delete('Workload', 'a/w')));

@@ -1,11 +1,13 @@
 import type { LogBatch, MeshEvent } from '../log/types.js';
 import { RESOURCE_KINDS, keyOf } from '../model/types.js';
-import type { AnyResource, ResourceKind, ResourceOf, Service, Workload } from '../model/types.js';
+import type { AnyResource, Endpoints, ResourceKind, ResourceOf, Service, Workload } from '../model/types.js';
 import { assertTree, compareStrings, contentHash, sameCanonicalJson } from '../derive/canonical.js';
 import { CatalogError } from './errors.js';
 import * as members from './members.js';
 import type { Members } from './members.js';
 import { INDEX_NAMES, KINDS_WITH_OWN_ENTRIES, identityOf, ownContributions, selects } from './indexes.js';
+import { endpointShare, endpointsFromShares, sameShare } from './endpoints.js';
+import type { EndpointShare } from './endpoints.js';
 import { depKeys } from './types.js';
 import type { CatalogLike, ChangeSet, DepKey, IndexName, Provenance } from './types.js';
 
@@ -78,6 +80,33 @@ interface IndexTouch {
 }
 
 /**
+ * The Endpoints derived for a service with a selector (endpoints.ts): one share per selected pod that is an
+ * endpoint, and the body built from them when first read after a change.
+ */
+interface DerivedEndpoints {
+  readonly namespace: string;
+  readonly name: string;
+  readonly shares: Map<string, EndpointShare>;
+  body: Endpoints | null;
+  hash: string | undefined;
+  /**
+   * The event that last changed what readers see under r:Endpoints/<key> while no Endpoints resource hides
+   * these; set when a batch commits.
+   */
+  prov: Provenance | undefined;
+}
+
+/** A service's derived Endpoints touched by the batch: whether they existed, their shares before it. */
+interface DerivedTouch {
+  readonly existed: boolean;
+  /** Provenance before the batch: the entry may be dropped and made anew within it. */
+  readonly prov: Provenance | undefined;
+  /** workload key -> its share before the batch (undefined: none), recorded on first change. */
+  readonly orig: Map<string, EndpointShare | undefined>;
+  last: Provenance | undefined;
+}
+
+/**
  * The undo and diff journal of one batch: originals are recorded on first touch. Journals are keyed by what
  * the event path already holds (the kind and key strings, the index entry objects), so dependency-key strings
  * are only built at commit, for what really changed. Index entries emptied during the batch stay in their
@@ -86,6 +115,8 @@ interface IndexTouch {
 class Tx {
   readonly resources = new Map<ResourceKind, Map<string, ResourceTouch>>();
   readonly indexEntries = new Map<IndexEntry, IndexTouch>();
+  /** service key -> its derived Endpoints' journal. */
+  readonly derived = new Map<string, DerivedTouch>();
   readonly offsets: number[] = [];
   private event: MeshEvent | undefined;
   /** Provenance of `event`, made on its first change and shared by every key it changes. */
@@ -140,6 +171,11 @@ export class Catalog implements CatalogLike {
    * set per pod for nothing.
    */
   private readonly workloadsByLabel = new LabelIndex();
+  /**
+   * service key -> the Endpoints derived from the pods it selects, for every service with a selector. What
+   * readers get under Endpoints/<key> when no Endpoints resource with that key is on the log (get, list).
+   */
+  private readonly derived = new Map<string, DerivedEndpoints>();
   /** label key -> number of services whose selector starts with it: the keys workloadsByLabel indexes. */
   private readonly selectorKeys = new Map<string, number>();
   /** ns -> label -> value -> service keys whose selector's first (smallest) label is that one. */
@@ -155,18 +191,44 @@ export class Catalog implements CatalogLike {
     return this.last;
   }
 
+  /** Endpoints: the resource on the log, else those derived from the pods the service selects. */
   get<K extends ResourceKind>(kind: K, key: string): ResourceOf<K> | undefined {
-    return this.store(kind).get(key)?.body as ResourceOf<K> | undefined;
+    const e = this.store(kind).get(key);
+    if (e !== undefined || kind !== 'Endpoints') return e?.body as ResourceOf<K> | undefined;
+    return this.derivedBody(key) as ResourceOf<K> | undefined;
   }
 
+  /** Endpoints: those on the log and, for every other service with a selector, the derived ones. */
   list<K extends ResourceKind>(kind: K): readonly ResourceOf<K>[] {
     let cached = this.listCache.get(kind);
     if (cached === undefined) {
       const store = this.store(kind);
-      cached = Object.freeze([...store.keys()].sort(compareStrings).map((k) => (store.get(k) as Entry).body));
+      if (kind === 'Endpoints') {
+        const keys = new Set([...store.keys(), ...this.derived.keys()]);
+        cached = Object.freeze([...keys].sort(compareStrings).map((k) => this.get('Endpoints', k) as AnyResource));
+      } else {
+        cached = Object.freeze([...store.keys()].sort(compareStrings).map((k) => (store.get(k) as Entry).body));
+      }
       this.listCache.set(kind, cached);
     }
     return cached as readonly ResourceOf<K>[];
+  }
+
+  /**
+   * When the Endpoints readers get for a service are derived (no Endpoints resource with its key is on the
+   * log, and it has a selector): the service, the workloads it selects (what the derivation read) and those
+   * that are endpoints (ready, with an IP and a port of the service). For `weft replay --explain`.
+   */
+  endpointsDerivation(svcKey: string): { readonly service: string; readonly workloads: readonly string[]; readonly endpoints: readonly string[] } | undefined {
+    const d = this.derived.get(svcKey);
+    if (d === undefined || this.store('Endpoints').has(svcKey)) return undefined;
+    return { service: svcKey, workloads: this.lookup('workloadsByService', svcKey), endpoints: [...d.shares.keys()].sort(compareStrings) };
+  }
+
+  private derivedBody(svcKey: string): Endpoints | undefined {
+    const d = this.derived.get(svcKey);
+    if (d === undefined) return undefined;
+    return (d.body ??= endpointsFromShares(d.namespace, d.name, d.shares));
   }
 
   lookup(index: IndexName, value: string): readonly string[] {
@@ -184,7 +246,7 @@ export class Catalog implements CatalogLike {
     return [...m.keys()].sort(compareStrings).map((v) => [v, this.lookup(index, v)] as const);
   }
 
-  /** Number of resources of a kind. */
+  /** Number of resources of a kind on the log (derived Endpoints are not counted). */
   size(kind: ResourceKind): number {
     return this.store(kind).size;
   }
@@ -192,7 +254,10 @@ export class Catalog implements CatalogLike {
   /** Content hash (sha256 of canonical JSON) of a resource, usable as a version string. */
   versionOf(kind: ResourceKind, key: string): string | undefined {
     const e = this.store(kind).get(key);
-    if (e === undefined) return undefined;
+    if (e === undefined) {
+      const d = kind === 'Endpoints' ? this.derived.get(key) : undefined;
+      return d === undefined ? undefined : (d.hash ??= contentHash(this.derivedBody(key)));
+    }
     return (e.hash ??= contentHash(e.body));
   }
 
@@ -206,7 +271,7 @@ export class Catalog implements CatalogLike {
     if (slash < 0) return undefined;
     const name = key.slice(2, slash);
     const rest = key.slice(slash + 1);
-    if (key.startsWith('r:')) return this.kinds.get(name as ResourceKind)?.get(rest);
+    if (key.startsWith('r:')) return this.kinds.get(name as ResourceKind)?.get(rest) ?? (name === 'Endpoints' ? this.derived.get(rest) : undefined);
     if (key.startsWith('i:')) return this.indexes.get(name as IndexName)?.get(rest);
     return undefined;
   }
@@ -436,6 +501,12 @@ export class Catalog implements CatalogLike {
     if (oldS !== undefined && oldLabel !== undefined) this.servicesByFirstLabel.remove(oldS.meta.namespace, oldLabel, (oldS.selector as Record<string, string>)[oldLabel] as string, key);
     if (newS !== undefined && newLabel !== undefined) this.servicesByFirstLabel.add(newS.meta.namespace, newLabel, (newS.selector as Record<string, string>)[newLabel] as string, key);
     if (oldLabel !== undefined) this.selectorKeyOut(oldLabel);
+    // A service with a selector has derived Endpoints (empty until it selects a ready pod).
+    if (newS !== undefined && newLabel !== undefined && !this.derived.has(key)) {
+      this.touchDerived(key, tx);
+      this.derived.set(key, { namespace: newS.meta.namespace, name: newS.meta.name, shares: new Map(), body: null, hash: undefined, prov: undefined });
+      this.listCache.delete('Endpoints');
+    }
     const before: ReadonlySet<string> = new Set(members.values(this.svcMatches.get(key)));
     const after = new Set<string>();
     if (newS !== undefined && newLabel !== undefined) {
@@ -446,11 +517,19 @@ export class Catalog implements CatalogLike {
       }
     }
     const workloads = this.store('Workload');
+    // Shares of pods that stay selected change only with the service's ports.
+    const portsChanged = oldS === undefined || newS === undefined || !sameCanonicalJson(oldS.ports, newS.ports);
     for (const w of after) {
       if (!before.has(w)) this.link(key, w, identityOf(workloads.get(w)?.body as Workload), tx);
+      else if (portsChanged) this.refreshShare(key, w, tx);
     }
     for (const w of before) {
       if (!after.has(w)) this.unlink(key, w, identityOf(workloads.get(w)?.body as Workload), tx);
+    }
+    if ((newS === undefined || newLabel === undefined) && this.derived.has(key)) {
+      this.touchDerived(key, tx);
+      this.derived.delete(key);
+      this.listCache.delete('Endpoints');
     }
   }
 
@@ -493,7 +572,10 @@ export class Catalog implements CatalogLike {
     }
     for (const s of after) {
       if (!members.has(before, s)) this.link(s, key, newId, tx);
-      else if (oldId !== newId) this.pairInc(s, newId, tx);
+      else {
+        if (oldId !== newId) this.pairInc(s, newId, tx);
+        this.refreshShare(s, key, tx);
+      }
     }
   }
 
@@ -525,6 +607,7 @@ export class Catalog implements CatalogLike {
     this.indexAdd('workloadsByService', svc, wl, tx);
     this.indexAdd('servicesByWorkload', wl, svc, tx);
     this.pairInc(svc, identity, tx);
+    this.refreshShare(svc, wl, tx);
   }
 
   private unlink(svc: string, wl: string, identity: string, tx: Tx | null): void {
@@ -533,6 +616,41 @@ export class Catalog implements CatalogLike {
     this.indexRemove('workloadsByService', svc, wl, tx);
     this.indexRemove('servicesByWorkload', wl, svc, tx);
     this.pairDec(svc, identity, tx);
+    const d = this.derived.get(svc);
+    if (d !== undefined) this.setShare(svc, d, wl, undefined, tx);
+  }
+
+  /** Recomputes what a selected workload contributes to the service's derived Endpoints. */
+  private refreshShare(svc: string, wl: string, tx: Tx | null): void {
+    const d = this.derived.get(svc);
+    const s = this.store('Service').get(svc)?.body as Service | undefined;
+    const w = this.store('Workload').get(wl)?.body as Workload | undefined;
+    if (d === undefined || s === undefined || w === undefined) return;
+    this.setShare(svc, d, wl, endpointShare(s, w), tx);
+  }
+
+  private setShare(svc: string, d: DerivedEndpoints, wl: string, share: EndpointShare | undefined, tx: Tx | null): void {
+    const old = d.shares.get(wl);
+    if (sameShare(old, share)) return;
+    const t = this.touchDerived(svc, tx);
+    if (t !== null && !t.orig.has(wl)) t.orig.set(wl, old);
+    if (share === undefined) d.shares.delete(wl);
+    else d.shares.set(wl, share);
+    d.body = null;
+    d.hash = undefined;
+    this.listCache.delete('Endpoints');
+  }
+
+  /** The journal of a service's derived Endpoints, made on first touch; call before changing them. */
+  private touchDerived(svc: string, tx: Tx | null): DerivedTouch | null {
+    if (tx === null) return null;
+    let t = tx.derived.get(svc);
+    if (t === undefined) {
+      const d = this.derived.get(svc);
+      tx.derived.set(svc, (t = { existed: d !== undefined, prov: d?.prov, orig: new Map(), last: undefined }));
+    }
+    t.last = tx.current();
+    return t;
   }
 
   private pairInc(svc: string, identity: string, tx: Tx | null): void {
@@ -592,23 +710,31 @@ export class Catalog implements CatalogLike {
   /** Net diff of the batch: a key changed and reverted inside one batch is not reported. */
   private commit(tx: Tx, batch: LogBatch): ChangeSet {
     const keys = new Set<DepKey>();
+    /** Endpoints resources whose content the batch changed: what readers see is decided with the derived ones. */
+    let endpointsChanged: ResourceTouch[] | undefined;
     for (const [kind, touched] of tx.resources) {
       const store = this.store(kind);
       let kindChanged = false;
-      for (const { key, orig, last } of touched.values()) {
+      for (const t of touched.values()) {
+        const { key, orig, last } = t;
         const now = store.get(key);
         if (sameContent(orig, now)) {
           // Back to where it was (say deleted and re-created alike): the entry may be a new object.
           if (now !== undefined && orig !== undefined) now.prov = orig.prov;
           continue;
         }
-        keys.add(depKeys.resource(kind, key));
-        kindChanged = true;
         // Provenance of what no longer exists goes with it: otherwise churn (pods coming and going) grows it forever.
         if (now !== undefined) now.prov = last;
+        if (kind === 'Endpoints') {
+          (endpointsChanged ??= []).push(t);
+          continue;
+        }
+        keys.add(depKeys.resource(kind, key));
+        kindChanged = true;
       }
       if (kindChanged) keys.add(depKeys.kind(kind));
     }
+    if (endpointsChanged !== undefined || tx.derived.size > 0) this.commitEndpoints(tx, endpointsChanged ?? [], keys);
     for (const [e, { delta, last }] of tx.indexEntries) {
       if (e.members === undefined) (this.indexes.get(e.index) as Map<string, IndexEntry>).delete(e.value);
       let changed = false;
@@ -627,6 +753,61 @@ export class Catalog implements CatalogLike {
     return { keys, offsets: tx.offsets };
   }
 
+  /**
+   * What readers see under r:Endpoints/<key> is the Endpoints resource when there is one, else the derived
+   * Endpoints: reports a key when that changed, and keeps the derived Endpoints' provenance.
+   */
+  private commitEndpoints(tx: Tx, changedResources: readonly ResourceTouch[], keys: Set<DepKey>): void {
+    const store = this.store('Endpoints');
+    const resourceTouch = new Map<string, ResourceTouch>();
+    for (const t of changedResources) resourceTouch.set(t.key, t);
+    let any = false;
+    const visit = (key: string): void => {
+      const touch = tx.derived.get(key);
+      const d = this.derived.get(key);
+      const derivedChanged = touch !== undefined && derivedDiffers(touch, d);
+      if (touch !== undefined && d !== undefined) d.prov = derivedChanged ? touch.last : touch.prov;
+      const rt = resourceTouch.get(key);
+      const now = store.get(key);
+      const orig = rt === undefined ? now : rt.orig;
+      let changed: boolean;
+      if (orig !== undefined && now !== undefined) changed = rt !== undefined;
+      else if (orig === undefined && now === undefined) changed = derivedChanged;
+      else if (now === undefined) {
+        // The resource went: the derived Endpoints show through (rare: no need to be quick).
+        changed = !sameEndpoints(orig?.body as Endpoints, this.derivedBody(key));
+        if (d !== undefined) d.prov = changed ? latest(rt?.last, derivedChanged ? touch?.last : undefined) : orig?.prov;
+      } else {
+        // The resource came: it hides the derived Endpoints as they were before the batch.
+        const before = touch === undefined ? this.derivedBody(key) : this.derivedBefore(key, touch);
+        changed = !sameEndpoints(before, now.body as Endpoints);
+      }
+      if (changed) {
+        keys.add(depKeys.resource('Endpoints', key));
+        any = true;
+      }
+    };
+    for (const key of tx.derived.keys()) visit(key);
+    for (const key of resourceTouch.keys()) if (!tx.derived.has(key)) visit(key);
+    if (any) {
+      keys.add(depKeys.kind('Endpoints'));
+      this.listCache.delete('Endpoints');
+    }
+  }
+
+  /** A service's derived Endpoints as they were before the batch. */
+  private derivedBefore(key: string, touch: DerivedTouch): Endpoints | undefined {
+    if (!touch.existed) return undefined;
+    const d = this.derived.get(key);
+    const shares = new Map(d?.shares);
+    for (const [wl, s] of touch.orig) {
+      if (s === undefined) shares.delete(wl);
+      else shares.set(wl, s);
+    }
+    const slash = key.indexOf('/');
+    return endpointsFromShares(key.slice(0, slash), key.slice(slash + 1), shares);
+  }
+
   private rollback(tx: Tx): void {
     for (const [kind, touched] of tx.resources) {
       const store = this.store(kind);
@@ -643,7 +824,12 @@ export class Catalog implements CatalogLike {
       for (const [value, e] of m) if (e.prov !== undefined) p.set(value, e.prov);
       provs.set(index, p);
     }
+    // Derived Endpoints are rebuilt too; their provenance comes back the same way (from before the batch).
+    const derivedProvs = new Map<string, Provenance | undefined>();
+    for (const [key, d] of this.derived) derivedProvs.set(key, d.prov);
+    for (const [key, t] of tx.derived) derivedProvs.set(key, t.prov);
     this.rebuildDerived();
+    for (const [key, d] of this.derived) d.prov = derivedProvs.get(key);
     for (const [index, p] of provs) {
       const m = this.indexes.get(index) as Map<string, IndexEntry>;
       for (const [value, prov] of p) {
@@ -663,6 +849,7 @@ export class Catalog implements CatalogLike {
     this.workloadsByLabel.clear();
     this.selectorKeys.clear();
     this.servicesByFirstLabel.clear();
+    this.derived.clear();
     // Services first, by their selector's first label only; each workload then finds the services that
     // select it as it is indexed (a handful of candidates each), the way a workload event does. The other
     // way round, each service would look up and test every workload carrying its label.
@@ -670,6 +857,7 @@ export class Catalog implements CatalogLike {
       const s = e.body as Service;
       const label = firstSelectorLabel(s);
       if (label === undefined) continue;
+      this.derived.set(key, { namespace: s.meta.namespace, name: s.meta.name, shares: new Map(), body: null, hash: undefined, prov: undefined });
       this.selectorKeys.set(label, (this.selectorKeys.get(label) ?? 0) + 1);
       this.servicesByFirstLabel.add(s.meta.namespace, label, (s.selector as Record<string, string>)[label] as string, key);
     }
@@ -678,6 +866,27 @@ export class Catalog implements CatalogLike {
       for (const [key, e] of this.store(kind)) this.reindex(kind, key, undefined, e.body, null);
     }
   }
+}
+
+/** Whether a batch changed a service's derived Endpoints: their existence, or a pod's share. */
+function derivedDiffers(touch: DerivedTouch, d: DerivedEndpoints | undefined): boolean {
+  if (touch.existed !== (d !== undefined)) return true;
+  if (d === undefined) return false;
+  for (const [wl, s] of touch.orig) if (!sameShare(s, d.shares.get(wl))) return true;
+  return false;
+}
+
+function sameEndpoints(a: Endpoints | undefined, b: Endpoints | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return sameCanonicalJson(a, b);
+}
+
+/** The later of two events of one batch. */
+function latest(a: Provenance | undefined, b: Provenance | undefined): Provenance | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return b.offset > a.offset ? b : a;
 }
 
 function bodyProblem(key: unknown, body: unknown): string | null {

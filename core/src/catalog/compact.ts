@@ -40,9 +40,10 @@ const KIND_SET: ReadonlySet<string> = new Set(RESOURCE_KINDS);
  *  - a resource's provenance: equal. It is the last event, in the last batch whose net effect changed the
  *    resource's content, that changed it; content is compared on the canonical JSON bytes (equal bytes,
  *    equal content), batch by batch, exactly as the catalog's journal does;
- *  - index entries: their provenance is not reconstructed (an entry's last change can come from any event
- *    of any resource that ever touched it, which only a full fold sees); it is recorded from the start on.
- *    `weft replay --explain` folds exactly when it needs it.
+ *  - index entries, and the Endpoints the catalog derives from pods (catalog/endpoints.ts): their
+ *    provenance is not reconstructed (an entry's last change can come from any event of any resource that
+ *    ever touched it, which only a full fold sees); it is recorded from the start on. `weft replay
+ *    --explain` folds exactly when it needs it.
  * A body replaced by a later event is never parsed or checked: every record is CRC-checked and every
  * envelope decoded and checked by the log, and bodies were canonical JSON when appended.
  */

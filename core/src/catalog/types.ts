@@ -55,7 +55,13 @@ export const depKeys = {
   derivation: (id: string): DepKey => `d:${id}`,
 } as const;
 
-/** Read-only view of the mesh state. Lists are sorted by key so that translation is deterministic. */
+/**
+ * Read-only view of the mesh state. Lists are sorted by key so that translation is deterministic.
+ * Endpoints are what the endpoint controller would make: the Endpoints resource of a service when the log
+ * holds one, else those derived from the ready pods its selector matches (endpoints.ts). Derived ones are
+ * a function of logged resources, never written to the log, and change under r:Endpoints/<key> like any
+ * resource.
+ */
 export interface MeshView {
   get<K extends ResourceKind>(kind: K, key: string): ResourceOf<K> | undefined;
   list<K extends ResourceKind>(kind: K): readonly ResourceOf<K>[];
