@@ -1,6 +1,7 @@
 /**
  * Golden tests for proxy adapters, the Envoy Gateway way: `testdata/<case>/` holds manifests, each proxy of
- * the case a `<pod>.out.yaml` with the readable dump of every resource it is served. The manifests go through
+ * the case a `<pod>.out.yaml` with the readable dump of every resource it is served (or one file per resource
+ * type, `<pod>.<type>.yaml`, decoded from the wire bytes with `decodeResource`). The manifests go through
  * the real parser, catalog and derivation engine, so a golden shows what a live proxy would receive.
  *
  * For tests only, but free of test-only dependencies (node's assert and the `yaml` package core already
@@ -101,7 +102,7 @@ export function proxyResourceLists(mesh: TestMesh, proxy: ProxyIdentity): Map<st
 }
 
 /** The golden text of a document: YAML without line folding or anchors, so a diff reads field by field. */
-export function goldenYaml(doc: Readonly<Record<string, unknown>>): string {
+export function goldenYaml(doc: Readonly<Record<string, unknown>> | readonly unknown[]): string {
   return stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
@@ -139,8 +140,10 @@ export interface GoldenSuite<M extends TestMesh> {
   /** Cases that must exist (one per feature the adapter covers). */
   readonly requiredCases: readonly string[];
   loadCase(name: string): M;
-  /** The golden text of one proxy. */
-  render(mesh: M, proxy: TestProxy): string;
+  /** The golden text of one proxy: `<pod>.out.yaml`, or one file per suffix, `<pod>.<suffix>.yaml`. */
+  render(mesh: M, proxy: TestProxy): string | Readonly<Record<string, string>>;
+  /** Suffixes of golden files (default `out`); a case's file with one of them that no proxy renders fails. */
+  readonly suffixes?: readonly string[];
 }
 
 /**
@@ -160,17 +163,21 @@ export function defineGoldenSuite<M extends TestMesh>(t: { describe: TestFn; it:
         const mesh = suite.loadCase(name);
         assert.ok(mesh.proxies.length > 0, `${name}: no pod carries an osm-proxy-uuid label`);
         const dir = path.join(suite.testdata, name);
-        const expected = new Set(fs.readdirSync(dir).filter((f) => f.endsWith('.out.yaml')));
+        const suffixes = suite.suffixes ?? ['out'];
+        const expected = new Set(fs.readdirSync(dir).filter((f) => suffixes.some((s) => f.endsWith(`.${s}.yaml`))));
         for (const proxy of mesh.proxies) {
-          const file = `${proxy.pod}.out.yaml`;
-          const actual = suite.render(mesh, proxy);
-          const target = path.join(dir, file);
-          if (update) fs.writeFileSync(target, actual);
-          assert.ok(fs.existsSync(target), `${target} missing; run with UPDATE_GOLDEN=1 to create it`);
-          assert.equal(actual, fs.readFileSync(target, 'utf8'), `${name}/${file} differs from the golden file (UPDATE_GOLDEN=1 rewrites)`);
-          expected.delete(file);
+          const rendered = suite.render(mesh, proxy);
+          for (const [suffix, actual] of Object.entries(typeof rendered === 'string' ? { out: rendered } : rendered)) {
+            const file = `${proxy.pod}.${suffix}.yaml`;
+            const target = path.join(dir, file);
+            if (update) fs.writeFileSync(target, actual);
+            assert.ok(fs.existsSync(target), `${target} missing; run with UPDATE_GOLDEN=1 to create it`);
+            assert.equal(actual, fs.readFileSync(target, 'utf8'), `${name}/${file} differs from the golden file (UPDATE_GOLDEN=1 rewrites)`);
+            expected.delete(file);
+          }
         }
-        if (!update) assert.deepEqual([...expected], [], `${name}: golden files without a proxy`);
+        if (update) for (const stale of expected) fs.rmSync(path.join(dir, stale));
+        else assert.deepEqual([...expected], [], `${name}: golden files without a proxy`);
       });
     }
 

@@ -1,10 +1,11 @@
 /**
- * Golden tests: testdata/<case>/input.yaml (manifests) -> <pod>.out.yaml per proxy (the dumps of every
- * resource it is served, by type, sorted). UPDATE_GOLDEN=1 rewrites the expected files.
+ * Golden tests: testdata/<case>/input.yaml (manifests) -> per proxy and resource type
+ * `<pod>.{listeners,routes,clusters,endpoints,secrets}.yaml`, every resource it is served decoded from its
+ * wire bytes, sorted by name. UPDATE_GOLDEN=1 rewrites the expected files.
  */
 import { describe, it } from 'node:test';
 import { testing } from '@weft/core';
-import { TESTDATA, goldenYaml, loadCase, proxyResources } from './harness.js';
+import { GOLDEN_SUFFIXES, TESTDATA, goldenFiles, loadCase, proxyResources } from './harness.js';
 
 testing.defineGoldenSuite(
   { describe, it },
@@ -13,6 +14,7 @@ testing.defineGoldenSuite(
     testdata: TESTDATA,
     requiredCases: ['basic-http', 'tcp-route', 'traffic-split', 'permissive', 'egress', 'ingress-backend', 'retry', 'upstream-traffic-setting', 'prometheus-scrape', 'app-protocols'],
     loadCase,
-    render: (mesh, proxy) => goldenYaml(proxyResources(mesh, proxy)),
+    render: (mesh, proxy) => goldenFiles(proxyResources(mesh, proxy)),
+    suffixes: GOLDEN_SUFFIXES,
   },
 );

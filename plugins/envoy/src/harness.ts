@@ -1,7 +1,8 @@
 /**
- * Test harness: manifests -> the real catalog and derivation engine -> every proxy's resources, as readable
- * YAML (goldens) and as encoded Anys (the Envoy validation checker). Used by tests only; the adapter-neutral
- * part is core's golden-test helper, what is Envoy's here is the certificate material and the YAML sections.
+ * Test harness: manifests -> the real catalog and derivation engine -> every proxy's resources, as YAML
+ * decoded from the wire (goldens) and as encoded Anys (the Envoy validation checker). Used by tests only;
+ * the adapter-neutral part is core's golden-test helper, what is Envoy's here is the certificate material
+ * and the golden files per resource type.
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
@@ -53,13 +54,19 @@ export function proxyResources(mesh: Mesh, proxy: ProxyIdentity): Map<string, En
 
 const SECTION: Readonly<Record<string, string>> = { lds: 'listeners', rds: 'routes', cds: 'clusters', eds: 'endpoints', sds: 'secrets' };
 
-/** The readable golden form of one proxy's configuration. */
-export function goldenYaml(resources: Map<string, EncodedResource[]>): string {
-  const doc: Record<string, unknown> = {};
+/** The golden file suffixes, one per resource type, as Envoy Gateway's xds-ir goldens name them. */
+export const GOLDEN_SUFFIXES: readonly string[] = ENVOY_TYPE_URLS.map((t) => SECTION[TYPE_SHORT[t] ?? ''] ?? t);
+
+/**
+ * One proxy's goldens: per resource type (`listeners`, `routes`, `clusters`, `endpoints`, `secrets`) the
+ * resources it is served, sorted by name, each decoded from its wire bytes.
+ */
+export function goldenFiles(resources: Map<string, EncodedResource[]>): Record<string, string> {
+  const files: Record<string, string> = {};
   for (const typeUrl of ENVOY_TYPE_URLS) {
-    doc[SECTION[TYPE_SHORT[typeUrl] ?? ''] ?? typeUrl] = (resources.get(typeUrl) ?? []).map((r) => r.dump);
+    files[SECTION[TYPE_SHORT[typeUrl] ?? ''] ?? typeUrl] = testing.goldenYaml((resources.get(typeUrl) ?? []).map(testing.decodeResource));
   }
-  return testing.goldenYaml(doc);
+  return files;
 }
 
 export function caseDirs(): string[] {
