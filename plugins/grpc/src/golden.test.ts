@@ -1,10 +1,11 @@
 /**
- * Golden tests: testdata/<case>/ (manifests) -> <pod>.out.yaml per gRPC proxy (the dump of every resource
- * it is served, by type, and the policies it cannot carry out). UPDATE_GOLDEN=1 rewrites the files.
+ * Golden tests: testdata/<case>/ (manifests) -> per gRPC proxy `<pod>.{listeners,routes,clusters,endpoints}.yaml`
+ * (every resource it is served, decoded from its wire bytes, sorted by name) and `<pod>.notices.yaml` (the
+ * policies it cannot carry out). UPDATE_GOLDEN=1 rewrites the files.
  */
 import { describe, it } from 'node:test';
 import { testing } from '@weft/core';
-import { TESTDATA, goldenYaml, loadCase } from './harness.js';
+import { GOLDEN_SUFFIXES, TESTDATA, goldenFiles, loadCase } from './harness.js';
 
 testing.defineGoldenSuite(
   { describe, it },
@@ -13,6 +14,7 @@ testing.defineGoldenSuite(
     testdata: TESTDATA,
     requiredCases: ['bookstore', 'permissive-plaintext', 'split-matches', 'unsupported-policies', 'localities', 'tcp-route'],
     loadCase,
-    render: goldenYaml,
+    render: goldenFiles,
+    suffixes: GOLDEN_SUFFIXES,
   },
 );

@@ -1,7 +1,7 @@
 /**
  * Test harness: manifests -> the real catalog and derivation engine -> every gRPC proxy's resources, as
- * readable YAML (goldens). Used by tests only; the adapter-neutral part is core's golden-test helper, what is
- * gRPC's here is the adapter options of a case, the YAML sections and the notices.
+ * YAML decoded from the wire (goldens). Used by tests only; the adapter-neutral part is core's golden-test
+ * helper, what is gRPC's here is the adapter options of a case, the golden files and the notices.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,13 +22,19 @@ export function proxyResources(mesh: Mesh, proxy: ProxyIdentity): Map<string, En
 
 const SECTION = ['clusters', 'endpoints', 'listeners', 'routes'];
 
-/** The readable golden form of one proxy's configuration, with the policies it cannot carry out. */
-export function goldenYaml(mesh: Mesh, proxy: ProxyIdentity): string {
+/** The golden file suffixes: one per resource type, and the policies the proxy cannot carry out. */
+export const GOLDEN_SUFFIXES: readonly string[] = [...SECTION, 'notices'];
+
+/**
+ * One proxy's goldens: per resource type the resources it is served, sorted by name, each decoded from its
+ * wire bytes, and `notices` with the policies it cannot carry out.
+ */
+export function goldenFiles(mesh: Mesh, proxy: ProxyIdentity): Record<string, string> {
   const resources = proxyResources(mesh, proxy);
-  const doc: Record<string, unknown> = {};
-  GRPC_TYPE_URLS.forEach((t, i) => (doc[SECTION[i] ?? t] = (resources.get(t) ?? []).map((r) => r.dump)));
-  doc.notices = mesh.adapter.notices(proxy.uuid).map((n) => ({ policy: n.policy, message: n.message }));
-  return testing.goldenYaml(doc);
+  const files: Record<string, string> = {};
+  GRPC_TYPE_URLS.forEach((t, i) => (files[SECTION[i] ?? t] = testing.goldenYaml((resources.get(t) ?? []).map(testing.decodeResource))));
+  files.notices = testing.goldenYaml(mesh.adapter.notices(proxy.uuid).map((n) => ({ policy: n.policy, message: n.message })));
+  return files;
 }
 
 export function caseDirs(): string[] {
