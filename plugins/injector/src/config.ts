@@ -16,6 +16,8 @@ export interface InjectorConfig {
   readonly path: string;
   readonly sidecarImage: string;
   readonly initImage: string;
+  /** OSM's osm-healthcheck image, added to pods with a tcpSocket probe (it answers the rewritten probe). */
+  readonly healthcheckImage: string;
   readonly proxyUid: number;
   /** The proxy kind of the sidecar: the adapter that writes its bootstrap, and the kind in its certificate. */
   readonly proxyKind: string;
@@ -38,7 +40,7 @@ export interface InjectorConfig {
 }
 
 const FIELDS = [
-  'kubeconfig', 'context', 'meshName', 'xds', 'listenHost', 'listenPort', 'path', 'sidecarImage', 'initImage',
+  'kubeconfig', 'context', 'meshName', 'xds', 'listenHost', 'listenPort', 'path', 'sidecarImage', 'initImage', 'healthcheckImage',
   'proxyUid', 'proxyKind', 'failurePolicy', 'timeoutSeconds', 'registerWebhook', 'webhookName', 'webhookUrl', 'service', 'servingNames',
   'proxyCertificateValidity', 'secretSweepMs', 'secretGraceMs',
 ];
@@ -151,6 +153,7 @@ export function validateInjectorConfig(raw: unknown): InjectorConfig {
     path,
     sidecarImage: optionalString(r, 'sidecarImage', 'an image reference') ?? DEFAULT_INJECTION_OPTIONS.sidecarImage,
     initImage: optionalString(r, 'initImage', 'an image reference') ?? DEFAULT_INJECTION_OPTIONS.initImage,
+    healthcheckImage: optionalString(r, 'healthcheckImage', 'an image reference') ?? DEFAULT_INJECTION_OPTIONS.healthcheckImage,
     proxyUid: int(r, 'proxyUid', DEFAULT_INJECTION_OPTIONS.proxyUid, 1, 2147483647),
     proxyKind: label(optionalString(r, 'proxyKind', 'a proxy kind') ?? 'envoy', 'proxyKind', 'a proxy kind'),
     failurePolicy,

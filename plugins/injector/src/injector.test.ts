@@ -59,6 +59,8 @@ describe('config', () => {
     assert.equal(c.listenPort, 9443);
     assert.equal(c.webhookName, 'weft-sidecar-injector-osm');
     assert.equal(c.proxyCertificateValidityMs, undefined);
+    assert.equal(c.healthcheckImage, 'openservicemesh/osm-healthcheck:v1.2.0');
+    assert.equal(validateInjectorConfig({ healthcheckImage: 'registry.example/osm-healthcheck:v1.2.0' }).healthcheckImage, 'registry.example/osm-healthcheck:v1.2.0');
     assert.equal(validateInjectorConfig({ proxyCertificateValidity: '720h' }).proxyCertificateValidityMs, 720 * 3600_000);
   });
   it('names the bad field', () => {
@@ -71,6 +73,7 @@ describe('config', () => {
       [{ service: { port: 0 } }, 'service.port'],
       [{ sidecarImg: 'x' }, 'sidecarImg'],
       [{ proxyCertificateValidity: '10 days' }, 'proxyCertificateValidity'],
+      [{ healthcheckImage: 7 }, 'healthcheckImage'],
       [[], ''],
     ];
     for (const [raw, path] of bad) {

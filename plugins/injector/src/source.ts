@@ -90,6 +90,7 @@ export class InjectorSource implements ResourceSource {
       meshName: config.meshName,
       sidecarImage: config.sidecarImage,
       initImage: config.initImage,
+      healthcheckImage: config.healthcheckImage,
       proxyUid: config.proxyUid,
       adsPort: config.xds.port,
     };

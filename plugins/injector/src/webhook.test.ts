@@ -268,7 +268,7 @@ describe('sidecar injector against a real kube-apiserver', () => {
     const init = pod.spec.initContainers?.find((c) => c.name === 'osm-init');
     assert.ok(init, 'the iptables init container is there');
     const script = init.command?.join(' ') ?? '';
-    for (const rule of ['--to-ports 15001', '--to-ports 15003', '--uid-owner 1500 -j RETURN', '--dport 15128 -j RETURN']) assert.ok(script.includes(rule), `init script has ${rule}`);
+    for (const rule of ['--to-port 15001', '--to-port 15003', '--uid-owner 1500 -j RETURN', '--dport 15128 -j RETURN']) assert.ok(script.includes(rule), `init script has ${rule}`);
     assert.deepEqual(init.securityContext?.capabilities?.add, ['NET_ADMIN', 'NET_RAW']);
     assert.deepEqual(pod.spec.containers.map((c) => c.name), ['app', 'envoy']);
     const envoy = pod.spec.containers[1]!;
@@ -314,6 +314,86 @@ describe('sidecar injector against a real kube-apiserver', () => {
     assert.equal(cds.typeUrl, 'type.googleapis.com/envoy.config.cluster.v3.Cluster', 'Weft answered the injected proxy over mTLS');
 
     for await (const batch of weft!.log.read(0)) assert.ok(!JSON.stringify(batch).includes(keyBody.slice(0, 40)), 'the key is not on the event log');
+  });
+
+  it("rewrites the pod's probes to the sidecar (the API server accepts the result), serves the originals from the bootstrap, and writes the exclusion annotations into the iptables rules", async (t) => {
+    const a = ready(t);
+    if (a === undefined) return;
+    assert.ok(injectedNs !== '', 'runs after the injection test');
+    await a.create(`/api/v1/namespaces/${injectedNs}/pods`, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'web-probed',
+        annotations: {
+          'openservicemesh.io/outbound-ip-range-exclusion-list': '10.0.0.0/8, 169.254.169.254/32',
+          'openservicemesh.io/outbound-port-exclusion-list': '6379,3306',
+          'openservicemesh.io/inbound-port-exclusion-list': '8081',
+        },
+      },
+      spec: {
+        serviceAccountName: 'web',
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: 'app',
+            image: 'example.invalid/web:1',
+            ports: [{ name: 'http', containerPort: 8080 }],
+            livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, timeoutSeconds: 3 },
+            readinessProbe: { tcpSocket: { port: 8080 } },
+            startupProbe: { httpGet: { path: '/up', port: 8443, scheme: 'HTTPS' } },
+          },
+        ],
+      },
+    });
+    type Probe = { httpGet?: { path?: string; port: number | string; scheme?: string; httpHeaders?: { name: string; value: string }[] }; tcpSocket?: unknown; timeoutSeconds?: number };
+    const pod = (await a.ok('GET', `/api/v1/namespaces/${injectedNs}/pods/web-probed`)) as unknown as Pod & {
+      spec: { containers: { name: string; livenessProbe?: Probe; readinessProbe?: Probe; startupProbe?: Probe; ports?: { name?: string; containerPort: number }[] }[] };
+    };
+    assert.deepEqual(pod.spec.containers.map((c) => c.name), ['app', 'osm-healthcheck', 'envoy']);
+    const app = pod.spec.containers[0]!;
+    assert.deepEqual(app.livenessProbe?.httpGet, { path: '/osm-liveness-probe/app', port: 15901, scheme: 'HTTP' });
+    assert.equal(app.livenessProbe?.timeoutSeconds, 3);
+    assert.deepEqual(app.readinessProbe?.httpGet, { path: '/osm-healthcheck', port: 15904, scheme: 'HTTP', httpHeaders: [{ name: 'Original-Tcp-Port', value: '8080' }] });
+    assert.equal(app.readinessProbe?.tcpSocket, undefined);
+    assert.deepEqual(app.startupProbe?.httpGet, { path: '/up', port: 15903, scheme: 'HTTPS' });
+    const envoyPorts = pod.spec.containers[2]!.ports?.map((p) => p.containerPort);
+    assert.deepEqual(envoyPorts, [15000, 15001, 15003, 15010, 15901, 15903]);
+    const script = pod.spec.initContainers?.find((c) => c.name === 'osm-init')?.command?.join(' ') ?? '';
+    for (const rule of [
+      '-A OSM_PROXY_OUTBOUND -d 10.0.0.0/8 -j RETURN',
+      '-A OSM_PROXY_OUTBOUND -d 169.254.169.254/32 -j RETURN',
+      '-A OSM_PROXY_OUTBOUND -p tcp --match multiport --dports 6379,3306 -j RETURN',
+      '-A OSM_PROXY_INBOUND -p tcp --match multiport --dports 8081 -j RETURN',
+      '-A OSM_PROXY_OUTBOUND -o lo ! -d 127.0.0.1/32 -m owner --uid-owner 1500 -j OSM_PROXY_IN_REDIRECT',
+      '-A OSM_PROXY_INBOUND -p tcp --dport 15901 -j RETURN',
+    ]) {
+      assert.ok(script.includes(rule), `init script has ${rule}`);
+    }
+    const uuid = pod.metadata.labels?.['osm-proxy-uuid'] ?? '';
+    const secret = (await a.ok('GET', `/api/v1/namespaces/${injectedNs}/secrets/envoy-bootstrap-config-${uuid}`)) as { data: Record<string, string> };
+    const bootstrap = JSON.parse(Buffer.from(secret.data['bootstrap.json'] ?? '', 'base64').toString('utf8')) as {
+      staticResources: { listeners: { name: string }[]; clusters: { name: string; loadAssignment: { endpoints: { lbEndpoints: { endpoint: { address: { socketAddress: { portValue: number } } } }[] }[] } }[] };
+    };
+    assert.deepEqual(bootstrap.staticResources.listeners.map((l) => l.name), ['liveness_listener', 'startup_listener']);
+    assert.deepEqual(
+      bootstrap.staticResources.clusters.slice(1).map((c) => [c.name, c.loadAssignment.endpoints[0]!.lbEndpoints[0]!.endpoint.address.socketAddress.portValue]),
+      [['app_liveness_cluster', 8080], ['app_startup_cluster', 8443]],
+    );
+  });
+
+  it('refuses a pod whose exclusion annotation is not valid, naming the annotation, and writes no Secret', async (t) => {
+    const a = ready(t);
+    if (a === undefined) return;
+    const ns = await namespace(a, { [MONITORED]: mesh });
+    const answer = await a.request('POST', `/api/v1/namespaces/${ns}/pods`, podManifest('web-bad', { 'openservicemesh.io/outbound-port-exclusion-list': '6379,redis' }));
+    assert.equal(answer.status, 400, JSON.stringify(answer.body));
+    assert.match(
+      String(answer.body['message']),
+      new RegExp(`admission webhook "sidecar-injector\\.${mesh}\\.weft\\.dev" denied the request: the sidecar injector cannot inject this pod: metadata\\.annotations\\[openservicemesh\\.io/outbound-port-exclusion-list\\]: "redis" is not a port`),
+    );
+    assert.equal((await a.request('GET', `/api/v1/namespaces/${ns}/pods/web-bad`)).status, 404);
+    assert.deepEqual(await secretsOf(a, ns), []);
   });
 
   it('leaves a pod of an unmonitored namespace, of an opted-out namespace and an opted-out pod unchanged', async (t) => {
