@@ -2,10 +2,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PLUGIN_API_VERSION, PluginConfigError, Tokens, type ResourceSource, type WeftPlugin } from '@weft/core';
 import { connectKubernetes, type KubeClient } from '@weft/kube-client';
+import { watchedKinds, type EndpointSource } from './kinds.js';
 import { KubernetesSource } from './source.js';
 
 export { connectKubernetes, KubeClient, KubernetesApiError, type ConnectOptions } from '@weft/kube-client';
-export { apiVersionOf, collectionPath, WATCHED_KINDS, type WatchedKind } from './kinds.js';
+export { apiVersionOf, collectionPath, ENDPOINT_SLICES, ENDPOINTS, WATCHED_KINDS, watchedKinds, type EndpointSource, type WatchedKind } from './kinds.js';
+export { mergeSlices, SERVICE_NAME_LABEL, sliceOf, type Slice } from './slices.js';
 export { KubernetesSource, type KubernetesSourceOptions } from './source.js';
 export {
   ClusterState,
@@ -29,9 +31,11 @@ export interface KubernetesPluginConfig {
   readonly watchTimeoutSeconds: number;
   readonly retryMs: number;
   readonly missingKindRetryMs: number;
+  /** Where Services' endpoints come from: EndpointSlices (default) or, for old clusters, v1 Endpoints. */
+  readonly endpointSource: EndpointSource;
 }
 
-const FIELDS = ['kubeconfig', 'context', 'name', 'watchTimeoutSeconds', 'retryMs', 'missingKindRetryMs'];
+const FIELDS = ['kubeconfig', 'context', 'name', 'watchTimeoutSeconds', 'retryMs', 'missingKindRetryMs', 'endpointSource'];
 
 function optionalInt(raw: Record<string, unknown>, key: string, dflt: number, min: number, max: number): number {
   const v = raw[key];
@@ -63,6 +67,10 @@ export function validateKubernetesConfig(raw: unknown): KubernetesPluginConfig {
   }
   const kubeconfig = optionalString(r, 'kubeconfig', 'the path of a kubeconfig file');
   const context = optionalString(r, 'context', 'the name of a context in the kubeconfig');
+  const endpointSource = r.endpointSource ?? 'endpointslices';
+  if (endpointSource !== 'endpointslices' && endpointSource !== 'endpoints') {
+    throw new PluginConfigError('endpointSource', `must be endpointslices (the default) or endpoints (v1 Endpoints, for clusters before discovery.k8s.io/v1) (got ${JSON.stringify(endpointSource)})`);
+  }
   return {
     ...(kubeconfig === undefined ? {} : { kubeconfig }),
     ...(context === undefined ? {} : { context }),
@@ -70,6 +78,7 @@ export function validateKubernetesConfig(raw: unknown): KubernetesPluginConfig {
     watchTimeoutSeconds: optionalInt(r, 'watchTimeoutSeconds', 300, 1, 3600),
     retryMs: optionalInt(r, 'retryMs', 1_000, 10, 600_000),
     missingKindRetryMs: optionalInt(r, 'missingKindRetryMs', 30_000, 100, 3_600_000),
+    endpointSource,
   };
 }
 
@@ -99,6 +108,7 @@ export const plugin: WeftPlugin<KubernetesPluginConfig> = {
     const source = new KubernetesSource({
       name: config.name,
       client,
+      kinds: watchedKinds(config.endpointSource),
       watchTimeoutSeconds: config.watchTimeoutSeconds,
       retryMs: config.retryMs,
       missingKindRetryMs: config.missingKindRetryMs,

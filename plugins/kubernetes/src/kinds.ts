@@ -26,12 +26,21 @@ const crd = (kind: string, group: string, version: string, plural: string): Watc
   custom: true,
 });
 
+/** v1 Endpoints: read only when `endpointSource: endpoints` (old clusters); deprecated since Kubernetes 1.33. */
+export const ENDPOINTS: WatchedKind = core('Endpoints', 'endpoints');
+/** discovery.k8s.io/v1 EndpointSlices: the default; a Service's slices merge into its Endpoints resource. */
+export const ENDPOINT_SLICES: WatchedKind = { kind: 'EndpointSlice', group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', custom: false };
+
+/** Where the endpoints of Services come from. */
+export type EndpointSource = 'endpointslices' | 'endpoints';
+
+/** The kinds the source reads by default: endpoints from EndpointSlices. */
 export const WATCHED_KINDS: readonly WatchedKind[] = [
   core('Namespace', 'namespaces'),
   core('ServiceAccount', 'serviceaccounts'),
   core('Service', 'services'),
   core('Pod', 'pods'),
-  core('Endpoints', 'endpoints'),
+  ENDPOINT_SLICES,
   crd('TrafficTarget', 'access.smi-spec.io', 'v1alpha3', 'traffictargets'),
   crd('HTTPRouteGroup', 'specs.smi-spec.io', 'v1alpha4', 'httproutegroups'),
   crd('TCPRoute', 'specs.smi-spec.io', 'v1alpha4', 'tcproutes'),
@@ -44,3 +53,8 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
 ];
 
 export const apiVersionOf = (k: WatchedKind): string => (k.group === '' ? k.version : `${k.group}/${k.version}`);
+
+/** The kinds to read for an endpoint source: the defaults, with v1 Endpoints instead of EndpointSlices if asked. */
+export function watchedKinds(endpointSource: EndpointSource): readonly WatchedKind[] {
+  return endpointSource === 'endpointslices' ? WATCHED_KINDS : WATCHED_KINDS.map((k) => (k === ENDPOINT_SLICES ? ENDPOINTS : k));
+}

@@ -26,6 +26,7 @@ import {
   type Subscription,
 } from '@weft/core';
 import { connectKubernetes, type KubeClient, type ResourceInformer } from '@weft/kube-client';
+import { watchedKinds, type WatchedKind } from './kinds.js';
 import { KubernetesSource } from './source.js';
 import { Admin, compactEtcd, deployDir, findApiServer, type ApiServerLookup } from './testing.js';
 
@@ -120,10 +121,11 @@ class Harness {
     return this;
   }
 
-  async start(options: { watchTimeoutSeconds?: number; retryMs?: number } = {}): Promise<KubernetesSource> {
+  async start(options: { watchTimeoutSeconds?: number; retryMs?: number; kinds?: readonly WatchedKind[] } = {}): Promise<KubernetesSource> {
     const source = new KubernetesSource({
       name: 'kubernetes',
       client,
+      ...(options.kinds === undefined ? {} : { kinds: options.kinds }),
       watchTimeoutSeconds: options.watchTimeoutSeconds ?? 60,
       retryMs: options.retryMs ?? 100,
       missingKindRetryMs: 1000,
@@ -336,7 +338,8 @@ describe('kubernetes source against kube-apiserver', async () => {
     await admin.create(endpoints, ep('db', '10.1.0.2'));
     h = await new Harness(ns).open();
     // The server ends each watch after a second; the source must resume each time without losing changes.
-    const source = await h.start({ watchTimeoutSeconds: 1, retryMs: 1500 });
+    // v1 Endpoints, the opt-in for old clusters (endpointSource: endpoints).
+    const source = await h.start({ watchTimeoutSeconds: 1, retryMs: 1500, kinds: watchedKinds('endpoints') });
     await sleep(2500);
     await admin.patch(`${nsPath(ns)}/services/web`, { spec: { ports: [{ name: 'http', port: 81, targetPort: 8080 }] } });
     await until('a change after watch timeouts', () => h!.port('web') === 81);
@@ -362,12 +365,79 @@ describe('kubernetes source against kube-apiserver', async () => {
     await admin.patch(`${endpoints}/web`, { subsets: [{ addresses: [{ ip: '10.1.0.4' }], ports: [{ name: 'http', port: 8080 }] }] });
     await until('a change after the relist', () => h!.catalog.get('Endpoints', `${ns}/web`)?.subsets[0]?.addresses[0]?.ip === '10.1.0.4');
   });
+
+  it('drives endpoints from EndpointSlices: 1,500 endpoints over several slices, slices added and removed, an endpoint turning not ready', async () => {
+    const ns = await namespace();
+    const slices = `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`;
+    await admin.create(`${nsPath(ns)}/services`, service('web', 80));
+    // As the endpoint-slice controller writes them (no controller manager runs here): labelled with the
+    // Service, managed-by the controller, at most 1,000 endpoints each, one address type and set of ports each.
+    const slice = (name: string, first: number, count: number, extra: Record<string, unknown> = {}): object => ({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name, labels: { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      endpoints: Array.from({ length: count }, (_, i) => {
+        const n = first + i;
+        return { addresses: [`10.2.${n >> 8}.${n & 255}`], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: 'Pod', namespace: ns, name: `web-${n}` } };
+      }),
+      ...extra,
+    });
+    await admin.create(slices, slice('web-a', 0, 600));
+    await admin.create(slices, slice('web-b', 600, 600));
+    await admin.create(slices, slice('web-c', 1200, 300));
+    h = await new Harness(ns).open();
+    await h.start();
+    const addresses = (): { ip: string; workload: string | null }[] => h!.catalog.get('Endpoints', `${ns}/web`)?.subsets.flatMap((s) => s.addresses) ?? [];
+    assert.equal(addresses().length, 1500, 'the initial list merges the three slices');
+    assert.equal(new Set(addresses().map((a) => a.ip)).size, 1500);
+    assert.equal(addresses().find((a) => a.ip === '10.2.0.7')?.workload, `${ns}/web-7`);
+    assert.deepEqual(h.mine(h.batches[0]).filter((e) => e.includes('Endpoints')), [`upsert Endpoints ${ns}/web`], 'one Endpoints resource for the Service');
+
+    // A slice added (an IPv6 one: dual-stack, same ports), then one removed.
+    await admin.create(slices, { ...slice('web-v6', 0, 0, { addressType: 'IPv6' }), endpoints: [{ addresses: ['fd00::1'], conditions: { ready: true } }] });
+    await until('the added slice', () => addresses().length === 1501);
+    assert.ok(addresses().some((a) => a.ip === 'fd00::1'));
+    await admin.delete(`${slices}/web-c`);
+    await until('the removed slice', () => addresses().length === 1201);
+
+    // An endpoint turning not ready, then draining (serving and terminating): both leave it out.
+    const patchEndpoint = async (conditions: Record<string, boolean>): Promise<void> => {
+      const s = slice('web-a', 0, 600) as { endpoints: { conditions: Record<string, boolean> }[] };
+      s.endpoints[5]!.conditions = conditions;
+      await admin.patch(`${slices}/web-a`, { endpoints: s.endpoints });
+    };
+    await patchEndpoint({ ready: false, serving: false, terminating: false });
+    await until('the not-ready endpoint to go', () => addresses().length === 1200);
+    assert.ok(!addresses().some((a) => a.ip === '10.2.0.5'));
+    await patchEndpoint({ ready: true, serving: true, terminating: false });
+    await until('the endpoint ready again', () => addresses().length === 1201);
+    await patchEndpoint({ ready: false, serving: true, terminating: true });
+    await until('the draining endpoint to go', () => addresses().length === 1200);
+
+    // The last slices gone: the source deletes the Service's Endpoints resource (the catalog may then derive
+    // endpoints from the pods the Service selects, of which there are none here).
+    await admin.delete(`${slices}/web-a`);
+    await admin.delete(`${slices}/web-b`);
+    await admin.delete(`${slices}/web-v6`);
+    await until('the Endpoints deletion', () => h!.batches.some((b) => h!.mine(b).includes(`delete Endpoints ${ns}/web`)));
+    assert.equal(addresses().length, 0);
+    assert.deepEqual(h.errors(), []);
+  });
 });
 
 /** POST that accepts "already exists": the RBAC objects are shared by every run against one apiserver. */
 async function ensure(collection: string, obj: unknown): Promise<void> {
   const a = await admin.request('POST', collection, obj);
   if (a.status !== 201 && a.status !== 409) assert.fail(`POST ${collection}: HTTP ${a.status}: ${String(a.body['message'])}`);
+}
+
+/** Create or replace: a run with an older rbac.yaml may have left its version in the shared apiserver. */
+async function apply(collection: string, obj: { metadata: { name: string } }): Promise<void> {
+  const a = await admin.request('POST', collection, obj);
+  if (a.status === 409) await admin.ok('PUT', `${collection}/${obj.metadata.name}`, obj);
+  else if (a.status !== 201) assert.fail(`POST ${collection}: HTTP ${a.status}: ${String(a.body['message'])}`);
 }
 
 /** A kubeconfig for a ServiceAccount, with a token from the TokenRequest API, beside the admin's cluster. */
@@ -414,8 +484,8 @@ describe('kubernetes plugin in a running Weft, with the RBAC of deploy/kubernete
 
   it('loads from weft.yaml by package name and keeps the catalog in step with the cluster', async () => {
     for (const doc of parseAllDocuments(fs.readFileSync(path.join(deployDir, 'rbac.yaml'), 'utf8'))) {
-      const obj = doc.toJS() as { kind: string };
-      await ensure(`/apis/rbac.authorization.k8s.io/v1/${obj.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}`, obj);
+      const obj = doc.toJS() as { kind: string; metadata: { name: string } };
+      await apply(`/apis/rbac.authorization.k8s.io/v1/${obj.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}`, obj);
     }
     const kubeconfig = await serviceAccountKubeconfig(adminKubeconfig, 'weft-system', 'weft');
     const ns = `weft-k8s-${run}-weft`;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { silentLogger } from '@weft/core';
-import { WATCHED_KINDS, type WatchedKind } from './kinds.js';
+import { ENDPOINT_SLICES, WATCHED_KINDS, type WatchedKind } from './kinds.js';
 import { ClusterState, diffHeld, idOfObject, normalizeObject, type Held } from './state.js';
 import { plugin, validateKubernetesConfig } from './index.js';
 
@@ -103,7 +103,10 @@ describe('kubernetes plugin config', () => {
       watchTimeoutSeconds: 300,
       retryMs: 1000,
       missingKindRetryMs: 30000,
+      endpointSource: 'endpointslices',
     });
+    assert.equal(validateKubernetesConfig({ endpointSource: 'endpoints' }).endpointSource, 'endpoints');
+    assert.throws(() => validateKubernetesConfig({ endpointSource: 'slices' }), /endpointSource: must be endpointslices \(the default\) or endpoints/);
     assert.equal(validateKubernetesConfig({ kubeconfig: 'kc.yaml', context: 'dev' }).kubeconfig, 'kc.yaml');
     assert.throws(() => validateKubernetesConfig({ watchTimeoutSeconds: 0 }), /watchTimeoutSeconds: must be an integer from 1 to 3600/);
     assert.throws(() => validateKubernetesConfig({ namespace: 'x' }), /namespace: unknown field/);
@@ -116,10 +119,61 @@ describe('kubernetes plugin config', () => {
       async () =>
         plugin.register(
           { register: () => undefined } as never,
-          { kubeconfig: 'missing.yaml', name: 'kubernetes', watchTimeoutSeconds: 1, retryMs: 10, missingKindRetryMs: 100 },
+          { kubeconfig: 'missing.yaml', name: 'kubernetes', watchTimeoutSeconds: 1, retryMs: 10, missingKindRetryMs: 100, endpointSource: 'endpointslices' },
           { logger: silentLogger, dataDir: '/nonexistent', configDir: '/nonexistent', trustDomain: 'cluster.local' },
         ),
       /kubeconfig: \/nonexistent\/missing\.yaml does not exist/,
     );
+  });
+});
+
+describe('EndpointSlices merged into the Endpoints of their Service', () => {
+  const slice = (name: string, service: string | undefined, extra: Record<string, unknown>): unknown => ({
+    metadata: { namespace: 'shop', name, ...(service === undefined ? {} : { labels: { 'kubernetes.io/service-name': service } }) },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    ...extra,
+  });
+  const ep = (ip: string, conditions?: Record<string, boolean>): unknown => ({ addresses: [ip], ...(conditions === undefined ? {} : { conditions }), targetRef: { kind: 'Pod', name: `p-${ip}` } });
+  const ips = (state: ClusterState): string[][] =>
+    ((state.desired.get('Endpoints/shop/web')?.body as { subsets: { addresses: { ip: string }[] }[] } | undefined)?.subsets ?? []).map((s) => s.addresses.map((a) => a.ip));
+
+  it('merges the slices of a Service, honours ready, drops draining endpoints and follows slices added, moved and removed', () => {
+    const state = new ClusterState();
+    const a = slice('web-a', 'web', { endpoints: [ep('10.0.0.2', { ready: true }), ep('10.0.0.1'), ep('10.0.0.9', { ready: false })] });
+    assert.deepEqual(state.upsert(ENDPOINT_SLICES, a).touched, ['Endpoints/shop/web']);
+    assert.deepEqual(ips(state), [['10.0.0.1', '10.0.0.2']], 'unset ready is ready; not ready is left out; sorted');
+    // A second slice with the same ports joins the subset; a draining endpoint (serving, terminating) is left out.
+    state.upsert(ENDPOINT_SLICES, slice('web-b', 'web', { endpoints: [ep('10.0.0.3'), ep('10.0.0.4', { ready: false, serving: true, terminating: true }), ep('10.0.0.1')] }));
+    assert.deepEqual(ips(state), [['10.0.0.1', '10.0.0.2', '10.0.0.3']], 'an address in two slices counts once');
+    // IPv6 slice with the same ports (dual-stack): same subset. Other ports: a subset of their own. FQDN: ignored.
+    state.upsert(ENDPOINT_SLICES, slice('web-v6', 'web', { addressType: 'IPv6', endpoints: [ep('fd00::1')] }));
+    state.upsert(ENDPOINT_SLICES, slice('web-grpc', 'web', { ports: [{ name: 'grpc', port: 9090, protocol: 'TCP', appProtocol: 'grpc' }], endpoints: [ep('10.0.1.1')] }));
+    state.upsert(ENDPOINT_SLICES, slice('web-fqdn', 'web', { addressType: 'FQDN', endpoints: [ep('example.com')] }));
+    const body = state.desired.get('Endpoints/shop/web')?.body as { subsets: { addresses: { ip: string; workload: string | null }[]; ports: unknown[] }[] };
+    assert.deepEqual(ips(state), [['10.0.1.1'], ['10.0.0.1', '10.0.0.2', '10.0.0.3', 'fd00::1']]);
+    assert.deepEqual(body.subsets[0]!.ports, [{ name: 'grpc', port: 9090, protocol: 'TCP', appProtocol: 'grpc' }]);
+    assert.equal(body.subsets[1]!.addresses[0]!.workload, 'shop/p-10.0.0.1');
+    // A slice without the service-name label belongs to no Service.
+    assert.deepEqual(state.upsert(ENDPOINT_SLICES, slice('loose', undefined, { endpoints: [ep('10.9.9.9')] })).touched, []);
+    // Deleting slices removes their endpoints; the last one removes the Endpoints resource.
+    state.remove(ENDPOINT_SLICES, slice('web-grpc', 'web', {}));
+    state.remove(ENDPOINT_SLICES, slice('web-v6', 'web', {}));
+    state.remove(ENDPOINT_SLICES, slice('web-b', 'web', {}));
+    state.remove(ENDPOINT_SLICES, slice('web-fqdn', 'web', {}));
+    assert.deepEqual(ips(state), [['10.0.0.1', '10.0.0.2']]);
+    // A slice relabelled to another Service moves its endpoints there.
+    state.upsert(ENDPOINT_SLICES, slice('web-a', 'api', { endpoints: [ep('10.0.0.1')] }));
+    assert.equal(state.desired.get('Endpoints/shop/web'), undefined);
+    assert.ok(state.desired.get('Endpoints/shop/api'));
+  });
+
+  it('rejects a merge the model refuses, naming the slices, and keeps the last good Endpoints', () => {
+    const state = new ClusterState();
+    state.upsert(ENDPOINT_SLICES, slice('web-a', 'web', { endpoints: [ep('10.0.0.1')] }));
+    const bad = state.upsert(ENDPOINT_SLICES, slice('web-a', 'web', { endpoints: [ep('10.0.0.300')] }));
+    assert.equal(bad.rejected.length, 1);
+    assert.match(bad.rejected[0]!.message, /^EndpointSlice shop\/web-a of Service web .*rejected \(its last good version stays in force\): subsets\[0\]\.addresses\[0\]\.ip/);
+    assert.deepEqual(ips(state), [['10.0.0.1']]);
   });
 });

@@ -8,7 +8,8 @@ import {
   type ManifestError,
   type ResourceKind,
 } from '@weft/core';
-import { apiVersionOf, type WatchedKind } from './kinds.js';
+import { apiVersionOf, ENDPOINTS, type WatchedKind } from './kinds.js';
+import { mergeSlices, SERVICE_NAME_LABEL, sliceOf, type Slice } from './slices.js';
 
 /**
  * The pure half of the Kubernetes source: API objects -> normalized resources (through core's manifest
@@ -126,12 +127,16 @@ export interface Applied {
  */
 export class ClusterState {
   readonly desired = new Map<string, Held>();
+  /** EndpointSlices by "namespace/name", and the slices of each Service ("namespace/service"). */
+  private readonly slices = new Map<string, Slice>();
+  private readonly slicesOf = new Map<string, Set<string>>();
 
   /**
    * An object was added or modified. An invalid one keeps its id's last good version: the one held, else
    * the one in `fallback` (what the log holds, for the first list after a restart).
    */
   upsert(kind: WatchedKind, obj: unknown, fallback?: ReadonlyMap<string, Held>): Applied {
+    if (kind.kind === 'EndpointSlice') return this.putSlice(obj, false, fallback);
     const n = normalizeObject(kind, obj);
     if (!n.ok) {
       const kept = n.id === null || this.desired.has(n.id) ? undefined : fallback?.get(n.id);
@@ -146,6 +151,7 @@ export class ClusterState {
 
   /** An object was deleted: its id goes, whatever its last version looked like. */
   remove(kind: WatchedKind, obj: unknown): Applied {
+    if (kind.kind === 'EndpointSlice') return this.putSlice(obj, true);
     const id = idOfObject(kind, obj);
     if (id === null || !this.desired.has(id)) return { touched: [], rejected: [] };
     this.desired.delete(id);
@@ -157,6 +163,7 @@ export class ClusterState {
    * good version (from `desired`, or from `fallback`, what the log holds, on the first list).
    */
   replaceKind(kind: WatchedKind, items: readonly unknown[], fallback?: ReadonlyMap<string, Held>): Applied {
+    if (kind.kind === 'EndpointSlice') return this.replaceSlices(items, fallback);
     const resourceKind = MANIFEST_KINDS[kind.kind]?.resourceKind;
     const seen = new Set<string>();
     const touched: string[] = [];
@@ -184,5 +191,78 @@ export class ClusterState {
       }
     }
     return { touched, rejected };
+  }
+
+  /** A slice was added, changed (perhaps to another Service) or deleted: the Services it belongs to are merged again. */
+  private putSlice(obj: unknown, deleted: boolean, fallback?: ReadonlyMap<string, Held>): Applied {
+    const slice = sliceOf(obj);
+    if (slice === undefined) return { touched: [], rejected: [] };
+    const before = this.slices.get(slice.id);
+    const services = new Set<string>();
+    if (before !== undefined) {
+      services.add(before.service);
+      this.slicesOf.get(before.service)?.delete(slice.id);
+      this.slices.delete(slice.id);
+    }
+    // A slice without the kubernetes.io/service-name label belongs to no Service the mesh knows of.
+    if (!deleted && slice.service !== '') {
+      this.slices.set(slice.id, slice);
+      let of = this.slicesOf.get(slice.service);
+      if (of === undefined) this.slicesOf.set(slice.service, (of = new Set()));
+      of.add(slice.id);
+      services.add(slice.service);
+    }
+    const touched: string[] = [];
+    const rejected: KubernetesObjectRejected[] = [];
+    for (const service of services) {
+      const r = this.mergeService(service, fallback);
+      touched.push(...r.touched);
+      rejected.push(...r.rejected);
+    }
+    return { touched, rejected };
+  }
+
+  private replaceSlices(items: readonly unknown[], fallback?: ReadonlyMap<string, Held>): Applied {
+    const listed = new Set(items.map((o) => sliceOf(o)?.id));
+    const touched: string[] = [];
+    const rejected: KubernetesObjectRejected[] = [];
+    const add = (a: Applied): void => {
+      touched.push(...a.touched);
+      rejected.push(...a.rejected);
+    };
+    for (const [id, slice] of [...this.slices]) if (!listed.has(id)) add(this.putSlice({ metadata: { namespace: slice.namespace, name: slice.name } }, true));
+    for (const obj of items) add(this.putSlice(obj, false, fallback));
+    // Services whose slices are all gone since the log was written (a restart) are deleted by the caller's diff.
+    return { touched: [...new Set(touched)], rejected };
+  }
+
+  /** The Endpoints resource of a Service from all its slices; an invalid merge keeps the last good one. */
+  private mergeService(service: string, fallback?: ReadonlyMap<string, Held>): Applied {
+    const slash = service.indexOf('/');
+    const namespace = service.slice(0, slash);
+    const name = service.slice(slash + 1);
+    const id = idOf({ kind: 'Endpoints', key: keyOf({ namespace, name }) });
+    const ids = this.slicesOf.get(service);
+    if (ids === undefined || ids.size === 0) {
+      this.slicesOf.delete(service);
+      if (!this.desired.has(id)) return { touched: [], rejected: [] };
+      this.desired.delete(id);
+      return { touched: [id], rejected: [] };
+    }
+    const slices = [...ids].map((i) => this.slices.get(i)).filter((x): x is Slice => x !== undefined);
+    const n = normalizeObject(ENDPOINTS, mergeSlices(namespace, name, slices));
+    if (n.ok) {
+      this.desired.set(id, n.resource);
+      return { touched: [id], rejected: [] };
+    }
+    const names = slices.map((x) => x.name).sort();
+    const error = new KubernetesObjectRejected(
+      `EndpointSlice${names.length > 1 ? 's' : ''} ${namespace}/${names.join(', ')} of Service ${name} (label ${SERVICE_NAME_LABEL})`,
+      n.error.problems,
+    );
+    const kept = this.desired.get(id) ?? fallback?.get(id);
+    if (kept === undefined) return { touched: [], rejected: [error] };
+    this.desired.set(id, kept);
+    return { touched: [id], rejected: [error] };
   }
 }
