@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_MAX_FILE_BYTES, listManifestFilesSync, ManifestFileError, readManifestFileSync } from '../model/manifest-folder.js';
 import { parseManifests } from '../model/parse.js';
-import { danglingReferences } from '../model/references.js';
+import { danglingReferences, unselectedServices } from '../model/references.js';
 import type { NormalizedResource } from '../model/validate.js';
 import { displayPath } from '../runtime/config.js';
 
@@ -18,7 +18,10 @@ export interface ValidationReport {
   readonly errors: readonly string[];
   /** Documents of kinds the mesh does not read (Deployments, ConfigMaps, ...), with the reason. */
   readonly ignored: readonly string[];
-  /** References to resources none of the texts define (a TrafficSplit's missing backend): loaded all the same. */
+  /**
+   * References to resources none of the texts define (a TrafficSplit's missing backend), Services that select
+   * no Pod and have no Endpoints: loaded all the same.
+   */
   readonly warnings: readonly string[];
 }
 
@@ -80,7 +83,7 @@ export function validateTexts(texts: ReadonlyMap<string, string>): ValidationRep
       loaded.push(r);
     }
   }
-  const warnings = danglingReferences(loaded).map(
+  const warnings = [...danglingReferences(loaded), ...unselectedServices(loaded)].map(
     (d) => `${definedIn.get(`${d.kind} ${d.key}`) ?? '?'} (${d.kind} ${d.key}): ${d.path}: ${d.rule}`,
   );
   return { files: texts.size, valid, errors, ignored, warnings };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseManifests } from './parse.js';
-import { danglingReferences } from './references.js';
+import { danglingReferences, unselectedServices } from './references.js';
 import type { NormalizedResource } from './validate.js';
 
 function load(text: string): NormalizedResource[] {
@@ -56,4 +56,49 @@ test('the bookstore example has no dangling references', () => {
     .flatMap((f) => parseManifests(readFileSync(join(dir, f), 'utf8'), f).resources);
   assert.ok(resources.some((r) => r.kind === 'TrafficSplit'));
   assert.deepEqual(danglingReferences(resources), []);
+});
+
+const pod = (ns: string, name: string, labels: string, status = 'status: {podIP: 10.0.0.1}'): string =>
+  `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: ${ns}, labels: {${labels}}}\nspec:\n  containers: [{name: app, image: app}]\n${status}\n---\n`;
+const selecting = (ns: string, name: string, selector: string): string =>
+  `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n  selector: {${selector}}\n  ports: [{name: http, port: 80}]\n---\n`;
+const endpoints = (ns: string, name: string): string =>
+  `apiVersion: v1\nkind: Endpoints\nmetadata: {name: ${name}, namespace: ${ns}}\nsubsets: [{addresses: [{ip: 10.0.0.9}], ports: [{name: http, port: 80}]}]\n---\n`;
+
+test('a Service whose selector matches no Pod, or no ready Pod with an IP, and that has no Endpoints is a warning', () => {
+  const resources = load(
+    selecting('shop', 'web', 'app: web') +
+      // A pod of another namespace, or missing one label of the selector, is not selected.
+      pod('other', 'web-0', 'app: web') +
+      pod('shop', 'web-1', 'app: webby') +
+      selecting('shop', 'api', 'app: api, tier: back') +
+      pod('shop', 'api-0', 'app: api') +
+      selecting('shop', 'db', 'app: db') +
+      pod('shop', 'db-0', 'app: db', 'status: {podIP: 10.0.0.2, conditions: [{type: Ready, status: "False"}]}') +
+      pod('shop', 'db-1', 'app: db', 'status: {phase: Pending}') +
+      // Fine: a ready pod; Endpoints given by hand; no selector (endpoints managed by hand).
+      selecting('shop', 'ok', 'app: ok') +
+      pod('shop', 'ok-0', 'app: ok') +
+      selecting('shop', 'manual', 'app: manual') +
+      endpoints('shop', 'manual') +
+      service('shop', 'plain'),
+  );
+  const warnings = unselectedServices(resources);
+  assert.deepEqual(
+    warnings.map((w) => w.message),
+    [
+      'Service shop/web: spec.selector: Service shop/web selects no Pod (app=web), so it has no endpoints until one is defined',
+      'Service shop/api: spec.selector: Service shop/api selects no Pod (app=api, tier=back), so it has no endpoints until one is defined',
+      'Service shop/db: spec.selector: Service shop/db selects no ready Pod with an IP (shop/db-0 is not ready, shop/db-1 has no status.podIP), so it has no endpoints until one is',
+    ],
+  );
+  assert.deepEqual([warnings[0]!.kind, warnings[0]!.key, warnings[0]!.path], ['Service', 'shop/web', 'spec.selector']);
+});
+
+test('the bookstore example: every Service selects a Pod', () => {
+  const dir = resolve(__dirname, '../../../deploy/examples/bookstore');
+  const resources = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .flatMap((f) => parseManifests(readFileSync(join(dir, f), 'utf8'), f).resources);
+  assert.deepEqual(unselectedServices(resources), []);
 });

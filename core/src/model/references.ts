@@ -4,9 +4,12 @@
  * or from another source, so a dangling reference is a warning, never a reason to refuse the document.
  *
  * Checked today: a TrafficSplit's root service (spec.service), its backend services
- * (spec.backends[i].service) and the HTTPRouteGroups it is limited to (spec.matches[i].name).
+ * (spec.backends[i].service) and the HTTPRouteGroups it is limited to (spec.matches[i].name); and
+ * (unselectedServices) a Service whose selector picks no Pod that could be an endpoint, when the set holds
+ * no Endpoints for it: the catalog derives a service's endpoints from its ready Pods (catalog/endpoints.ts),
+ * so such a service has none.
  */
-import type { ResourceKind, TrafficSplit } from './types.js';
+import type { ResourceKind, Service, TrafficSplit, Workload } from './types.js';
 
 /** A resource as sources and `weft validate` hold it; the body is the normalized resource of its kind. */
 export interface ReferringResource {
@@ -79,6 +82,50 @@ export function danglingReferences(resources: Iterable<ReferringResource>): Dang
         message: `${r.kind} ${r.key}: ${ref.path}: ${rule}`,
       });
     }
+  }
+  return out;
+}
+
+/** A resource that is well formed but, among the others of the set, does nothing; see unselectedServices. */
+export interface SetWarning {
+  readonly kind: ResourceKind;
+  readonly key: string;
+  /** The field at fault, as manifest errors name fields. */
+  readonly path: string;
+  readonly rule: string;
+  /** `${kind} ${key}: ${path}: ${rule}`, for a log line. */
+  readonly message: string;
+}
+
+/**
+ * Services with a selector that has no endpoints in the set: no Endpoints resource of their name, and no
+ * selected Pod that is ready with a pod IP (what the endpoint controller, and so the catalog, would make
+ * endpoints of). A service without a selector has its endpoints managed by hand and is not checked. In
+ * input order.
+ */
+export function unselectedServices(resources: Iterable<ReferringResource>): SetWarning[] {
+  const list = [...resources];
+  const endpoints = new Set(list.filter((r) => r.kind === 'Endpoints').map((r) => r.key));
+  const pods = list.filter((r) => r.kind === 'Workload').map((r) => ({ key: r.key, body: r.body as Workload }));
+  const out: SetWarning[] = [];
+  for (const r of list) {
+    if (r.kind !== 'Service' || endpoints.has(r.key)) continue;
+    const svc = r.body as Service;
+    const sel = svc.selector;
+    if (sel === null || Object.keys(sel).length === 0) continue;
+    const selected = pods.filter(
+      (p) => p.body.meta.namespace === svc.meta.namespace && Object.entries(sel).every(([k, v]) => p.body.meta.labels[k] === v),
+    );
+    if (selected.some((p) => p.body.ready && p.body.ips.length > 0)) continue;
+    const labels = Object.entries(sel)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    const why = selected.map((p) => `${p.key} ${p.body.ready ? 'has no status.podIP' : 'is not ready'}`).join(', ');
+    const rule =
+      selected.length === 0
+        ? `Service ${r.key} selects no Pod (${labels}), so it has no endpoints until one is defined`
+        : `Service ${r.key} selects no ready Pod with an IP (${why}), so it has no endpoints until one is`;
+    out.push({ kind: r.kind, key: r.key, path: 'spec.selector', rule, message: `${r.kind} ${r.key}: spec.selector: ${rule}` });
   }
   return out;
 }

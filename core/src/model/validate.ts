@@ -6,6 +6,10 @@
  *  - core/v1 Namespace, ServiceAccount, Service, Endpoints, and Pod (as a Workload). Weft needs the pods
  *    themselves: Deployments, StatefulSets, ReplicaSets and DaemonSets are not expanded into pods and are
  *    ignored with a notice, so a manifest set must list its Pods (with status.podIP) to have endpoints.
+ *    Endpoints are optional: for a Service with a selector and no Endpoints of its name, the catalog derives
+ *    them from the ready Pods it selects, as Kubernetes' endpoint controller would (catalog/endpoints.ts);
+ *    Endpoints given, by a file or the Kubernetes source, win. `weft validate` warns about a Service whose
+ *    selector picks no ready Pod with an IP and that has no Endpoints (references.ts).
  *  - SMI access/v1alpha3 TrafficTarget, specs/v1alpha4 HTTPRouteGroup and TCPRoute, split/v1alpha2
  *    TrafficSplit; OSM policy/v1alpha1 Egress, IngressBackend, Retry, UpstreamTrafficSetting and
  *    config/v1alpha2 MeshConfig.
