@@ -34,7 +34,7 @@ describe('generated Envoy types', () => {
     `).root;
     const text = generateEnvoyTypes(root);
     assert.match(text, /plainName\?: string;/);
-    assert.match(text, /kinds\?: readonly t\.v1\.M\.Kind\[\];/);
+    assert.match(text, /kinds\?: readonly \(t\.v1\.M\.Kind \| number\)\[\];/);
     assert.match(text, /export type Kind = "A" \| "B_C";/);
     assert.match(text, /byName\?: \{ \[key: string\]: t\.v1\.M \};/);
     assert.match(text, /big\?: number \| string;/);

@@ -2,7 +2,7 @@
  * CDS: upstream clusters (EDS over ADS, mTLS with the caller's identity), local inbound clusters, and the
  * clusters egress and metrics need.
  */
-import { TypeUrl, upstreamSetting, type DerivationSpec, type EncodedResource, type UpstreamTrafficSetting } from '@weft/core';
+import { TypeUrl, upstreamSetting, type DerivationSpec, type EncodedResource, type TypedAny, type UpstreamTrafficSetting, type envoy } from '@weft/core';
 import { servicePorts } from './mesh.js';
 import {
   ADMIN_PORT,
@@ -17,30 +17,35 @@ import {
   splitKey,
   upstreamClusterName,
 } from './names.js';
-import { ADS_SOURCE, T, durationMs, encode, hashResource, typedAny, u32, type Msg } from './proto.js';
+import { ADS_SOURCE, T, anyOf, durationMs, encode, filter, hashResource, u32 } from './proto.js';
+
+type Cluster = envoy.config.cluster.v3.Cluster;
+type TlsParameters = envoy.extensions.transport_sockets.tls.v3.TlsParameters;
+type SdsSecretConfig = envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig;
+type HttpProtocolOptions = envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
 const HTTP_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
-export const TLS_PARAMS: Msg = { tlsMinimumProtocolVersion: 'TLSv1_2', tlsMaximumProtocolVersion: 'TLSv1_3' };
+export const TLS_PARAMS: TlsParameters = { tlsMinimumProtocolVersion: 'TLSv1_2', tlsMaximumProtocolVersion: 'TLSv1_3' };
 
-function sdsRef(name: string): Msg {
+function sdsRef(name: string): SdsSecretConfig {
   return { name, sdsConfig: ADS_SOURCE };
 }
 
 /** HTTP/2 for gRPC upstreams; per-connection request limits from UpstreamTrafficSetting. */
-function httpOptions(protocol: string, maxRequestsPerConnection: number | null): Msg | undefined {
+function httpOptions(protocol: string, maxRequestsPerConnection: number | null): Record<string, TypedAny> | undefined {
   const h2 = protocol === 'grpc';
   if (!h2 && maxRequestsPerConnection === null) return undefined;
-  const options: Msg = { explicitHttpConfig: h2 ? { http2ProtocolOptions: {} } : { httpProtocolOptions: {} } };
+  const options: HttpProtocolOptions = { explicitHttpConfig: h2 ? { http2ProtocolOptions: {} } : { httpProtocolOptions: {} } };
   if (maxRequestsPerConnection !== null) options.commonHttpProtocolOptions = { maxRequestsPerConnection: u32(maxRequestsPerConnection) };
-  return { [HTTP_OPTIONS_KEY]: typedAny(T.HttpProtocolOptions, options) };
+  return { [HTTP_OPTIONS_KEY]: anyOf(T.HttpProtocolOptions, options) };
 }
 
-function circuitBreakers(setting: UpstreamTrafficSetting | null): Msg | undefined {
+function circuitBreakers(setting: UpstreamTrafficSetting | null): envoy.config.cluster.v3.CircuitBreakers | undefined {
   const tcp = setting?.connectionSettings?.tcp ?? null;
   const http = setting?.connectionSettings?.http ?? null;
-  const threshold: Msg = {};
+  const threshold: envoy.config.cluster.v3.CircuitBreakers.Thresholds = {};
   if (tcp?.maxConnections != null) threshold.maxConnections = u32(tcp.maxConnections);
   if (http?.maxRequests != null) threshold.maxRequests = u32(http.maxRequests);
   if (http?.maxPendingRequests != null) threshold.maxPendingRequests = u32(http.maxPendingRequests);
@@ -62,7 +67,7 @@ export function upstreamCluster(svcKey: string, targetPort: number, caller: stri
       const [ns, svc] = splitKey(svcKey);
       const [callerNs, callerSa] = splitKey(caller);
       const setting = r.derive(upstreamSetting(svcKey));
-      const tls = {
+      const tls: envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext = {
         commonTlsContext: {
           alpnProtocols: [MESH_ALPN],
           tlsParams: TLS_PARAMS,
@@ -72,13 +77,13 @@ export function upstreamCluster(svcKey: string, targetPort: number, caller: stri
         sni: serviceFqdn(ns, svc),
       };
       const name = upstreamClusterName(ns, svc, targetPort);
-      const cluster: Msg = {
+      const cluster: Cluster = {
         name,
         type: 'EDS',
         edsClusterConfig: { edsConfig: ADS_SOURCE, serviceName: name },
         connectTimeout: durationMs(setting?.connectionSettings?.tcp?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
         lbPolicy: 'ROUND_ROBIN',
-        transportSocket: { name: 'envoy.transport_sockets.tls', typedConfig: typedAny(T.UpstreamTls, tls) },
+        transportSocket: filter('envoy.transport_sockets.tls', T.UpstreamTls, tls),
       };
       const breakers = circuitBreakers(setting);
       if (breakers !== undefined) cluster.circuitBreakers = breakers;
@@ -89,7 +94,7 @@ export function upstreamCluster(svcKey: string, targetPort: number, caller: stri
   };
 }
 
-function staticCluster(name: string, address: string, port: number, extra: Msg = {}): Msg {
+function staticCluster(name: string, address: string, port: number, extra: Cluster = {}): Cluster {
   return {
     name,
     type: 'STATIC',

@@ -3,26 +3,31 @@
  * clusters for splits, retry policies), `rds-inbound.<targetPort>` (per-route RBAC from HTTPRouteGroups,
  * local rate limits), `rds-ingress.<port>` and `rds-egress.<port>`.
  */
-import { TypeUrl, apexSplit, meshSettings, retryFor, upstreamSetting, type DerivationSpec, type EncodedResource, type LocalHttpRateLimit, type Reader } from '@weft/core';
+import { TypeUrl, apexSplit, meshSettings, retryFor, upstreamSetting, type DerivationSpec, type EncodedResource, type LocalHttpRateLimit, type Reader, type TypedAny, type envoy } from '@weft/core';
 import { inboundPorts, servicePorts } from './mesh.js';
 import { serviceDomains, splitKey, upstreamClusterName, localClusterName, egressClusterName, rdsOutbound, rdsInbound, rdsIngress, rdsEgress } from './names.js';
 import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
-import { T, durationMs, encode, hashResource, typedAny, u32, type Msg } from './proto.js';
+import { T, anyOf, durationMs, encode, hashResource, u32 } from './proto.js';
+
+type VirtualHost = envoy.config.route.v3.VirtualHost;
+type Route = envoy.config.route.v3.Route;
+type RouteAction = envoy.config.route.v3.RouteAction;
+type Principal = envoy.config.rbac.v3.Principal;
 
 export const RBAC_FILTER = 'envoy.filters.http.rbac';
 export const RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
 
-function encodeRouteConfig(name: string, virtualHosts: Msg[]): EncodedResource {
+function encodeRouteConfig(name: string, virtualHosts: VirtualHost[]): EncodedResource {
   return encode(TypeUrl.RouteConfiguration, name, { name, virtualHosts, validateClusters: { value: false } });
 }
 
 /** A route configuration, or none when it would have no virtual host (for names only chains with hosts use). */
-function routeConfig(name: string, virtualHosts: Msg[]): EncodedResource | null {
+function routeConfig(name: string, virtualHosts: VirtualHost[]): EncodedResource | null {
   return virtualHosts.length === 0 ? null : encodeRouteConfig(name, virtualHosts);
 }
 
 /** Weighted clusters of an apex over its reachable backends; a split whose weights add up to 0 is ignored. */
-function weightedTargets(r: Reader, e: OutboundEntry): Msg {
+function weightedTargets(r: Reader, e: OutboundEntry): RouteAction {
   const own = upstreamClusterName(...splitKey(e.svc), e.targetPort);
   if (e.backends.length === 0) return { cluster: own };
   const weights = new Map((r.derive(apexSplit(e.svc))?.backends ?? []).map((b) => [b.service, b.weight]));
@@ -33,11 +38,11 @@ function weightedTargets(r: Reader, e: OutboundEntry): Msg {
   return { weightedClusters: { clusters: clusters.map((c) => ({ name: c.name, weight: u32(c.weight) })) } };
 }
 
-function retryPolicy(r: Reader, caller: string, svc: string): Msg | undefined {
+function retryPolicy(r: Reader, caller: string, svc: string): envoy.config.route.v3.RetryPolicy | undefined {
   const retry = retryFor(r, caller, svc);
   if (retry === null) return undefined;
   const p = retry.retryPolicy;
-  const policy: Msg = { retryOn: p.retryOn };
+  const policy: envoy.config.route.v3.RetryPolicy = { retryOn: p.retryOn };
   if (p.numRetries !== null) policy.numRetries = u32(p.numRetries);
   if (p.perTryTimeoutMs !== null) policy.perTryTimeout = durationMs(p.perTryTimeoutMs);
   if (p.retryBackoffBaseIntervalMs !== null && p.retryBackoffBaseIntervalMs > 0) policy.retryBackOff = { baseInterval: durationMs(p.retryBackoffBaseIntervalMs) };
@@ -50,11 +55,11 @@ export function outboundRoutes(caller: string, port: number): DerivationSpec<Enc
     hash: hashResource,
     compute(r) {
       const [callerNs] = splitKey(caller);
-      const vhosts: Msg[] = [];
+      const vhosts: VirtualHost[] = [];
       for (const e of r.derive(outboundPlan(caller))) {
         if (e.port !== port || !isHttp(e.protocol)) continue;
         const [ns, svc] = splitKey(e.svc);
-        const action: Msg = { ...weightedTargets(r, e) };
+        const action: RouteAction = { ...weightedTargets(r, e) };
         const retry = retryPolicy(r, caller, e.svc);
         if (retry !== undefined) action.retryPolicy = retry;
         vhosts.push({
@@ -70,9 +75,9 @@ export function outboundRoutes(caller: string, port: number): DerivationSpec<Enc
 
 const UNIT_MS = { second: 1000, minute: 60_000, hour: 3_600_000 } as const;
 
-export function httpRateLimit(statPrefix: string, limit: LocalHttpRateLimit): Msg {
-  const always = { defaultValue: { numerator: 100, denominator: 'HUNDRED' }, runtimeKey: 'local_rate_limit_enabled' };
-  const config: Msg = {
+export function httpRateLimit(statPrefix: string, limit: LocalHttpRateLimit): TypedAny {
+  const always: envoy.config.core.v3.RuntimeFractionalPercent = { defaultValue: { numerator: 100, denominator: 'HUNDRED' }, runtimeKey: 'local_rate_limit_enabled' };
+  const config: envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit = {
     statPrefix,
     tokenBucket: { maxTokens: limit.requests + limit.burst, tokensPerFill: u32(limit.requests), fillInterval: durationMs(UNIT_MS[limit.unit]) },
     filterEnabled: always,
@@ -82,16 +87,16 @@ export function httpRateLimit(statPrefix: string, limit: LocalHttpRateLimit): Ms
   if (limit.responseHeadersToAdd.length > 0) {
     config.responseHeadersToAdd = limit.responseHeadersToAdd.map((h) => ({ header: { key: h.name, value: h.value }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }));
   }
-  return typedAny(T.HttpLocalRateLimit, config);
+  return anyOf(T.HttpLocalRateLimit, config);
 }
 
-function rbacPerRoute(principals: readonly Msg[]): Msg {
-  const rules: Msg = { action: 'ALLOW' };
+function rbacPerRoute(principals: readonly Principal[]): TypedAny {
+  const rules: envoy.config.rbac.v3.RBAC = { action: 'ALLOW' };
   if (principals.length > 0) rules.policies = { allow: { permissions: [{ any: true }], principals } };
-  return typedAny(T.HttpRbacPerRoute, { rbac: { rules } });
+  return anyOf(T.HttpRbacPerRoute, { rbac: { rules } });
 }
 
-export function authenticated(name: string): Msg {
+export function authenticated(name: string): Principal {
   return { authenticated: { principalName: { exact: name } } };
 }
 
@@ -106,7 +111,7 @@ export function inboundRoutes(identity: string, services: readonly string[], tar
     compute(r) {
       const { permissive } = r.derive(meshSettings);
       const policy = permissive ? null : r.derive(inboundPolicy(identity));
-      const vhosts: Msg[] = [];
+      const vhosts: VirtualHost[] = [];
       for (const svcKey of services) {
         // Only a service whose inbound chain on this port is HTTP; its virtual host answers to every HTTP
         // service port mapped onto the target port.
@@ -117,21 +122,21 @@ export function inboundRoutes(identity: string, services: readonly string[], tar
         const cluster = localClusterName(ns, svc, targetPort);
         const setting = r.derive(upstreamSetting(svcKey));
         const perRouteLimit = new Map((setting?.httpRoutes ?? []).filter((h) => h.rateLimit !== null).map((h) => [h.path, h.rateLimit as LocalHttpRateLimit]));
-        const routes: Msg[] =
+        const routes: Route[] =
           policy === null
             ? [{ name: 'permissive', match: { safeRegex: { regex: '.*' } }, route: { cluster } }]
             : policy.routes.map((rule) => {
-                const headers: Msg[] = rule.headers.map(([name, regex]) => ({ name, stringMatch: { safeRegex: { regex } } }));
+                const headers: envoy.config.route.v3.HeaderMatcher[] = rule.headers.map(([name, regex]) => ({ name, stringMatch: { safeRegex: { regex } } }));
                 if (rule.method !== null) headers.unshift({ name: ':method', stringMatch: { exact: rule.method } });
-                const perFilter: Msg = { [RBAC_FILTER]: rbacPerRoute(rule.principals.map(authenticated)) };
+                const perFilter: Record<string, TypedAny> = { [RBAC_FILTER]: rbacPerRoute(rule.principals.map(authenticated)) };
                 const limit = perRouteLimit.get(rule.pathRegex);
                 if (limit !== undefined) perFilter[RATE_LIMIT_FILTER] = httpRateLimit(`inbound_route_${svcKey}_${rule.name}`, limit);
-                const route: Msg = { name: rule.name, match: { safeRegex: { regex: rule.pathRegex } }, route: { cluster }, typedPerFilterConfig: perFilter };
-                if (headers.length > 0) (route.match as Msg).headers = headers;
-                return route;
+                const match: envoy.config.route.v3.RouteMatch = { safeRegex: { regex: rule.pathRegex } };
+                if (headers.length > 0) match.headers = headers;
+                return { name: rule.name, match, route: { cluster }, typedPerFilterConfig: perFilter };
               });
         if (routes.length === 0) continue;
-        const vhost: Msg = {
+        const vhost: VirtualHost = {
           name: `inbound_virtual-host|${svcKey}`,
           // Several service ports on one target port share the bare names; Envoy refuses a domain listed twice.
           domains: [...new Set(ports.flatMap((p) => serviceDomains(ns, svc, p.port, true)))],
@@ -154,7 +159,7 @@ export function ingressRoutes(services: readonly string[], port: number): Deriva
     id: `envoy/rds/ingress/${port}#${services.join(',')}`,
     hash: hashResource,
     compute(r) {
-      const routes: Msg[] = [];
+      const routes: Route[] = [];
       for (const svcKey of services) {
         for (const rule of r.derive(ingressRules(svcKey))) {
           if (rule.port !== port) continue;
@@ -169,7 +174,7 @@ export function ingressRoutes(services: readonly string[], port: number): Deriva
       }
       // One virtual host: ingress traffic carries outside host names, and routes of several services on one
       // pod port would all lead to the same application anyway.
-      return routeConfig(rdsIngress(port), routes.length === 0 ? [] : [{ name: 'ingress_virtual-host', domains: ['*'], routes: [routes[0] as Msg] }]);
+      return routeConfig(rdsIngress(port), routes.length === 0 ? [] : [{ name: 'ingress_virtual-host', domains: ['*'], routes: [routes[0] as Route] }]);
     },
   };
 }
