@@ -208,7 +208,8 @@ export class XdsServer {
     this.maxProxies = options.maxProxies ?? 10_000;
     this.coalesceMs = options.coalesceMs ?? 5;
     this.maxRequestsPerSecond = options.maxRequestsPerSecond ?? 200;
-    this.maxConnections = options.maxConnections ?? defaultMaxConnections(this.maxProxies, openFilesLimit());
+    const openFiles = options.maxConnections === undefined ? openFilesLimit() : undefined;
+    this.maxConnections = options.maxConnections ?? defaultMaxConnections(this.maxProxies, openFiles);
     this.idleConnectionTimeoutMs = options.idleConnectionTimeoutMs ?? 10_000;
     if (!(this.maxProxies >= 1)) throw new ConfigError(`xds maxProxies must be at least 1, got ${this.maxProxies}`);
     if (!(this.maxConnections >= 1)) throw new ConfigError(`xds maxConnections must be at least 1, got ${this.maxConnections}`);
@@ -216,6 +217,14 @@ export class XdsServer {
       throw new ConfigError(`xds idleConnectionTimeoutMs must be at least 1, got ${this.idleConnectionTimeoutMs}`);
     }
     if (!(this.coalesceMs >= 0)) throw new ConfigError(`xds coalesceMs must be >= 0, got ${this.coalesceMs}`);
+    if (this.maxConnections < this.maxProxies) {
+      this.logger.warn('xds maxConnections is below maxProxies: at most maxConnections proxies can connect', {
+        maxConnections: this.maxConnections,
+        maxProxies: this.maxProxies,
+        ...(openFiles === undefined ? {} : { openFilesLimit: openFiles }),
+        fix: 'raise the open-files limit (ulimit -n) or set xds.maxConnections, or lower xds.maxProxies',
+      });
+    }
     this.supervisor = new ProxySupervisor({ maxConcurrentPushes: options.maxConcurrentPushes ?? 64 });
     if (options.tls.mode === 'mtls') {
       if (options.tls.ca.length === 0) throw new ConfigError('xds mTLS needs a trust bundle (tls.ca) to verify proxy certificates');
@@ -245,14 +254,6 @@ export class XdsServer {
   /** Binds and starts serving; resolves with the bound port (useful with port 0). */
   async listen(host = '0.0.0.0', port = DEFAULT_ADS_PORT): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    if (this.maxConnections < this.maxProxies) {
-      this.logger.warn('xds maxConnections is below maxProxies: at most maxConnections proxies can connect', {
-        maxConnections: this.maxConnections,
-        maxProxies: this.maxProxies,
-        openFilesLimit: openFilesLimit() ?? 'unknown',
-        fix: 'raise the open-files limit (ulimit -n) or set xds.maxConnections, or lower xds.maxProxies',
-      });
-    }
     // The socket server is Weft's (see AdsListener): it bounds connections, then hands them to grpc-js.
     const listener = new AdsListener({
       tls: this.options.tls.mode === 'mtls' ? this.secureContext() : undefined,
