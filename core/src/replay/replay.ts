@@ -212,6 +212,13 @@ export class Replay {
         } else keys.add(k);
       }
     }
+    // Endpoints derived from Pods (none on the log for the service) were read through what they are derived from.
+    for (const k of [...keys]) {
+      const from = k.startsWith('r:Endpoints/') ? state.catalog.endpointsDerivation(k.slice('r:Endpoints/'.length)) : undefined;
+      if (from === undefined) continue;
+      keys.add(depKeys.resource('Service', from.service));
+      for (const w of from.workloads) keys.add(depKeys.resource('Workload', w));
+    }
     const reads = [...keys].sort(compareStrings).flatMap((k) => this.explainRead(state, k));
     const events = new Map<number, EventRef>();
     for (const r of reads) if (r.event !== undefined) events.set(r.event.offset, r.event);
@@ -465,6 +472,16 @@ export class Replay {
         ? { offset: p.offset, time: new Date(p.time).toISOString(), source: p.source, op: '?', kind: '?', key: '?' }
         : eventRef(ev);
     };
+    const derived = key.startsWith('r:Endpoints/') ? state.catalog.endpointsDerivation(key.slice('r:Endpoints/'.length)) : undefined;
+    if (derived !== undefined) {
+      const event = provenanceOf(key);
+      const left = derived.workloads.filter((w) => !derived.endpoints.includes(w));
+      const note =
+        `derived from ${[...derived.endpoints.map((w) => `Pod ${w}`), `Service ${derived.service}`].join(', ')}: no Endpoints for the service on the log, ` +
+        `so they are the endpoint controller's, from the ready Pods it selects` +
+        (left.length === 0 ? '' : ` (not endpoints: ${left.map((w) => `Pod ${w}`).join(', ')}: not ready, no pod IP or no port of the service)`);
+      return [event === undefined ? { key, note } : { key, event, note }];
+    }
     if (key.startsWith('r:') || key.startsWith('i:')) {
       const event = provenanceOf(key);
       return [event === undefined ? { key, note: 'absent at this point (read as missing)' } : { key, event }];
