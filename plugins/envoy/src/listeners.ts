@@ -1,7 +1,7 @@
 /**
  * LDS: `outbound-listener` (15001), `inbound-listener` (15003) and `inbound-prometheus-listener` (15010).
  */
-import { TypeUrl, apexSplit, meshSettings, upstreamSetting, type DerivationSpec, type EncodedResource, type Reader, type UpstreamTrafficSetting } from '@weft/core';
+import { TypeUrl, apexSplit, meshSettings, upstreamSetting, type DerivationSpec, type EncodedResource, type Reader, type UpstreamTrafficSetting, type envoy } from '@weft/core';
 import { normalizeCidrText } from './cidr.js';
 import { TLS_PARAMS } from './clusters.js';
 import { inboundPorts } from './mesh.js';
@@ -29,18 +29,26 @@ import {
   upstreamClusterName,
 } from './names.js';
 import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
-import { ADS_SOURCE, T, durationMs, encode, hashResource, typed, typedAny, u32, type Msg } from './proto.js';
+import { ADS_SOURCE, T, durationMs, encode, filter, hashResource, u32 } from './proto.js';
+
+type Listener = envoy.config.listener.v3.Listener;
+type FilterChain = envoy.config.listener.v3.FilterChain;
+type Filter = envoy.config.listener.v3.Filter;
+type HttpFilter = envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter;
+type TcpProxy = envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
+type CidrRange = envoy.config.core.v3.CidrRange;
+type TransportSocket = envoy.config.core.v3.TransportSocket;
 import { RATE_LIMIT_FILTER, RBAC_FILTER, authenticated } from './routes.js';
 
 const HCM = 'envoy.filters.network.http_connection_manager';
 const TCP_PROXY = 'envoy.filters.network.tcp_proxy';
 
-function router(): Msg {
-  return typed('envoy.filters.http.router', T.Router, {});
+function router(): HttpFilter {
+  return filter('envoy.filters.http.router', T.Router, {});
 }
 
-function hcm(statPrefix: string, rds: string, httpFilters: Msg[]): Msg {
-  return typed(HCM, T.HCM, {
+function hcm(statPrefix: string, rds: string, httpFilters: HttpFilter[]): Filter {
+  return filter(HCM, T.HCM, {
     statPrefix,
     codecType: 'AUTO',
     rds: { configSource: ADS_SOURCE, routeConfigName: rds },
@@ -48,15 +56,15 @@ function hcm(statPrefix: string, rds: string, httpFilters: Msg[]): Msg {
   });
 }
 
-function tcpProxy(statPrefix: string, target: Msg): Msg {
-  return typed(TCP_PROXY, T.TcpProxy, { statPrefix, ...target });
+function tcpProxy(statPrefix: string, target: TcpProxy): Filter {
+  return filter(TCP_PROXY, T.TcpProxy, { statPrefix, ...target });
 }
 
-function prefix(ip: string): Msg {
+function prefix(ip: string): CidrRange {
   return { addressPrefix: ip, prefixLen: u32(ip.includes(':') ? 128 : 32) };
 }
 
-function cidrRange(value: string): Msg {
+function cidrRange(value: string): CidrRange {
   const [ip = value, len] = value.split('/');
   return { addressPrefix: ip, prefixLen: u32(len === undefined ? (ip.includes(':') ? 128 : 32) : Number(len)) };
 }
@@ -122,7 +130,7 @@ export function outboundChains(r: Reader, plan: readonly OutboundEntry[]): Outbo
     .filter((c) => c.ips.length > 0);
 }
 
-function tcpTarget(r: Reader, e: OutboundEntry): Msg {
+function tcpTarget(r: Reader, e: OutboundEntry): TcpProxy {
   const own = upstreamClusterName(...splitKey(e.svc), e.targetPort);
   if (e.backends.length === 0) return { cluster: own };
   const weights = new Map((r.derive(apexSplit(e.svc))?.backends ?? []).map((b) => [b.service, b.weight]));
@@ -133,10 +141,10 @@ function tcpTarget(r: Reader, e: OutboundEntry): Msg {
   return clusters.length === 0 ? { cluster: own } : { weightedClusters: { clusters } };
 }
 
-const originalDst = (): Msg => typed('envoy.filters.listener.original_dst', T.OriginalDst, {});
-const tlsInspector = (): Msg => typed('envoy.filters.listener.tls_inspector', T.TlsInspector, {});
+const originalDst = (): envoy.config.listener.v3.ListenerFilter => filter('envoy.filters.listener.original_dst', T.OriginalDst, {});
+const tlsInspector = (): envoy.config.listener.v3.ListenerFilter => filter('envoy.filters.listener.tls_inspector', T.TlsInspector, {});
 
-function listener(name: string, port: number, direction: string, extra: Msg): Msg {
+function listener(name: string, port: number, direction: envoy.config.core.v3.TrafficDirection, extra: Listener): Listener {
   return { name, address: { socketAddress: { address: '0.0.0.0', portValue: port } }, trafficDirection: direction, ...extra };
 }
 
@@ -146,7 +154,7 @@ export function outboundListener(caller: string): DerivationSpec<EncodedResource
     id: `envoy/listener/outbound@${caller}`,
     hash: hashResource,
     compute(r) {
-      const chains: Msg[] = [];
+      const chains: FilterChain[] = [];
       const owned = outboundChains(r, r.derive(outboundPlan(caller)));
       for (const { entry: e, ips } of owned) {
         const proto = isHttp(e.protocol) ? 'http' : 'tcp';
@@ -191,7 +199,7 @@ export function outboundListener(caller: string): DerivationSpec<EncodedResource
         });
       }
       if (chains.length === 0 && !egress.passthrough) return null;
-      const extra: Msg = {
+      const extra: Listener = {
         listenerFilters: egress.sni.length > 0 ? [originalDst(), tlsInspector()] : [originalDst()],
         filterChains: chains,
       };
@@ -203,23 +211,23 @@ export function outboundListener(caller: string): DerivationSpec<EncodedResource
   };
 }
 
-function downstreamTls(identity: string, requireClientCert: boolean, validate: boolean, alpn: boolean): Msg {
+function downstreamTls(identity: string, requireClientCert: boolean, validate: boolean, alpn: boolean): TransportSocket {
   const [ns, sa] = splitKey(identity);
-  const common: Msg = {
+  const common: envoy.extensions.transport_sockets.tls.v3.CommonTlsContext = {
     tlsParams: TLS_PARAMS,
     tlsCertificateSdsSecretConfigs: [{ name: serviceCertName(ns, sa), sdsConfig: ADS_SOURCE }],
   };
   if (alpn) common.alpnProtocols = [MESH_ALPN];
   if (validate) common.validationContextSdsSecretConfig = { name: ROOT_CERT_INBOUND, sdsConfig: ADS_SOURCE };
-  return { name: 'envoy.transport_sockets.tls', typedConfig: typedAny(T.DownstreamTls, { commonTlsContext: common, requireClientCertificate: { value: requireClientCert } }) };
+  return filter('envoy.transport_sockets.tls', T.DownstreamTls, { commonTlsContext: common, requireClientCertificate: { value: requireClientCert } });
 }
 
 const UNIT_MS = { second: 1000, minute: 60_000, hour: 3_600_000 } as const;
 
-function tcpRateLimit(svcKey: string, setting: UpstreamTrafficSetting | null): Msg | undefined {
+function tcpRateLimit(svcKey: string, setting: UpstreamTrafficSetting | null): Filter | undefined {
   const limit = setting?.rateLimit?.tcp ?? null;
   if (limit === null) return undefined;
-  return typed('envoy.filters.network.local_ratelimit', T.NetworkLocalRateLimit, {
+  return filter('envoy.filters.network.local_ratelimit', T.NetworkLocalRateLimit, {
     statPrefix: `inbound_${svcKey}_tcp`,
     tokenBucket: { maxTokens: limit.connections + limit.burst, tokensPerFill: u32(limit.connections), fillInterval: durationMs(UNIT_MS[limit.unit]) },
   });
@@ -236,31 +244,31 @@ export function inboundListener(identity: string, services: readonly string[]): 
     compute(r) {
       const { permissive } = r.derive(meshSettings);
       const policy = permissive ? null : r.derive(inboundPolicy(identity));
-      const chains: Msg[] = [];
+      const chains: FilterChain[] = [];
       for (const svcKey of services) {
         const [ns, svc] = splitKey(svcKey);
         const setting = r.derive(upstreamSetting(svcKey));
         for (const p of inboundPorts(r, svcKey)) {
           const http = isHttp(p.protocol);
-          const filters: Msg[] = [];
+          const filters: Filter[] = [];
           if (policy !== null) {
-            const policies: Msg = {};
+            const policies: Record<string, envoy.config.rbac.v3.Policy> = {};
             for (const t of policy.targets) {
               const ports = http ? (t.http ? null : undefined) : t.tcpPorts === null ? null : t.tcpPorts.includes(p.targetPort) || t.tcpPorts.includes(p.port) ? null : undefined;
               if (ports === undefined || t.principals.length === 0) continue;
               policies[t.name] = { permissions: [{ any: true }], principals: t.principals.map(authenticated) };
             }
-            const rules: Msg = { action: 'ALLOW' };
+            const rules: envoy.config.rbac.v3.RBAC = { action: 'ALLOW' };
             if (Object.keys(policies).length > 0) rules.policies = policies;
-            filters.push(typed('envoy.filters.network.rbac', T.NetworkRbac, { statPrefix: NETWORK_RBAC_STAT_PREFIX, rules }));
+            filters.push(filter('envoy.filters.network.rbac', T.NetworkRbac, { statPrefix: NETWORK_RBAC_STAT_PREFIX, rules }));
           }
           const tcpLimit = tcpRateLimit(svcKey, setting);
           if (tcpLimit !== undefined) filters.push(tcpLimit);
           if (http) {
-            const httpFilters: Msg[] = [];
-            if (policy !== null) httpFilters.push(typed(RBAC_FILTER, T.HttpRbac, {}));
+            const httpFilters: HttpFilter[] = [];
+            if (policy !== null) httpFilters.push(filter(RBAC_FILTER, T.HttpRbac, {}));
             const routeLimits = setting !== null && (setting.rateLimit?.http != null || setting.httpRoutes.some((h) => h.rateLimit !== null));
-            if (routeLimits) httpFilters.push(typed(RATE_LIMIT_FILTER, T.HttpLocalRateLimit, { statPrefix: `inbound_${svcKey}_http` }));
+            if (routeLimits) httpFilters.push(filter(RATE_LIMIT_FILTER, T.HttpLocalRateLimit, { statPrefix: `inbound_${svcKey}_http` }));
             filters.push(hcm(`mesh-http-conn-manager.${rdsInbound(p.targetPort)}`, rdsInbound(p.targetPort), httpFilters));
           } else {
             filters.push(tcpProxy(`inbound-mesh-tcp-proxy.${svcKey}|${p.targetPort}`, { cluster: localClusterName(ns, svc, p.targetPort) }));
@@ -289,18 +297,18 @@ export function inboundListener(identity: string, services: readonly string[]): 
   };
 }
 
-function ingressChains(r: Reader, identity: string, services: readonly string[]): Msg[] {
+function ingressChains(r: Reader, identity: string, services: readonly string[]): FilterChain[] {
   const ports = new Map<number, { tls: { skipClientCertValidation: boolean; sniHosts: readonly string[] } | null; protocol: string }>();
   for (const svcKey of services) for (const rule of r.derive(ingressRules(svcKey))) if (!ports.has(rule.port)) ports.set(rule.port, rule);
   return [...ports.entries()]
     .sort(([a], [b]) => a - b)
     .map(([port, rule]) => {
-      const match: Msg = { destinationPort: u32(port), transportProtocol: rule.tls === null ? 'raw_buffer' : 'tls' };
+      const match: envoy.config.listener.v3.FilterChainMatch = { destinationPort: u32(port), transportProtocol: rule.tls === null ? 'raw_buffer' : 'tls' };
       if (rule.tls !== null && rule.tls.sniHosts.length > 0) match.serverNames = [...rule.tls.sniHosts];
-      const chain: Msg = {
+      const chain: FilterChain = {
         name: `ingress_${identity}_${port}_${rule.protocol}`,
         filterChainMatch: match,
-        filters: [hcm(`ingress-http-conn-manager.${rdsIngress(port)}`, rdsIngress(port), [typed(RBAC_FILTER, T.HttpRbac, {})])],
+        filters: [hcm(`ingress-http-conn-manager.${rdsIngress(port)}`, rdsIngress(port), [filter(RBAC_FILTER, T.HttpRbac, {})])],
       };
       if (rule.tls !== null) {
         const verify = !rule.tls.skipClientCertValidation;
@@ -315,7 +323,7 @@ export const prometheusListener: DerivationSpec<EncodedResource | null> = {
   id: 'envoy/listener/prometheus',
   hash: hashResource,
   compute() {
-    const manager = typed(HCM, T.HCM, {
+    const manager = filter(HCM, T.HCM, {
       statPrefix: 'prometheus-http-conn-manager',
       codecType: 'AUTO',
       routeConfig: {
