@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { WeftError } from '@weft/core';
-import { KafkaNoAnswerError, KafkaUnavailableError } from './errors.js';
+import { kafkaRetriable, KafkaNoAnswerError, KafkaUnavailableError } from './errors.js';
 import { kafkaOffsetNumber } from './offsets.js';
 
 export interface RawMessage {
@@ -144,7 +144,7 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
       return true;
     }
     lastStartError = crash ?? new Error('the consumer stopped before it joined its group');
-    if (!retriableCrash(crash)) throw lastStartError;
+    if (!kafkaRetriable(crash)) throw lastStartError;
     return false;
   };
 
@@ -226,13 +226,4 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
     await starting;
     await (consumer as Consumer | null)?.disconnect().catch(() => undefined);
   }
-}
-
-/** kafkajs's own rule for restarting a crashed consumer: retries that ran out, or a retriable root cause. */
-function retriableCrash(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err.name === 'KafkaJSNumberOfRetriesExceeded') return true;
-  let root: unknown = err;
-  while ((root as { cause?: unknown }).cause instanceof Error) root = (root as { cause: Error }).cause;
-  return (root as { retriable?: unknown }).retriable === true;
 }

@@ -15,7 +15,7 @@ export class KafkaUnavailableError extends LogUnavailableError {
     super(
       `event log on Kafka topic "${topic}" (brokers ${brokers.join(',')}): ${doing} failed${cause === undefined ? '' : `: ${describe(cause)}`}` +
         (noAnswer ? '. Check that the brokers are running and reachable from this host (address, port, firewall, advertised.listeners)' : ''),
-      { cause, retriable: noAnswer || isRetriable(cause) },
+      { cause, retriable: noAnswer || kafkaRetriable(cause) },
     );
     this.brokers = brokers;
     this.topic = topic;
@@ -51,8 +51,8 @@ function isNoAnswer(cause: unknown): boolean {
   return causes(cause).some((e) => e instanceof Error && NO_ANSWER.has(e.name));
 }
 
-/** kafkajs's own rule: retries that ran out, or a root cause marked retriable. */
-function isRetriable(cause: unknown): boolean {
+/** kafkajs's own rule (for restarting a crashed consumer): retries that ran out, or a root cause marked retriable. */
+export function kafkaRetriable(cause: unknown): boolean {
   const all = causes(cause);
   return all.some((e) => e instanceof Error && e.name === 'KafkaJSNumberOfRetriesExceeded') || (all.at(-1) as { retriable?: unknown } | undefined)?.retriable === true;
 }
