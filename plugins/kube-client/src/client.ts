@@ -144,7 +144,7 @@ export class KubeClient {
       } catch (err) {
         throw toKubernetesApiError(where, err);
       }
-      items.push(...(page.items ?? []));
+      for (const item of page.items ?? []) items.push(withoutManagedFields(item));
       // Every page of one list is at the first page's resourceVersion; the last one says it too.
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       const next = page.metadata?.continue ?? page.metadata?._continue;
@@ -180,7 +180,7 @@ export class KubeClient {
       },
       (phase, obj) => {
         if (stopped || failure !== undefined) return;
-        if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' || phase === 'BOOKMARK') onEvent(phase, obj as KubeObject);
+        if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' || phase === 'BOOKMARK') onEvent(phase, withoutManagedFields(obj as KubeObject));
         else if (phase === 'ERROR') {
           const status = obj as { code?: unknown; message?: unknown };
           failure = new KubernetesApiError(`${where}: ${String(status.message ?? 'ERROR event')}`, typeof status.code === 'number' ? status.code : null);
@@ -258,4 +258,15 @@ export function metadataOnlyConfig(kc: K8s.KubeConfig): K8s.KubeConfig {
     return init;
   };
   return delegate;
+}
+
+/**
+ * The object without metadata.managedFields (server-side apply's bookkeeping, often the larger part of an
+ * object): nothing in Weft reads it, and informers hold every object of their collection.
+ */
+export function withoutManagedFields<T extends KubeObject>(obj: T): T {
+  const meta = obj.metadata as (KubeObject['metadata'] & { managedFields?: unknown }) | undefined;
+  if (meta?.managedFields === undefined) return obj;
+  const { managedFields: _dropped, ...rest } = meta;
+  return { ...obj, metadata: rest };
 }

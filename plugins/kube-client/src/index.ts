@@ -8,6 +8,7 @@ export {
   KubeClient,
   METADATA_LIST_ACCEPT,
   METADATA_WATCH_ACCEPT,
+  withoutManagedFields,
   type ConnectOptions,
   type KubeObject,
   type ListOptions,

@@ -9,7 +9,7 @@
  */
 import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { KubernetesApiError, toKubernetesApiError } from './errors.js';
-import { collectionPath, metadataOnlyConfig, type KubeClient, type KubeObject, type ResourceType } from './client.js';
+import { collectionPath, metadataOnlyConfig, withoutManagedFields, type KubeClient, type KubeObject, type ResourceType } from './client.js';
 
 export interface InformerOptions {
   readonly labelSelector?: string;
@@ -168,7 +168,7 @@ export class ResourceInformer {
           const rv = (obj as KubeObject | null)?.metadata?.resourceVersion;
           if (typeof rv === 'string' && rv !== '') this.version = rv;
         }
-        callback(phase, obj, watchObj);
+        callback(phase, phase === 'ERROR' ? obj : withoutManagedFields(obj as KubeObject), watchObj);
       },
       (err) => {
         if (err === null || err === undefined) return done(failure ?? null);
