@@ -11,10 +11,12 @@
  * name. Only the route configuration can depend on the caller (its Retry policy), so callers without a
  * Retry share every resource.
  */
-import { TypeUrl, apexSplit, identitiesBehind, meshSettings, upstreamSetting, type DerivationSpec, type EncodedResource, type HTTPMatch, type Reader, type Retry } from '@weft/core';
+import { TypeUrl, apexSplit, identitiesBehind, meshSettings, upstreamSetting, type DerivationSpec, type EncodedResource, type HTTPMatch, type Reader, type Retry, type envoy } from '@weft/core';
 import { grpcPorts } from './mesh.js';
 import { clientListenerNames, clientRouteName, clusterName, ROUTER_FILTER_NAME, spiffeIdOf } from './names.js';
-import { ADS, T, durationMs, encode, hashResource, typedAny, u32, type Msg } from './proto.js';
+import { ADS, T, anyOf, durationMs, encode, filter, hashResource, u32 } from './proto.js';
+
+type RouteAction = envoy.config.route.v3.RouteAction;
 
 export interface ClientOptions {
   /** Add UpstreamTlsContext (certificate provider instances) to clusters. */
@@ -34,13 +36,13 @@ export function splitRetryOn(retryOn: string): { codes: string[]; unsupported: s
   return { codes, unsupported };
 }
 
-export function apiListener(name: string, routeName: string): Msg {
-  const hcm = {
+export function apiListener(name: string, routeName: string): envoy.config.listener.v3.Listener {
+  const hcm: envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager = {
     statPrefix: name,
     rds: { configSource: ADS, routeConfigName: routeName },
-    httpFilters: [{ name: ROUTER_FILTER_NAME, typedConfig: typedAny(T.Router, {}) }],
+    httpFilters: [filter(ROUTER_FILTER_NAME, T.Router, {})],
   };
-  return { name, apiListener: { apiListener: typedAny(T.HCM, hcm) } };
+  return { name, apiListener: { apiListener: anyOf(T.HCM, hcm) } };
 }
 
 /** The listeners of one service: one per gRPC port, plus the bare name for the first port. */
@@ -68,19 +70,19 @@ export function backendPort(r: Reader, backend: string, port: number): number | 
   return ports.length === 1 ? (ports[0]?.port ?? null) : null;
 }
 
-function retryPolicy(retry: Retry | null): Msg | undefined {
+function retryPolicy(retry: Retry | null): envoy.config.route.v3.RetryPolicy | undefined {
   if (retry === null) return undefined;
   const { codes } = splitRetryOn(retry.retryPolicy.retryOn);
   if (codes.length === 0) return undefined;
   const p = retry.retryPolicy;
-  const policy: Msg = { retryOn: codes.join(',') };
+  const policy: envoy.config.route.v3.RetryPolicy = { retryOn: codes.join(',') };
   if (p.numRetries !== null && p.numRetries > 0) policy.numRetries = u32(p.numRetries);
   if (p.retryBackoffBaseIntervalMs !== null && p.retryBackoffBaseIntervalMs > 0) policy.retryBackOff = { baseInterval: durationMs(p.retryBackoffBaseIntervalMs) };
   return policy;
 }
 
-export function routeMatch(m: Pick<HTTPMatch, 'pathRegex' | 'headers'>): Msg {
-  const match: Msg = m.pathRegex === null ? { prefix: '' } : { safeRegex: { regex: m.pathRegex } };
+export function routeMatch(m: Pick<HTTPMatch, 'pathRegex' | 'headers'>): envoy.config.route.v3.RouteMatch {
+  const match: envoy.config.route.v3.RouteMatch = m.pathRegex === null ? { prefix: '' } : { safeRegex: { regex: m.pathRegex } };
   const headers = Object.entries(m.headers)
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([name, regex]) => ({ name, stringMatch: { safeRegex: { regex } } }));
@@ -103,11 +105,11 @@ export function clientRoutes(svcKey: string, port: number, retryKey: string | nu
     compute(r) {
       if (!r.derive(grpcPorts(svcKey)).some((p) => p.port === port)) return null;
       const retry = retryKey === null ? null : (r.get('Retry', retryKey) ?? null);
-      const own: Msg = { cluster: clusterName(svcKey, port) };
+      const own: RouteAction = { cluster: clusterName(svcKey, port) };
       const plan = r.derive(apexSplit(svcKey));
-      let split: Msg | null = null;
+      let split: RouteAction | null = null;
       if (plan !== null) {
-        const clusters: Msg[] = [];
+        const clusters: envoy.config.route.v3.WeightedCluster.ClusterWeight[] = [];
         for (const b of plan.backends) {
           const bp = backendPort(r, b.service, port);
           if (bp === null || b.weight <= 0) continue;
@@ -116,8 +118,8 @@ export function clientRoutes(svcKey: string, port: number, retryKey: string | nu
         if (clusters.length > 0) split = { weightedClusters: { clusters } };
       }
       const policy = retryPolicy(retry);
-      const action = (target: Msg): Msg => (policy === undefined ? { ...target } : { ...target, retryPolicy: policy });
-      const routes: Msg[] = [];
+      const action = (target: RouteAction): RouteAction => (policy === undefined ? { ...target } : { ...target, retryPolicy: policy });
+      const routes: envoy.config.route.v3.Route[] = [];
       if (split !== null && plan !== null && plan.matches.length > 0) {
         for (const groupKey of plan.matches) {
           const group = r.get('HTTPRouteGroup', groupKey);
@@ -136,12 +138,12 @@ export function clientRoutes(svcKey: string, port: number, retryKey: string | nu
   };
 }
 
-export function upstreamTls(certProvider: string, sans: readonly string[]): Msg {
-  const validationContext: Msg = { caCertificateProviderInstance: { instanceName: certProvider } };
+export function upstreamTls(certProvider: string, sans: readonly string[]): envoy.config.core.v3.TransportSocket {
+  const validationContext: envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext = { caCertificateProviderInstance: { instanceName: certProvider } };
   if (sans.length > 0) validationContext.matchSubjectAltNames = sans.map((exact) => ({ exact }));
   return {
     name: 'envoy.transport_sockets.tls',
-    typedConfig: typedAny(T.UpstreamTls, { commonTlsContext: { tlsCertificateProviderInstance: { instanceName: certProvider }, validationContext } }),
+    typedConfig: anyOf(T.UpstreamTls, { commonTlsContext: { tlsCertificateProviderInstance: { instanceName: certProvider }, validationContext } }),
   };
 }
 
@@ -152,7 +154,7 @@ export function clientCluster(svcKey: string, port: number, options: ClientOptio
     compute(r) {
       if (!r.derive(grpcPorts(svcKey)).some((p) => p.port === port)) return null;
       const name = clusterName(svcKey, port);
-      const cluster: Msg = { name, type: 'EDS', edsClusterConfig: { edsConfig: ADS, serviceName: name }, lbPolicy: 'ROUND_ROBIN' };
+      const cluster: envoy.config.cluster.v3.Cluster = { name, type: 'EDS', edsClusterConfig: { edsConfig: ADS, serviceName: name }, lbPolicy: 'ROUND_ROBIN' };
       const maxRequests = r.derive(upstreamSetting(svcKey))?.connectionSettings?.http?.maxRequests ?? null;
       if (maxRequests !== null) cluster.circuitBreakers = { thresholds: [{ priority: 'DEFAULT', maxRequests: u32(maxRequests) }] };
       if (options.mtls) {

@@ -1,9 +1,23 @@
 /**
- * Building and encoding Envoy messages. Translators write plain trees in protobufjs object form (camelCase
- * fields, enums by name) with nested Any values written as `{ '@type': <type URL>, ...fields }`, which is
- * also the proto3 JSON form of Any: the tree a translator builds is the readable dump shown in goldens and
- * config dumps, and core's encodeResource checks its field names and turns it into bytes once.
+ * Building and encoding Envoy messages. Translators build trees typed by the generated Envoy interfaces
+ * (`envoy.*` from @weft/core: protobufjs object form, camelCase fields, enums by name), nested Anys written
+ * `{ '@type': <type URL>, ...fields }` by `anyOf`, which types the content by its URL; core's
+ * encodeResource turns a tree into bytes once.
  */
+import {
+  ADS_CONFIG_SOURCE,
+  durationMs as coreDurationMs,
+  encodeResource,
+  typedAny,
+  u32 as coreU32,
+  type EncodedResource,
+  type EnvoyMessages,
+  type Msg,
+  type TypedAny,
+  type envoy,
+  type google,
+} from '@weft/core';
+
 export const T = {
   HCM: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
   Router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
@@ -13,14 +27,35 @@ export const T = {
   DownstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
 } as const;
 
-export {
-  ADS_CONFIG_SOURCE as ADS,
-  durationMs,
-  encodeResource as encode,
-  encodedResourceHash as hashResource,
-  hashResourceSet as hashSet,
-  toResourceSet as toSet,
-  typedAny,
-  u32,
-  type Msg,
-} from '@weft/core';
+/** A type URL of a message of the Envoy API, `type.googleapis.com/<full name>`. */
+export type EnvoyTypeUrl<N extends keyof EnvoyMessages> = `type.googleapis.com/${N}`;
+
+/** A nested Any, its content typed by its type URL (the generated interface checks every field at compile time). */
+export function anyOf<N extends keyof EnvoyMessages>(typeUrl: EnvoyTypeUrl<N>, message: EnvoyMessages[N]): TypedAny {
+  return typedAny(typeUrl, message as Msg) as unknown as TypedAny;
+}
+
+/** A filter (or transport socket) `{ name, typedConfig }`, its config typed by its type URL. */
+export function filter<N extends keyof EnvoyMessages>(name: string, typeUrl: EnvoyTypeUrl<N>, message: EnvoyMessages[N]): { name: string; typedConfig: TypedAny } {
+  return { name, typedConfig: anyOf(typeUrl, message) };
+}
+
+/** Encodes a resource once (core's encodeResource), the message typed by its type URL. */
+export function encode<N extends keyof EnvoyMessages>(typeUrl: EnvoyTypeUrl<N>, name: string, message: EnvoyMessages[N]): EncodedResource {
+  return encodeResource(typeUrl, name, message);
+}
+
+/** google.protobuf.UInt32Value. */
+export function u32(value: number): google.protobuf.UInt32Value {
+  return coreU32(value) as google.protobuf.UInt32Value;
+}
+
+/** google.protobuf.Duration from whole milliseconds. */
+export function durationMs(ms: number): google.protobuf.Duration {
+  return coreDurationMs(ms) as google.protobuf.Duration;
+}
+
+/** The referenced resource comes on the same ADS stream. */
+export const ADS = ADS_CONFIG_SOURCE as envoy.config.core.v3.ConfigSource;
+
+export { encodedResourceHash as hashResource, hashResourceSet as hashSet, toResourceSet as toSet } from '@weft/core';

@@ -11,10 +11,10 @@
  * URL), so the policy goes where every gRPC implementation reads it. On a listener update a gRPC server
  * drains its connections (GOAWAY) and clients reconnect under the new policy; in-flight calls finish.
  */
-import { TypeUrl, meshSettings, type DerivationSpec, type EncodedResource } from '@weft/core';
+import { TypeUrl, meshSettings, type DerivationSpec, type EncodedResource, type envoy } from '@weft/core';
 import { inboundPolicy, type InboundRule } from './mesh.js';
 import { RBAC_FILTER_NAME, ROUTER_FILTER_NAME, serverListenerName, serverRouteName, spiffeIdOf } from './names.js';
-import { ADS, T, encode, hashResource, typedAny, type Msg } from './proto.js';
+import { ADS, T, anyOf, encode, filter, hashResource } from './proto.js';
 
 export interface ServerOptions {
   readonly mtls: boolean;
@@ -22,10 +22,10 @@ export interface ServerOptions {
   readonly listenerTemplate: string;
 }
 
-export function downstreamTls(certProvider: string): Msg {
+export function downstreamTls(certProvider: string): envoy.config.core.v3.TransportSocket {
   return {
     name: 'envoy.transport_sockets.tls',
-    typedConfig: typedAny(T.DownstreamTls, {
+    typedConfig: anyOf(T.DownstreamTls, {
       commonTlsContext: {
         tlsCertificateProviderInstance: { instanceName: certProvider },
         validationContext: { caCertificateProviderInstance: { instanceName: certProvider } },
@@ -41,26 +41,26 @@ export function serverListener(identity: string, ip: string, port: number, optio
     hash: hashResource,
     compute(r) {
       const { permissive, trustDomain } = r.derive(meshSettings);
-      const httpFilters: Msg[] = [];
+      const httpFilters: envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter[] = [];
       if (!permissive) {
-        const policies: Msg = {};
+        const policies: Record<string, envoy.config.rbac.v3.Policy> = {};
         for (const rule of r.derive(inboundPolicy(identity)).rules) {
           if (rule.sources.length === 0 || (rule.ports !== null && !rule.ports.includes(port))) continue;
           policies[rule.name] = rbacPolicy(rule, trustDomain);
         }
         // ALLOW with no matching policy denies: the default for every call no TrafficTarget admits.
-        const rules: Msg = Object.keys(policies).length === 0 ? { action: 'ALLOW' } : { action: 'ALLOW', policies };
-        httpFilters.push({ name: RBAC_FILTER_NAME, typedConfig: typedAny(T.HttpRbac, { rules }) });
+        const rules: envoy.config.rbac.v3.RBAC = Object.keys(policies).length === 0 ? { action: 'ALLOW' } : { action: 'ALLOW', policies };
+        httpFilters.push(filter(RBAC_FILTER_NAME, T.HttpRbac, { rules }));
       }
-      httpFilters.push({ name: ROUTER_FILTER_NAME, typedConfig: typedAny(T.Router, {}) });
+      httpFilters.push(filter(ROUTER_FILTER_NAME, T.Router, {}));
       const hcm = {
         statPrefix: `inbound_${port}`,
         rds: { configSource: ADS, routeConfigName: serverRouteName(identity, port) },
         httpFilters,
       };
-      const chain: Msg = {
+      const chain: envoy.config.listener.v3.FilterChain = {
         name: `inbound|${port}`,
-        filters: [{ name: 'envoy.filters.network.http_connection_manager', typedConfig: typedAny(T.HCM, hcm) }],
+        filters: [filter('envoy.filters.network.http_connection_manager', T.HCM, hcm)],
       };
       if (options.mtls) chain.transportSocket = downstreamTls(options.certProvider);
       const name = serverListenerName(ip, port, options.listenerTemplate);
@@ -83,11 +83,11 @@ export function serverRoutes(identity: string, port: number): DerivationSpec<Enc
 }
 
 /** One TrafficTarget rule as an RBAC policy: its path and headers as permissions, its sources as principals. */
-export function rbacPolicy(rule: InboundRule, trustDomain: string): Msg {
-  const conditions: Msg[] = [];
+export function rbacPolicy(rule: InboundRule, trustDomain: string): envoy.config.rbac.v3.Policy {
+  const conditions: envoy.config.rbac.v3.Permission[] = [];
   if (rule.pathRegex !== null) conditions.push({ urlPath: { path: { safeRegex: { regex: rule.pathRegex } } } });
   for (const [name, regex] of rule.headers) conditions.push({ header: { name, stringMatch: { safeRegex: { regex } } } });
-  const permission: Msg = conditions.length === 0 ? { any: true } : conditions.length === 1 ? (conditions[0] as Msg) : { andRules: { rules: conditions } };
+  const permission: envoy.config.rbac.v3.Permission = conditions.length === 0 ? { any: true } : conditions.length === 1 ? (conditions[0] as envoy.config.rbac.v3.Permission) : { andRules: { rules: conditions } };
   return {
     permissions: [permission],
     principals: rule.sources.map((s) => ({ authenticated: { principalName: { exact: spiffeIdOf(s, trustDomain) } } })),
