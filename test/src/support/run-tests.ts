@@ -26,6 +26,11 @@ const PEERS: readonly { readonly match: RegExp; readonly what: string; readonly 
     fix: 'run deploy/kubernetes/build.sh once, ~14 min on a cold Go cache, and npm test starts it',
   },
   {
+    match: /no helm at/i,
+    what: 'need Helm 4',
+    fix: 'run deploy/helm/build.sh once, ~3 min of CPU on a cold Go cache',
+  },
+  {
     match: /no Kafka broker/i,
     what: 'need a Kafka broker',
     fix: 'deploy/kafka/start.sh starts one with Java 17 and Maven on PATH: run it to see what fails',
