@@ -1,7 +1,7 @@
 import {
   ADS_CONFIG_SOURCE,
   durationMs as coreDurationMs,
-  encodeResource,
+  encodeTypedResource,
   typedAny,
   u32 as coreU32,
   type EncodedResource,
@@ -49,9 +49,12 @@ export function filter<N extends keyof EnvoyMessages>(name: string, typeUrl: Env
   return { name, typedConfig: anyOf(typeUrl, message) };
 }
 
-/** Encodes a resource once (core's encodeResource), the message typed by its type URL. */
+/**
+ * Encodes a resource once, the message typed by its type URL: the compiler checks its fields, so core's
+ * runtime field walk is skipped (the golden tests run it over every tree).
+ */
 export function encode<N extends keyof EnvoyMessages>(typeUrl: EnvoyTypeUrl<N>, name: string, message: EnvoyMessages[N]): EncodedResource {
-  return encodeResource(typeUrl, name, message);
+  return encodeTypedResource(typeUrl, name, message);
 }
 
 /** google.protobuf.UInt32Value. */

@@ -1,13 +1,13 @@
 /**
  * Building and encoding Envoy messages. Translators build trees typed by the generated Envoy interfaces
  * (`envoy.*` from @weft/core: protobufjs object form, camelCase fields, enums by name), nested Anys written
- * `{ '@type': <type URL>, ...fields }` by `anyOf`, which types the content by its URL; core's
- * encodeResource turns a tree into bytes once.
+ * `{ '@type': <type URL>, ...fields }` by `anyOf`, which types the content by its URL; each tree is
+ * encoded once, by `encode`.
  */
 import {
   ADS_CONFIG_SOURCE,
   durationMs as coreDurationMs,
-  encodeResource,
+  encodeTypedResource,
   typedAny,
   u32 as coreU32,
   type EncodedResource,
@@ -40,9 +40,12 @@ export function filter<N extends keyof EnvoyMessages>(name: string, typeUrl: Env
   return { name, typedConfig: anyOf(typeUrl, message) };
 }
 
-/** Encodes a resource once (core's encodeResource), the message typed by its type URL. */
+/**
+ * Encodes a resource once, the message typed by its type URL: the compiler checks its fields, so core's
+ * runtime field walk is skipped (the golden tests run it over every tree).
+ */
 export function encode<N extends keyof EnvoyMessages>(typeUrl: EnvoyTypeUrl<N>, name: string, message: EnvoyMessages[N]): EncodedResource {
-  return encodeResource(typeUrl, name, message);
+  return encodeTypedResource(typeUrl, name, message);
 }
 
 /** google.protobuf.UInt32Value. */
