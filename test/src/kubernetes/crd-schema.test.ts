@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { normalizeManifest } from '@weft/core';
 import { Admin, findApiServer, type Answer, type ApiServerLookup } from '@weft/plugin-kubernetes/dist/testing.js';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { buildCases, KINDS, type CrdCase } from './crd-cases.js';
 
 /**
@@ -121,6 +121,25 @@ describe('CRD schemas agree with the model', () => {
       check(c, problem, refused, answer);
     });
   }
+
+  it("takes every SMI and OSM object of the repository's examples (deploy/examples)", async (t) => {
+    if (!needApiserver(t)) return;
+    const examples = path.join(REPO, 'deploy', 'examples');
+    const objects: Record<string, unknown>[] = [];
+    for (const file of fs.readdirSync(examples, { recursive: true, encoding: 'utf8' }).filter((f) => /\.ya?ml$/.test(f))) {
+      for (const doc of parseAllDocuments(fs.readFileSync(path.join(examples, file), 'utf8'))) {
+        const o = doc.toJS() as Record<string, unknown> | null;
+        if (o !== null && typeof o['kind'] === 'string' && KINDS[o['kind']] !== undefined) objects.push(o);
+      }
+    }
+    assert.ok(objects.length >= 10, `found ${objects.length} SMI and OSM objects in deploy/examples`);
+    for (const o of objects) {
+      // In this test's namespace (a dry run needs it to exist); the object itself as written.
+      const object = { ...o, metadata: { ...(o['metadata'] as Record<string, unknown>), namespace: ns } };
+      const a = await admin!.request('POST', `${collection(object)}?dryRun=All&fieldValidation=Strict`, object);
+      assert.equal(a.status, 201, `${String(o['kind'])} ${JSON.stringify(o['metadata'])}: HTTP ${a.status}: ${message(a)}`);
+    }
+  });
 
   it('refuses a bad TrafficSplit on server-side apply (kubectl apply --server-side), naming the field; takes a good one', async (t) => {
     if (!needApiserver(t)) return;
