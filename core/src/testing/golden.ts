@@ -65,7 +65,11 @@ export function manifestEvents(files: readonly ManifestFile[]): TestEvent[] {
  * Workload with a proxy uuid becomes a proxy of the adapter's kind.
  */
 export function loadTestMesh<A extends ProxyAdapter>(files: readonly ManifestFile[], options: TestMeshOptions<A>): TestMesh<A> {
-  const events = manifestEvents(files);
+  return loadTestEvents(manifestEvents(files), options);
+}
+
+/** loadTestMesh from events (e.g. the resources of manifests that also had errors, for negative cases). */
+export function loadTestEvents<A extends ProxyAdapter>(events: readonly TestEvent[], options: TestMeshOptions<A>): TestMesh<A> {
   const catalog = new Catalog();
   catalog.apply(testBatch(events, 0));
   const engine = new Engine(catalog, options.engine);
