@@ -6,8 +6,8 @@ import { CatalogError } from './errors.js';
 import * as members from './members.js';
 import type { Members } from './members.js';
 import { INDEX_NAMES, KINDS_WITH_OWN_ENTRIES, identityOf, ownContributions, selects } from './indexes.js';
-import { endpointShare, endpointsFromShares, sameShare } from './endpoints.js';
-import type { EndpointShare } from './endpoints.js';
+import { endpointShare, endpointsFromShares, fixedPorts, sameShare } from './endpoints.js';
+import type { EndpointShare, FixedPorts } from './endpoints.js';
 import { depKeys } from './types.js';
 import type { CatalogLike, ChangeSet, DepKey, IndexName, Provenance } from './types.js';
 
@@ -87,6 +87,8 @@ interface DerivedEndpoints {
   readonly namespace: string;
   readonly name: string;
   readonly shares: Map<string, EndpointShare>;
+  /** fixedPorts of the service, kept with its ports. */
+  fixed: FixedPorts | null;
   body: Endpoints | null;
   hash: string | undefined;
   /**
@@ -172,8 +174,10 @@ export class Catalog implements CatalogLike {
    */
   private readonly workloadsByLabel = new LabelIndex();
   /**
-   * service key -> the Endpoints derived from the pods it selects, for every service with a selector. What
-   * readers get under Endpoints/<key> when no Endpoints resource with that key is on the log (get, list).
+   * service key -> the Endpoints derived from the pods it selects, for every service with a selector and no
+   * Endpoints resource of its key on the log: what readers get under Endpoints/<key> then (get, list). Not
+   * kept while an Endpoints resource hides them (a Kubernetes source writes one for every such service), so
+   * there they cost a map lookup per pod event; made from the selected pods when the resource goes.
    */
   private readonly derived = new Map<string, DerivedEndpoints>();
   /** label key -> number of services whose selector starts with it: the keys workloadsByLabel indexes. */
@@ -463,6 +467,10 @@ export class Catalog implements CatalogLike {
       this.reselectService(key, oldBody as Service | undefined, newBody as Service | undefined, tx);
       return;
     }
+    if (kind === 'Endpoints') {
+      if ((oldBody === undefined) !== (newBody === undefined)) this.endpointsResourceMoved(key, newBody === undefined, tx);
+      return;
+    }
     if (!KINDS_WITH_OWN_ENTRIES.has(kind)) return;
     const oldC = oldBody === undefined ? [] : ownContributions(kind, oldBody);
     const newC = newBody === undefined ? [] : ownContributions(kind, newBody);
@@ -501,10 +509,11 @@ export class Catalog implements CatalogLike {
     if (oldS !== undefined && oldLabel !== undefined) this.servicesByFirstLabel.remove(oldS.meta.namespace, oldLabel, (oldS.selector as Record<string, string>)[oldLabel] as string, key);
     if (newS !== undefined && newLabel !== undefined) this.servicesByFirstLabel.add(newS.meta.namespace, newLabel, (newS.selector as Record<string, string>)[newLabel] as string, key);
     if (oldLabel !== undefined) this.selectorKeyOut(oldLabel);
-    // A service with a selector has derived Endpoints (empty until it selects a ready pod).
-    if (newS !== undefined && newLabel !== undefined && !this.derived.has(key)) {
+    // A service with a selector and no Endpoints resource has derived Endpoints (empty until it selects a
+    // ready pod).
+    if (newS !== undefined && newLabel !== undefined && !this.derived.has(key) && !this.store('Endpoints').has(key)) {
       this.touchDerived(key, tx);
-      this.derived.set(key, { namespace: newS.meta.namespace, name: newS.meta.name, shares: new Map(), body: null, hash: undefined, prov: undefined });
+      this.derived.set(key, { namespace: newS.meta.namespace, name: newS.meta.name, shares: new Map(), fixed: null, body: null, hash: undefined, prov: undefined });
       this.listCache.delete('Endpoints');
     }
     const before: ReadonlySet<string> = new Set(members.values(this.svcMatches.get(key)));
@@ -519,6 +528,8 @@ export class Catalog implements CatalogLike {
     const workloads = this.store('Workload');
     // Shares of pods that stay selected change only with the service's ports.
     const portsChanged = oldS === undefined || newS === undefined || !sameCanonicalJson(oldS.ports, newS.ports);
+    const d = this.derived.get(key);
+    if (d !== undefined && newS !== undefined && (portsChanged || oldLabel === undefined)) d.fixed = fixedPorts(newS);
     for (const w of after) {
       if (!before.has(w)) this.link(key, w, identityOf(workloads.get(w)?.body as Workload), tx);
       else if (portsChanged) this.refreshShare(key, w, tx);
@@ -571,10 +582,10 @@ export class Catalog implements CatalogLike {
       }
     }
     for (const s of after) {
-      if (!members.has(before, s)) this.link(s, key, newId, tx);
+      if (!members.has(before, s)) this.link(s, key, newId, tx, newW);
       else {
         if (oldId !== newId) this.pairInc(s, newId, tx);
-        this.refreshShare(s, key, tx);
+        this.refreshShare(s, key, tx, newW);
       }
     }
   }
@@ -601,13 +612,13 @@ export class Catalog implements CatalogLike {
     this.workloadsByLabel.removeLabel(label);
   }
 
-  private link(svc: string, wl: string, identity: string, tx: Tx | null): void {
+  private link(svc: string, wl: string, identity: string, tx: Tx | null, body?: Workload): void {
     members.mapAdd(this.svcMatches, svc, wl);
     members.mapAdd(this.wlMatches, wl, svc);
     this.indexAdd('workloadsByService', svc, wl, tx);
     this.indexAdd('servicesByWorkload', wl, svc, tx);
     this.pairInc(svc, identity, tx);
-    this.refreshShare(svc, wl, tx);
+    this.refreshShare(svc, wl, tx, body);
   }
 
   private unlink(svc: string, wl: string, identity: string, tx: Tx | null): void {
@@ -620,13 +631,36 @@ export class Catalog implements CatalogLike {
     if (d !== undefined) this.setShare(svc, d, wl, undefined, tx);
   }
 
+  /**
+   * An Endpoints resource came (it hides the derived Endpoints of its service, which are dropped) or went
+   * (they are made anew from the pods the service selects).
+   */
+  private endpointsResourceMoved(key: string, gone: boolean, tx: Tx | null): void {
+    const d = this.derived.get(key);
+    if (!gone) {
+      if (d === undefined) return;
+      for (const wl of [...d.shares.keys()]) this.setShare(key, d, wl, undefined, tx);
+      this.touchDerived(key, tx);
+      this.derived.delete(key);
+      this.listCache.delete('Endpoints');
+      return;
+    }
+    const s = this.store('Service').get(key)?.body as Service | undefined;
+    if (d !== undefined || s === undefined || firstSelectorLabel(s) === undefined) return;
+    this.touchDerived(key, tx);
+    this.derived.set(key, { namespace: s.meta.namespace, name: s.meta.name, shares: new Map(), fixed: fixedPorts(s), body: null, hash: undefined, prov: undefined });
+    this.listCache.delete('Endpoints');
+    for (const wl of members.values(this.svcMatches.get(key))) this.refreshShare(key, wl, tx);
+  }
+
   /** Recomputes what a selected workload contributes to the service's derived Endpoints. */
-  private refreshShare(svc: string, wl: string, tx: Tx | null): void {
+  private refreshShare(svc: string, wl: string, tx: Tx | null, body?: Workload): void {
     const d = this.derived.get(svc);
+    if (d === undefined) return;
     const s = this.store('Service').get(svc)?.body as Service | undefined;
-    const w = this.store('Workload').get(wl)?.body as Workload | undefined;
-    if (d === undefined || s === undefined || w === undefined) return;
-    this.setShare(svc, d, wl, endpointShare(s, w), tx);
+    const w = body ?? (this.store('Workload').get(wl)?.body as Workload | undefined);
+    if (s === undefined || w === undefined) return;
+    this.setShare(svc, d, wl, endpointShare(s, w, d.fixed, d.shares.get(wl)), tx);
   }
 
   private setShare(svc: string, d: DerivedEndpoints, wl: string, share: EndpointShare | undefined, tx: Tx | null): void {
@@ -857,7 +891,7 @@ export class Catalog implements CatalogLike {
       const s = e.body as Service;
       const label = firstSelectorLabel(s);
       if (label === undefined) continue;
-      this.derived.set(key, { namespace: s.meta.namespace, name: s.meta.name, shares: new Map(), body: null, hash: undefined, prov: undefined });
+      if (!this.store('Endpoints').has(key)) this.derived.set(key, { namespace: s.meta.namespace, name: s.meta.name, shares: new Map(), fixed: fixedPorts(s), body: null, hash: undefined, prov: undefined });
       this.selectorKeys.set(label, (this.selectorKeys.get(label) ?? 0) + 1);
       this.servicesByFirstLabel.add(s.meta.namespace, label, (s.selector as Record<string, string>)[label] as string, key);
     }

@@ -27,11 +27,46 @@ export interface EndpointShare {
   readonly portsKey: string;
 }
 
-/** What a workload contributes to the derived Endpoints of a service selecting it; undefined for nothing. */
-export function endpointShare(service: Service, workload: Workload): EndpointShare | undefined {
+/** A service's ports when every target port is a number: every pod resolves them alike. */
+export interface FixedPorts {
+  readonly ports: readonly EndpointPort[];
+  readonly portsKey: string;
+}
+
+/** The ports all pods share, or null when a target port is a name (each pod resolves it on its own). */
+export function fixedPorts(service: Service): FixedPorts | null {
+  const ports: EndpointPort[] = [];
+  let portsKey = '';
+  for (const p of service.ports) {
+    if (typeof p.targetPort !== 'number') return null;
+    ports.push({ name: p.name, port: p.targetPort, protocol: p.protocol, appProtocol: p.appProtocol });
+    portsKey += portKey(p.name, p.targetPort, p.protocol, p.appProtocol);
+  }
+  return { ports, portsKey };
+}
+
+function portKey(name: string, port: number, protocol: string, appProtocol: string | null): string {
+  return `${name}\u0000${port}\u0000${protocol}\u0000${appProtocol}\u0001`;
+}
+
+/**
+ * What a workload contributes to the derived Endpoints of a service selecting it; undefined for nothing.
+ * `fixed` is fixedPorts(service); `previous` (the workload's share so far) is returned when nothing changed:
+ * on the event path most pod updates leave their share alone, and a share is kept per selected pod.
+ */
+export function endpointShare(
+  service: Service,
+  workload: Workload,
+  fixed: FixedPorts | null,
+  previous: EndpointShare | undefined,
+): EndpointShare | undefined {
   if (!workload.ready) return undefined;
   const ip = workload.ips[0];
   if (ip === undefined) return undefined;
+  if (fixed !== null) {
+    if (previous !== undefined && previous.ip === ip && previous.portsKey === fixed.portsKey) return previous;
+    return { ip, ports: fixed.ports, portsKey: fixed.portsKey };
+  }
   const ports: EndpointPort[] = [];
   let portsKey = '';
   for (const p of service.ports) {
@@ -47,11 +82,12 @@ export function endpointShare(service: Service, workload: Workload): EndpointSha
     }
     if (port === undefined) continue;
     ports.push({ name: p.name, port, protocol: p.protocol, appProtocol: p.appProtocol });
-    portsKey += `${p.name}\u0000${port}\u0000${p.protocol}\u0000${p.appProtocol}\u0001`;
+    portsKey += portKey(p.name, port, p.protocol, p.appProtocol);
   }
   // A headless service may have no ports (its pods are still addresses); otherwise a pod serving none of
   // the service's ports is not an endpoint.
   if (ports.length === 0 && service.ports.length > 0) return undefined;
+  if (previous !== undefined && previous.ip === ip && previous.portsKey === portsKey) return previous;
   return { ip, ports, portsKey };
 }
 
