@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 
 const run = promisify(execFile);
 
@@ -62,5 +63,127 @@ export async function findBroker(): Promise<BrokerLookup> {
       reason: `no Kafka broker: WEFT_KAFKA_BROKERS is unset and deploy/kafka/start.sh failed: ${(err as Error).message}`,
       stop: null,
     };
+  }
+}
+
+/** One node of the 3-node test cluster (deploy/kafka/start-cluster.sh), as its `nodes` file lists it. */
+export interface ClusterNode {
+  /** Kafka node.id (1, 2 or 3): broker and controller at once. */
+  readonly id: number;
+  readonly pid: number;
+  /** The broker listener, "127.0.0.1:<port>". */
+  readonly broker: string;
+}
+
+export interface ClusterLookup {
+  /** "host:port,host:port,host:port" or null with the reason. */
+  readonly brokers: string | null;
+  readonly reason: string;
+  readonly nodes: readonly ClusterNode[];
+  /** Stop it when done: this lookup started it. */
+  readonly stop: (() => Promise<void>) | null;
+}
+
+/** Where start-cluster.sh keeps the cluster: WEFT_KAFKA_CLUSTER_RUN_DIR or deploy/kafka/target/cluster. */
+export function clusterRunDir(): string {
+  return process.env['WEFT_KAFKA_CLUSTER_RUN_DIR'] ?? path.join(deployDir, 'target/cluster');
+}
+
+/** The nodes start-cluster.sh recorded in `runDir` (empty when it recorded none). */
+export function clusterNodes(runDir: string = clusterRunDir()): ClusterNode[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(runDir, 'nodes'), 'utf8');
+  } catch {
+    // No nodes file: no cluster was started there.
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      const [id, pid, port] = l.trim().split(/\s+/).map(Number);
+      return { id: id!, pid: pid!, broker: `127.0.0.1:${port!}` };
+    });
+}
+
+function clusterRunning(runDir: string): boolean {
+  const nodes = clusterNodes(runDir);
+  if (nodes.length !== 3) return false;
+  try {
+    for (const n of nodes) process.kill(n.pid, 0);
+    return true;
+  } catch {
+    // A node is gone: start-cluster.sh starts the cluster afresh.
+    return false;
+  }
+}
+
+/** Starts the 3-node cluster with start-cluster.sh in `runDir` (or finds it running); resolves with its bootstrap list. */
+export async function startCluster(runDir: string = clusterRunDir()): Promise<string> {
+  const { stdout } = await run(path.join(deployDir, 'start-cluster.sh'), [], {
+    env: { ...process.env, WEFT_KAFKA_CLUSTER_RUN_DIR: runDir },
+    timeout: 300_000,
+  });
+  const list = stdout.trim().split('\n').at(-1) ?? '';
+  if (!/^[\w.-]+:\d+(,[\w.-]+:\d+){2}$/.test(list)) throw new Error(`start-cluster.sh printed no list of three brokers (got ${JSON.stringify(stdout)})`);
+  return list;
+}
+
+export async function stopCluster(runDir: string = clusterRunDir()): Promise<void> {
+  await run(path.join(deployDir, 'stop-cluster.sh'), [], { env: { ...process.env, WEFT_KAFKA_CLUSTER_RUN_DIR: runDir }, timeout: 60_000 });
+}
+
+/**
+ * The 3-node test cluster: WEFT_KAFKA_CLUSTER_BROKERS (nodes then unknown, so nothing can be killed), else
+ * the one start-cluster.sh runs, started now when none runs (and then `stop` stops it).
+ */
+export async function findCluster(): Promise<ClusterLookup> {
+  const env = process.env['WEFT_KAFKA_CLUSTER_BROKERS'];
+  if (env !== undefined && env.trim() !== '') return { brokers: env.trim(), reason: 'WEFT_KAFKA_CLUSTER_BROKERS', nodes: [], stop: null };
+  const runDir = clusterRunDir();
+  const wasRunning = clusterRunning(runDir);
+  try {
+    const brokers = await startCluster(runDir);
+    return {
+      brokers,
+      reason: wasRunning ? 'deploy/kafka/start-cluster.sh (running)' : 'deploy/kafka/start-cluster.sh (started)',
+      nodes: clusterNodes(runDir),
+      stop: wasRunning ? null : () => stopCluster(runDir),
+    };
+  } catch (err) {
+    return {
+      brokers: null,
+      reason: `no 3-node Kafka cluster: WEFT_KAFKA_CLUSTER_BROKERS is unset and deploy/kafka/start-cluster.sh failed: ${(err as Error).message}`,
+      nodes: [],
+      stop: null,
+    };
+  }
+}
+
+/** Partition 0 of a topic as the cluster's metadata has it now, with the topic's min.insync.replicas. */
+export interface PartitionState {
+  readonly leader: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+  readonly minInsyncReplicas: string | undefined;
+}
+
+/** Asks the brokers about partition 0 of `topic` (one admin connection, closed again). */
+export async function partitionState(brokers: readonly string[], topic: string): Promise<PartitionState> {
+  const admin = new Kafka({ clientId: 'weft-test-admin', brokers: [...brokers], logLevel: logLevel.NOTHING, retry: { retries: 2 } }).admin();
+  await admin.connect();
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    const p = meta.topics[0]?.partitions.find((x) => x.partitionId === 0);
+    if (p === undefined) throw new Error(`topic ${topic} has no partition 0`);
+    const described = await admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['min.insync.replicas'] }],
+      includeSynonyms: false,
+    });
+    const minInsyncReplicas = described.resources[0]?.configEntries.find((e) => e.configName === 'min.insync.replicas')?.configValue;
+    return { leader: p.leader, replicas: p.replicas, isr: p.isr, minInsyncReplicas };
+  } finally {
+    await admin.disconnect();
   }
 }
