@@ -1,2 +1,3 @@
 export * from './golden.js';
 export * from './wire.js';
+export * from './invalid.js';

@@ -5,9 +5,8 @@
  * and the golden files per resource type.
  */
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CertExternals, danglingReferences, parseManifests, testing, unselectedServices, type EncodedResource, type Engine, type EngineOptions, type ProxyIdentity, type ServiceCertificate } from '@weft/core';
+import { CertExternals, testing, type EncodedResource, type Engine, type EngineOptions, type ProxyIdentity, type ServiceCertificate } from '@weft/core';
 import { EnvoyAdapter, ENVOY_TYPE_URLS } from './adapter.js';
 import { TYPE_SHORT } from './sets.js';
 
@@ -81,30 +80,9 @@ export function loadCase(name: string): Mesh {
   return loadFiles(testing.caseManifests(TESTDATA, name));
 }
 
-/**
- * A negative case's golden: the manifest errors (each document refused, with the reason), the dangling
- * references (warnings: the document loads), and what every proxy is still served from the documents that
- * did load, by resource name per type: one invalid document costs only what it would have configured.
- */
-export function invalidCaseYaml(name: string): string {
-  const file = `${name}/input.yaml`;
-  const parsed = parseManifests(fs.readFileSync(path.join(INVALID_TESTDATA, file), 'utf8'), file);
-  const events = parsed.resources.map((r) => ({ op: 'upsert' as const, kind: r.kind, key: r.key, body: r.body }));
-  const mesh = testing.loadTestEvents(events, { adapter: new EnvoyAdapter(), prepare: withCertificates });
-  const served: Record<string, Record<string, string[]>> = {};
-  for (const proxy of mesh.proxies) {
-    const resources = proxyResources(mesh, proxy);
-    const byType: Record<string, string[]> = {};
-    for (const typeUrl of ENVOY_TYPE_URLS) byType[SECTION[TYPE_SHORT[typeUrl] ?? ''] ?? typeUrl] = (resources.get(typeUrl) ?? []).map((r) => r.name);
-    served[proxy.pod] = byType;
-  }
-  return testing.goldenYaml({
-    errors: parsed.errors.map((e) => ({ code: e.code, message: e.message })),
-    warnings: [...danglingReferences(parsed.resources), ...unselectedServices(parsed.resources)].map((d) => d.message),
-    served,
-  });
-}
-
-export function invalidCaseDirs(): string[] {
-  return testing.goldenCaseDirs(INVALID_TESTDATA);
+/** Negative cases: the Envoy adapter with the test certificates, resource types under their file names. */
+export function invalidCaseOptions(): testing.InvalidCaseOptions<EnvoyAdapter> {
+  const sections: Record<string, string> = {};
+  for (const typeUrl of ENVOY_TYPE_URLS) sections[typeUrl] = SECTION[TYPE_SHORT[typeUrl] ?? ''] ?? typeUrl;
+  return { adapter: new EnvoyAdapter(), prepare: withCertificates, sections };
 }

@@ -10,6 +10,9 @@ import { GRPC_TYPE_URLS, GrpcAdapter, type GrpcAdapterOptions } from './adapter.
 
 export const TESTDATA = path.resolve(__dirname, '..', 'testdata');
 
+/** Negative cases: `<case>/input.yaml` (a mesh with invalid manifests) and `<case>/errors.yaml`. */
+export const INVALID_TESTDATA = path.resolve(__dirname, '..', 'testdata-invalid');
+
 export type Mesh = testing.TestMesh<GrpcAdapter>;
 
 export function loadMesh(files: readonly testing.ManifestFile[], options: GrpcAdapterOptions = {}): Mesh {
@@ -46,4 +49,11 @@ export function loadCase(name: string): Mesh {
   const optionsFile = path.join(TESTDATA, name, 'adapter.json');
   const options = fs.existsSync(optionsFile) ? (JSON.parse(fs.readFileSync(optionsFile, 'utf8')) as GrpcAdapterOptions) : {};
   return loadMesh(testing.caseManifests(TESTDATA, name), options);
+}
+
+/** Negative cases: the gRPC adapter with its defaults, resource types under their file names. */
+export function invalidCaseOptions(): testing.InvalidCaseOptions<GrpcAdapter> {
+  const sections: Record<string, string> = {};
+  GRPC_TYPE_URLS.forEach((t, i) => (sections[t] = SECTION[i] ?? t));
+  return { adapter: new GrpcAdapter(), sections };
 }
