@@ -12,7 +12,7 @@
  *   and types, its encoding is this reflection-based `toBinary`; the schemas here come from a registry built
  *   from the same Envoy descriptors (protoc is not needed), so the encoder is the one generated code runs.
  *
- *   npm run build && node bench/dist/proto-encode.js [--clusters 20000] [--rounds 3]
+ *   npm run build && npm run bench:encode -w bench -- [--clusters 20000] [--rounds 3]
  */
 import { createHash } from 'node:crypto';
 import { create, createFileRegistry, fromBinary, toBinary, type DescMessage, type FileRegistry, type MessageInitShape } from '@bufbuild/protobuf';
