@@ -54,6 +54,49 @@ export interface LogBatch {
   readonly events: readonly MeshEvent[];
 }
 
+/**
+ * Options of one append. `id` names the batch: a caller that retries an append whose outcome is unknown (the
+ * log may have stored it) passes the same id again, and a log that can store a batch twice (Kafka) keeps
+ * only the first copy, so the batch takes effect once. Logs that cannot store a batch twice ignore it.
+ */
+export interface AppendOptions {
+  readonly id?: string;
+}
+
+/** Whether this replica may append: exactly one replica of a shared log is the writer at a time. */
+export type LogRole = 'writer' | 'follower';
+
+export interface LogLeadershipState {
+  readonly role: LogRole;
+  /** This replica's name among the log's replicas. */
+  readonly replicaId: string;
+  /** The writer's replica name when known (this replica's when it is the writer); null while none is known. */
+  readonly writerId: string | null;
+}
+
+/**
+ * Who may append to a log shared by replicas (the Kafka log). A log without it is always its own writer (the
+ * file and memory logs have one process). The runtime runs the resource sources only while `role` is writer.
+ */
+export interface LogLeadership {
+  state(): LogLeadershipState;
+  /** Called on every change of the state; returns the unsubscribe. */
+  onChange(listener: (state: LogLeadershipState) => void): () => void;
+}
+
+/**
+ * Whether a log kept elsewhere (Kafka) is in contact with its storage. A follower cut off from it sees no
+ * new event, so its lag reads 0 as on a quiet log: readiness needs this to tell the two apart.
+ */
+export interface LogReachability {
+  /** False once the storage has not answered for longer than the log's bound, or the log cannot go on. */
+  readonly reachable: boolean;
+  /** Milliseconds since the epoch of the last answer. */
+  readonly lastContact: number;
+  /** When unreachable: an error code (never a message: /readyz answers unauthenticated probes). */
+  readonly reason?: string;
+}
+
 export interface Subscription {
   /** Stops delivery; resolves once no handler call is running. */
   close(): Promise<void>;
@@ -65,7 +108,7 @@ export interface Subscription {
  */
 export interface EventLog {
   /** Appends one batch atomically; resolves with the events' offsets only once the batch is durable. */
-  append(batch: readonly EventInput[]): Promise<number[]>;
+  append(batch: readonly EventInput[], options?: AppendOptions): Promise<number[]>;
   /** Batches whose events have offsets >= `from`, in order, up to the head at the time of the call. */
   read(from?: number): AsyncIterable<LogBatch>;
   /**
@@ -79,6 +122,10 @@ export interface EventLog {
    * bodies (catalog/compact.ts); a backend without it is read through read().
    */
   readEncoded?(from?: number): AsyncIterable<readonly EncodedEvent[]>;
+  /** Optional: the writer election of a log shared by replicas; absent, this process is the only writer. */
+  readonly leadership?: LogLeadership;
+  /** Optional: contact with the storage of a log kept elsewhere; absent, the log is local and always reachable. */
+  reachability?(): LogReachability;
   /** The offset the next appended event will get (the first offset past the last event). */
   head(): number;
   close(): Promise<void>;

@@ -15,6 +15,15 @@ export interface KafkaPluginConfig {
   readonly partitions: 1;
   /** The topic's max.message.bytes when created: the largest batch the log can take. */
   readonly maxBatchBytes: number;
+  /**
+   * Replicas on one topic elect one writer (consumer group `<topic>-writer`); only it runs the sources and
+   * appends, through a transactional producer that fences a replaced writer. Off: every writable open appends.
+   */
+  readonly election: boolean;
+  /** How long a silent writer (frozen, cut off, crashed) keeps the role before another replica takes over. */
+  readonly writerSessionTimeoutMs: number;
+  /** This replica's name in /debug and the weft_log_writer metric; empty: `<hostname>-<pid>`. */
+  readonly replicaId: string;
 }
 
 export const DEFAULT_KAFKA_CONFIG: KafkaPluginConfig = {
@@ -25,6 +34,9 @@ export const DEFAULT_KAFKA_CONFIG: KafkaPluginConfig = {
   replicationFactor: 1,
   partitions: 1,
   maxBatchBytes: 16 * 1024 * 1024,
+  election: true,
+  writerSessionTimeoutMs: 10_000,
+  replicaId: '',
 };
 
 const FIELDS = Object.keys(DEFAULT_KAFKA_CONFIG);
@@ -55,6 +67,14 @@ export function validateKafkaConfig(raw: unknown): KafkaPluginConfig {
   if (typeof createTopic !== 'boolean') {
     throw new PluginConfigError('createTopic', `must be true or false (got ${JSON.stringify(createTopic)})`);
   }
+  const election = r['election'] ?? DEFAULT_KAFKA_CONFIG.election;
+  if (typeof election !== 'boolean') {
+    throw new PluginConfigError('election', `must be true or false (got ${JSON.stringify(election)})`);
+  }
+  const replicaId = r['replicaId'] ?? DEFAULT_KAFKA_CONFIG.replicaId;
+  if (typeof replicaId !== 'string' || !/^[A-Za-z0-9._:-]{0,253}$/.test(replicaId)) {
+    throw new PluginConfigError('replicaId', `must be letters, digits, ".", "_", ":" or "-" (got ${JSON.stringify(replicaId)})`);
+  }
   const partitions = r['partitions'] ?? 1;
   if (partitions !== 1) {
     throw new PluginConfigError(
@@ -71,5 +91,9 @@ export function validateKafkaConfig(raw: unknown): KafkaPluginConfig {
     replicationFactor: int(r, 'replicationFactor', 1, 32),
     partitions: 1,
     maxBatchBytes: int(r, 'maxBatchBytes', 1024, 1024 * 1024 * 1024),
+    election,
+    // The broker's default group.min.session.timeout.ms is 6 s and group.max.session.timeout.ms 30 min.
+    writerSessionTimeoutMs: int(r, 'writerSessionTimeoutMs', 1000, 1_800_000),
+    replicaId,
   };
 }

@@ -14,6 +14,16 @@ export interface RawMessage {
   readonly offset: number;
   /** null for a tombstone (never written by Weft). */
   readonly value: Buffer | null;
+  /** The batch id (header `weft-batch`) the writer gave the message, when it gave one. */
+  readonly batchId?: string;
+}
+
+/** The message header holding a batch's id (offsets.ts drops a stored duplicate by it). */
+export const BATCH_ID_HEADER = 'weft-batch';
+
+function headerText(v: Buffer | string | (Buffer | string)[] | undefined): string | undefined {
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : one.toString();
 }
 
 export interface ConsumeOptions {
@@ -78,6 +88,12 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
   // A group of one may still be rebalanced (a session that timed out); the consumer then restarts from its
   // position or, with nothing committed, from the beginning. `next` drops what was already delivered.
   let next = o.start;
+  /**
+   * The last Kafka offset the consumer got past, counting what kafkajs does not deliver: transaction markers
+   * and aborted messages (a transactional writer puts a commit marker after each batch). A bounded read ends
+   * when this reaches `end - 1` although no message sits there.
+   */
+  let progress = o.start - 1;
 
   const eachBatch = async ({ batch, heartbeat }: EachBatchPayload): Promise<void> => {
     if (stopping) return;
@@ -85,9 +101,15 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
     for (const m of batch.messages) {
       const offset = kafkaOffsetNumber(m.offset, `topic ${o.topic}`);
       if (offset < next) continue;
-      messages.push({ offset, value: m.value });
+      const batchId = headerText(m.headers?.[BATCH_ID_HEADER]);
+      messages.push(batchId === undefined ? { offset, value: m.value } : { offset, value: m.value, batchId });
     }
-    if (messages.length === 0) return;
+    const past = kafkaOffsetNumber(batch.lastOffset(), `topic ${o.topic}`);
+    if (messages.length === 0) {
+      if (past > progress) progress = past;
+      signal();
+      return;
+    }
     delivered = true;
     await new Promise<void>((resolve) => {
       // Keep the group membership alive while the reader works on the batch.
@@ -105,6 +127,7 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
     });
     const last = messages.at(-1);
     if (last !== undefined) next = last.offset + 1;
+    if (past > progress) progress = past;
   };
 
   /** One attempt: resolves true once the group is joined and fetching, false when the join failed. */
@@ -126,6 +149,16 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
       joined = true;
       // Called before the first fetch; later joins (a rebalance) leave the position alone and `next` filters.
       if (!delivered) c.seek({ topic: o.topic, partition: 0, offset: String(next) });
+    });
+    // kafkajs skips a fetched batch holding only markers or aborted messages without calling eachBatch; it
+    // reports it here (batchSize 0), which is the only news that the partition went on past them.
+    c.on(c.events.END_BATCH_PROCESS, (e) => {
+      if (e.payload.batchSize !== 0 || e.payload.topic !== o.topic) return;
+      const past = Number(e.payload.lastOffset);
+      if (Number.isSafeInteger(past) && past > progress) {
+        progress = past;
+        signal();
+      }
     });
     c.on(c.events.CRASH, (e) => {
       if (running) {
@@ -190,6 +223,7 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
           : new KafkaUnavailableError(o.brokers, o.topic, running ? `reading from offset ${next}` : `starting a reader at offset ${next}`, failure);
       }
       const got = pending as Handoff | null;
+      if (got === null && o.end !== undefined && progress >= o.end - 1) return;
       if (got === null) {
         let stopped = false;
         const woke = new Promise<void>((resolve) => (wake = resolve));
@@ -212,7 +246,7 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
         got.taken();
       }
       if (o.end !== undefined) {
-        const last = got.messages.at(-1)?.offset ?? next - 1;
+        const last = Math.max(got.messages.at(-1)?.offset ?? next - 1, progress);
         if (last >= o.end - 1) return;
       }
     }

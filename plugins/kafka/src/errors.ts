@@ -110,3 +110,49 @@ export class KafkaReadOnlyError extends LogUnavailableError {
 export function kafkaWhere(topic: string, partition: number, kafkaOffset: number): string {
   return `Kafka topic "${topic}" partition ${partition} offset ${kafkaOffset}`;
 }
+
+/**
+ * An append on a replica that is not the log's writer (code LOG_NOT_WRITER). Not retriable here: only the
+ * writer appends, and the runtime runs the sources only there. Append on the writer, or open the log without
+ * the writer election (one process writing).
+ */
+export class KafkaNotWriterError extends WeftError {
+  readonly topic: string;
+  constructor(topic: string, replicaId: string, writerId: string | null) {
+    super(
+      'LOG_NOT_WRITER',
+      `event log on Kafka topic "${topic}": replica ${replicaId} is not the log's writer ` +
+        `(the writer is ${writerId ?? 'not known yet'}), so it does not append; only the elected writer runs the ` +
+        'sources and appends. Nothing was written',
+    );
+    this.topic = topic;
+  }
+}
+
+/**
+ * The broker refused this replica's transactional producer because another replica initialised the same
+ * transactional id since (code LOG_FENCED): this replica was the writer, stopped (a pause, a partition) and
+ * was replaced. Nothing of the refused append was stored. Not retriable here: the new writer appends.
+ */
+export class KafkaFencedError extends WeftError {
+  readonly topic: string;
+  constructor(topic: string, replicaId: string, cause: unknown) {
+    super(
+      'LOG_FENCED',
+      `event log on Kafka topic "${topic}": replica ${replicaId} was fenced off as the log's writer: another ` +
+        `replica took over (${describe(cause)}). Nothing of this append was stored; the current writer appends`,
+      { cause },
+    );
+    this.topic = topic;
+  }
+}
+
+/** Kafka error types meaning a newer producer with the same transactional id exists. */
+const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
+
+export function isFenced(err: unknown): boolean {
+  return causes(err).some((e) => {
+    const t = (e as { type?: unknown }).type;
+    return typeof t === 'string' && FENCED_TYPES.has(t);
+  });
+}

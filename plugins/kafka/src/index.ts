@@ -4,10 +4,10 @@ import { KafkaEventLog } from './kafka-log.js';
 import { parseKafkaLocation } from './location.js';
 
 export { DEFAULT_KAFKA_CONFIG, validateKafkaConfig, type KafkaPluginConfig } from './config.js';
-export { KafkaLogTruncatedError, KafkaReadOnlyError, KafkaRecordError, KafkaUnavailableError } from './errors.js';
-export { KafkaEventLog, type KafkaEventLogOptions } from './kafka-log.js';
+export { KafkaFencedError, KafkaLogTruncatedError, KafkaNotWriterError, KafkaReadOnlyError, KafkaRecordError, KafkaUnavailableError } from './errors.js';
+export { KafkaEventLog, writerTransactionalId, type KafkaEventLogOptions } from './kafka-log.js';
 export { parseKafkaLocation, type KafkaLocation } from './location.js';
-export { MessageIndex } from './offsets.js';
+export { DEDUPE_WINDOW, MessageIndex } from './offsets.js';
 
 /** The `kafka:` event-log backend: `kafka://host:port[,host:port...]/topic`. */
 export function createKafkaLogBackend(options: { config?: KafkaPluginConfig; logger?: Logger } = {}): EventLogBackend {
@@ -22,6 +22,7 @@ export function createKafkaLogBackend(options: { config?: KafkaPluginConfig; log
         config,
         readOnly: openOptions.readOnly ?? false,
         keepRecords: openOptions.keepRecords ?? false,
+        election: config.election,
         ...(options.logger === undefined ? {} : { logger: options.logger }),
       });
     },

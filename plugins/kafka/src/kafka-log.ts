@@ -2,7 +2,17 @@
  * The event log on Apache Kafka: one topic with ONE partition (its order is the log's total order), one
  * message per batch (so a batch is atomic), written by an idempotent producer with acks=all. Weft offsets
  * are counted from the partition's messages (offsets.ts).
+ *
+ * With the writer election (options.election), replicas on one topic elect one writer (election.ts); it
+ * appends through a transactional producer whose transactional id (`<topic>-writer`) every writer shares, so
+ * a writer that takes over bumps the producer epoch and the broker refuses anything the replaced writer
+ * still sends (a fence, not a lease: the replaced writer need not know it was replaced). Every reader reads
+ * committed messages only (kafkajs's default isolation), so a transaction the replaced writer left open is
+ * never read. Each batch carries an id (header `weft-batch`): a retry after an unknown outcome that stored
+ * the batch twice is read once (offsets.ts).
  */
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
 import {
   createLogger,
   decodeBatch,
@@ -14,10 +24,14 @@ import {
   prepareBatch,
   RecentBatches,
   WeftError,
+  type AppendOptions,
   type EncodedEvent,
   type EventInput,
   type EventLog,
   type LogBatch,
+  type LogLeadership,
+  type LogLeadershipState,
+  type LogReachability,
   type Logger,
   type MeshEvent,
   type PreparedEvent,
@@ -25,8 +39,20 @@ import {
 } from '@weft/core';
 import { Kafka, logLevel, Partitioners, type Admin, type logCreator, type Producer } from 'kafkajs';
 import { DEFAULT_KAFKA_CONFIG, type KafkaPluginConfig } from './config.js';
-import { consumePartition, type RawMessage } from './consume.js';
-import { KafkaLogTruncatedError, KafkaNoAnswerError, KafkaReadOnlyError, KafkaRecordError, KafkaUnavailableError, kafkaWhere } from './errors.js';
+import { BrokerContact } from './contact.js';
+import { BATCH_ID_HEADER, consumePartition, type RawMessage } from './consume.js';
+import { WriterElection } from './election.js';
+import {
+  isFenced,
+  KafkaFencedError,
+  KafkaLogTruncatedError,
+  KafkaNoAnswerError,
+  KafkaNotWriterError,
+  KafkaReadOnlyError,
+  KafkaRecordError,
+  KafkaUnavailableError,
+  kafkaWhere,
+} from './errors.js';
 import { kafkaOffsetNumber, MessageIndex } from './offsets.js';
 
 const PARTITION = 0;
@@ -48,6 +74,18 @@ export interface KafkaEventLogOptions {
   readonly logger?: Logger;
   /** Clock for events without a time. */
   readonly now?: () => number;
+  /**
+   * Elect one writer among the replicas opening this topic (ignored read-only): appends only on the writer,
+   * fenced through a transactional producer. Off: any writable open appends (idempotent producer).
+   */
+  readonly election?: boolean;
+  /** This replica's name (default `<hostname>-<pid>`). */
+  readonly replicaId?: string;
+}
+
+/** The transactional id every writer of a topic shares: a new writer's init fences the previous one. */
+export function writerTransactionalId(topic: string): string {
+  return `${topic}-writer`;
 }
 
 /** The most message bytes an open keeps for the first readEncoded(0) (then it reads the topic again). */
@@ -80,6 +118,7 @@ function withOffsets(events: EncodedEvent[], first: number): EncodedEvent[] {
 }
 
 interface Pending {
+  readonly id: string;
   readonly value: Buffer;
   readonly count: number;
   readonly resolve: (offsets: number[]) => void;
@@ -140,20 +179,131 @@ export class KafkaEventLog implements EventLog {
   private stopTail: () => void = () => undefined;
   /** A message the tail could not read: the log cannot be followed past it. */
   private tailError: unknown = null;
+  /** Whether the brokers answer, for readiness (contact.ts); probed from the first follow() on. */
+  private contact: BrokerContact | null = null;
+  /** The producer appends go through: the idempotent one, or with the election the writer's transactional one. */
+  private producer: Producer | null;
+  private election: WriterElection | null = null;
+  private role: LogLeadershipState;
+  private readonly roleListeners = new Set<(state: LogLeadershipState) => void>();
+  /** Woken when the writer's producer is (re)initialised. */
+  private producerWaiters: (() => void)[] = [];
+  private acquiring = false;
+  /**
+   * Kafka offset right after this writer's last committed message: its commit marker sits there when the
+   * next own message lands one further, so that append needs no catch-up read (see indexOwn).
+   */
+  private markerAt = -1;
+  readonly replicaId: string;
+  readonly leadership: LogLeadership | undefined;
 
   private constructor(
     private readonly kafka: Kafka,
     readonly brokers: readonly string[],
     readonly topic: string,
     private readonly config: KafkaPluginConfig,
-    private readonly producer: Producer | null,
+    producer: Producer | null,
     private readonly logger: Logger,
     private readonly now: () => number,
     index: MessageIndex,
     kept: Kept[] | null,
+    replicaId: string,
+    elect: boolean,
   ) {
     this.index = index;
     this.kept = kept;
+    this.producer = producer;
+    this.replicaId = replicaId;
+    this.role = { role: elect ? 'follower' : 'writer', replicaId, writerId: elect ? null : replicaId };
+    this.leadership = elect
+      ? {
+          state: () => this.role,
+          onChange: (listener) => {
+            this.roleListeners.add(listener);
+            return () => this.roleListeners.delete(listener);
+          },
+        }
+      : undefined;
+  }
+
+  /** True while this replica may append (always, without the election). */
+  get isWriter(): boolean {
+    return this.role.role === 'writer';
+  }
+
+  private setRole(role: 'writer' | 'follower', writerId: string | null): void {
+    if (this.role.role === role && this.role.writerId === writerId) return;
+    this.role = { role, replicaId: this.replicaId, writerId };
+    this.logger.info(role === 'writer' ? 'this replica is the event log writer' : 'this replica follows the event log', {
+      replica: this.replicaId,
+      writer: writerId,
+    });
+    for (const l of this.roleListeners) l(this.role);
+  }
+
+  /** The election's news: holding partition 0 makes this replica the writer once its producer fenced the last one. */
+  private elected(assigned: boolean, writerId: string | null): void {
+    if (this.closed) return;
+    if (assigned) {
+      if (this.producer !== null) this.setRole('writer', this.replicaId);
+      else void this.acquire(0);
+      return;
+    }
+    this.setRole('follower', writerId);
+    this.dropProducer();
+  }
+
+  private dropProducer(): void {
+    const p = this.producer;
+    if (p === null || this.election === null) return;
+    this.producer = null;
+    void p.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * Initialises the writer's transactional producer, which bumps the epoch and so fences any older producer
+   * with the same transactional id. `beats`: heartbeats of the group to wait for first, each one proof that
+   * this replica still held its membership when it was answered (after a fence or an unknown outcome, so
+   * that a replica that was frozen does not fence the writer that replaced it).
+   */
+  private async acquire(beats: number): Promise<void> {
+    const election = this.election;
+    if (election === null || this.acquiring) return;
+    this.acquiring = true;
+    try {
+      if (beats > 0) await election.heartbeatsFromNow(beats);
+      while (!this.closed && election.holds && this.producer === null) {
+        const p = this.kafka.producer({
+          transactionalId: writerTransactionalId(this.topic),
+          idempotent: true,
+          maxInFlightRequests: 1,
+          // The coordinator aborts a transaction left open (a writer gone mid-append) after this long.
+          transactionTimeout: Math.max(10_000, 2 * this.config.requestTimeoutMs),
+          allowAutoTopicCreation: false,
+          createPartitioner: Partitioners.DefaultPartitioner,
+          retry: { retries: 4, initialRetryTime: 100, maxRetryTime: Math.max(200, Math.floor(this.config.requestTimeoutMs / 5)) },
+        });
+        try {
+          await bounded(p.connect(), this.config.requestTimeoutMs, (cause) => new KafkaUnavailableError(this.brokers, this.topic, 'initialising the writer', cause));
+        } catch (err) {
+          await p.disconnect().catch(() => undefined);
+          this.logger.warn('initialising the event log writer failed; retrying', { error: (err as Error).message });
+          await new Promise((r) => setTimeout(r, 1000));
+          continue;
+        }
+        if (this.closed || !election.holds) {
+          await p.disconnect().catch(() => undefined);
+          return;
+        }
+        this.producer = p;
+        this.setRole('writer', this.replicaId);
+        const waiters = this.producerWaiters;
+        this.producerWaiters = [];
+        for (const w of waiters) w();
+      }
+    } finally {
+      this.acquiring = false;
+    }
   }
 
   /**
@@ -212,7 +362,8 @@ export class KafkaEventLog implements EventLog {
       for (const m of messages) {
         if (m.offset >= high) break;
         const events = decodeMessage(topic, m, true);
-        const first = index.add(m.offset, events.length);
+        const first = index.add(m.offset, events.length, m.batchId);
+        if (index.dropped(m.offset)) continue;
         // The start-up replay reads these envelopes next: keep them (with their Weft offsets), not only the bytes.
         if (kept !== null) {
           keptBytes += m.value?.length ?? 0;
@@ -223,8 +374,10 @@ export class KafkaEventLog implements EventLog {
       }
     }
 
+    const elect = !readOnly && options.election === true;
+    const replicaId = options.replicaId ?? (config.replicaId !== '' ? config.replicaId : `${os.hostname()}-${process.pid}`);
     let producer: Producer | null = null;
-    if (!readOnly) {
+    if (!readOnly && !elect) {
       producer = kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
@@ -240,18 +393,53 @@ export class KafkaEventLog implements EventLog {
       }
     }
     logger.debug('event log opened', { brokers: brokers.join(','), messages: index.messages, head: index.head, readOnly });
-    const log = new KafkaEventLog(kafka, brokers, topic, config, producer, logger, options.now ?? Date.now, index, kept);
+    const log = new KafkaEventLog(kafka, brokers, topic, config, producer, logger, options.now ?? Date.now, index, kept, replicaId, elect);
     for (const r of recent) log.remember(r);
+    if (elect) {
+      try {
+        await bounded(log.elect(), config.requestTimeoutMs + config.writerSessionTimeoutMs, unavailable('joining the writer election'));
+      } catch (err) {
+        await log.close();
+        throw err;
+      }
+    }
     return log;
+  }
+
+  /** Joins the election and resolves once the first outcome is known (writer with its producer, or follower). */
+  private async elect(): Promise<void> {
+    let settle: () => void = () => undefined;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const unsubscribe = this.leadership!.onChange(() => settle());
+    const election = new WriterElection({
+      kafka: this.kafka,
+      topic: this.topic,
+      replicaId: this.replicaId,
+      sessionTimeoutMs: this.config.writerSessionTimeoutMs,
+      logger: this.logger,
+      onChange: (assigned, writerId) => {
+        this.elected(assigned, writerId);
+        // A follower whose writer is not named yet has its outcome too.
+        if (!assigned) settle();
+      },
+    });
+    this.election = election;
+    try {
+      await election.start();
+      await settled;
+    } finally {
+      unsubscribe();
+    }
   }
 
   head(): number {
     return this.index.head;
   }
 
-  append(batch: readonly EventInput[]): Promise<number[]> {
+  append(batch: readonly EventInput[], options: AppendOptions = {}): Promise<number[]> {
     if (this.closed) return Promise.reject(new LogUnavailableError(`event log on Kafka topic "${this.topic}" is closed`));
-    if (this.producer === null) return Promise.reject(new KafkaReadOnlyError(this.topic));
+    if (this.election === null && this.producer === null) return Promise.reject(new KafkaReadOnlyError(this.topic));
+    if (!this.isWriter) return Promise.reject(new KafkaNotWriterError(this.topic, this.replicaId, this.role.writerId));
     this.kept = null;
     let events: PreparedEvent[];
     try {
@@ -274,7 +462,7 @@ export class KafkaEventLog implements EventLog {
     }
     return new Promise((resolve, reject) => {
       const value = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-      this.queue.push({ value, count: events.length, resolve, reject });
+      this.queue.push({ id: options.id ?? randomUUID(), value, count: events.length, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         void this.flushLoop();
@@ -295,14 +483,21 @@ export class KafkaEventLog implements EventLog {
       }
       const group = this.queue.splice(0, take);
       let done = 0;
+      const producer = this.producer ?? (await this.writerProducer());
       try {
+        if (producer === null) {
+          throw this.isWriter
+            ? new KafkaUnavailableError(this.brokers, this.topic, 'appending: the writer could not initialise its producer in time; nothing was written', new KafkaNoAnswerError('no producer'))
+            : new KafkaNotWriterError(this.topic, this.replicaId, this.role.writerId);
+        }
+        const record = {
+          topic: this.topic,
+          acks: -1,
+          timeout: this.config.requestTimeoutMs,
+          messages: group.map((p) => ({ partition: PARTITION, value: p.value, headers: { [BATCH_ID_HEADER]: p.id } })),
+        };
         const result = await bounded(
-          this.producer!.send({
-            topic: this.topic,
-            acks: -1,
-            timeout: this.config.requestTimeoutMs,
-            messages: group.map((p) => ({ partition: PARTITION, value: p.value })),
-          }),
+          this.election === null ? producer.send(record) : this.transact(producer, record),
           this.config.requestTimeoutMs,
           (cause) => new KafkaUnavailableError(this.brokers, this.topic, 'appending (the batch may or may not have been stored)', cause),
         );
@@ -312,15 +507,18 @@ export class KafkaEventLog implements EventLog {
         // One produce request for one partition is one record batch: the messages got consecutive offsets.
         for (let j = 0; j < group.length; j++) {
           const p = group[j]!;
-          const first = await this.indexOwn(base + j, p.value, p.count);
+          const first = await this.indexOwn(base + j, p.value, p.count, p.id);
           p.resolve(Array.from({ length: p.count }, (_, i) => first + i));
           done++;
         }
+        // The transaction's commit marker follows its last message.
+        if (this.election !== null) this.markerAt = base + group.length;
       } catch (caught) {
-        const err =
+        let err =
           caught instanceof WeftError
             ? caught
             : new KafkaUnavailableError(this.brokers, this.topic, 'appending (the batch may or may not have been stored)', caught);
+        if (this.election !== null && producer !== null && done === 0 && this.producer === producer) err = this.writerFailed(producer, err);
         this.logger.error('append to the Kafka event log failed', { error: err.message, code: err.code });
         for (const p of group.slice(done)) p.reject(err);
       }
@@ -328,20 +526,65 @@ export class KafkaEventLog implements EventLog {
     this.flushing = false;
   }
 
+  /** One transaction holding the messages; an error leaves its outcome to writerFailed. */
+  private async transact(producer: Producer, record: Parameters<Producer['send']>[0]): ReturnType<Producer['send']> {
+    const tx = await producer.transaction();
+    try {
+      const result = await tx.send(record);
+      await tx.commit();
+      return result;
+    } catch (err) {
+      // Fenced or in doubt: the abort may fail too; the producer is replaced either way (writerFailed).
+      if (tx.isActive()) await tx.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * The writer's append failed: the producer's state is unknown (an unanswered commit) or it was fenced. It is
+   * replaced, but only after the group answered heartbeats again, so a replica that was frozen and replaced
+   * learns that from the group instead of fencing its successor. Fenced: this replica follows until then.
+   */
+  private writerFailed(producer: Producer, err: WeftError): WeftError {
+    this.producer = null;
+    void producer.disconnect().catch(() => undefined);
+    if (isFenced(err)) {
+      this.setRole('follower', null);
+      void this.acquire(2);
+      return new KafkaFencedError(this.topic, this.replicaId, err);
+    }
+    void this.acquire(1);
+    return err;
+  }
+
+  /** The writer's producer once it is initialised again, or null after requestTimeoutMs (or when not the writer). */
+  private async writerProducer(): Promise<Producer | null> {
+    if (this.election === null || !this.isWriter) return this.producer;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.producerWaiters.push(resolve)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.requestTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return this.isWriter ? this.producer : null;
+  }
+
   /** The first Weft offset of our own message at `kafkaOffset`, after indexing what others wrote before it. */
-  private async indexOwn(kafkaOffset: number, payload: Buffer, count: number): Promise<number> {
-    if (this.index.kafkaEnd < kafkaOffset) await this.catchUp(kafkaOffset);
-    return this.learn(kafkaOffset, payload, count);
+  private async indexOwn(kafkaOffset: number, payload: Buffer, count: number, id: string): Promise<number> {
+    // Only our last commit marker lies between: the one offset between our last message and this one.
+    const onlyOurMarker = this.markerAt === this.index.kafkaEnd && kafkaOffset === this.markerAt + 1;
+    if (this.index.kafkaEnd < kafkaOffset && !onlyOurMarker) await this.catchUp(kafkaOffset);
+    return this.learn(kafkaOffset, payload, count, id);
   }
 
   /**
    * Indexes a message (see MessageIndex.add for what the caller must have seen) and, when it is new, keeps
    * it for the followers and wakes them. Returns its first Weft offset.
    */
-  private learn(kafkaOffset: number, payload: Buffer, count: number): number {
+  private learn(kafkaOffset: number, payload: Buffer, count: number, id: string | undefined): number {
     const known = this.index.kafkaEnd > kafkaOffset;
-    const first = this.index.add(kafkaOffset, count);
-    if (!known) {
+    const first = this.index.add(kafkaOffset, count, id);
+    if (!known && !this.index.dropped(kafkaOffset)) {
       this.remember({ kafkaOffset, first, payload });
       const waiters = this.waiters;
       this.waiters = [];
@@ -362,7 +605,7 @@ export class KafkaEventLog implements EventLog {
       for await (const messages of this.consume(this.index.kafkaEnd, target)) {
         for (const m of messages) {
           if (m.offset >= target) return;
-          this.learn(m.offset, m.value!, decodeMessage(this.topic, m, true).length);
+          this.learn(m.offset, m.value!, decodeMessage(this.topic, m, true).length, m.batchId);
         }
       }
     };
@@ -419,6 +662,7 @@ export class KafkaEventLog implements EventLog {
     for await (const messages of this.consume(this.index.messageFor(from), kafkaEnd)) {
       for (const m of messages) {
         if (m.offset >= kafkaEnd) return;
+        if (this.index.dropped(m.offset)) continue;
         const first = this.index.firstOf(m.offset);
         if (first < 0) throw new KafkaRecordError(this.topic, PARTITION, m.offset, 'a message the log did not see when it indexed the topic');
         const events = decode(m, first);
@@ -469,6 +713,13 @@ export class KafkaEventLog implements EventLog {
    */
   private startTail(): void {
     if (this.tail !== null) return;
+    this.contact = new BrokerContact({
+      kafka: this.kafka,
+      topic: this.topic,
+      boundMs: this.config.requestTimeoutMs,
+      intervalMs: Math.max(250, Math.floor(this.config.requestTimeoutMs / 4)),
+      logger: this.logger,
+    });
     const stop = new Promise<void>((resolve) => (this.stopTail = resolve));
     let stopped = false;
     void stop.then(() => (stopped = true));
@@ -478,7 +729,7 @@ export class KafkaEventLog implements EventLog {
           for await (const messages of this.consume(this.index.kafkaEnd, undefined, stop)) {
             for (const m of messages) {
               if (m.offset < this.index.kafkaEnd) continue;
-              this.learn(m.offset, m.value!, decodeMessage(this.topic, m, true).length);
+              this.learn(m.offset, m.value!, decodeMessage(this.topic, m, true).length, m.batchId);
             }
           }
         } catch (err) {
@@ -498,13 +749,25 @@ export class KafkaEventLog implements EventLog {
     this.tail = loop();
   }
 
+  /**
+   * Contact with the brokers for readiness: lost once they did not answer within requestTimeoutMs, or the
+   * tail stopped for good. A log nobody follows probes nothing and reports only the tail.
+   */
+  reachability(): LogReachability {
+    return this.contact?.state(this.tailError) ?? { reachable: true, lastContact: Date.now() };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.followers].map((f) => f.close()));
     this.stopTail();
     await this.tail;
+    await this.contact?.close();
     await this.catching;
+    // Leaving the group hands the writer role over at once.
+    await this.election?.stop();
+    for (const w of this.producerWaiters.splice(0)) w();
     await this.producer?.disconnect().catch((err: unknown) => {
       this.logger.warn('disconnecting the Kafka producer failed', { error: (err as Error).message });
     });
