@@ -1,4 +1,4 @@
-import type { EventInput, EventLog } from '../log/types.js';
+import type { EventInput, EventLog, LogReachability } from '../log/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { WeftMetrics } from '../observe/metrics.js';
 import { isRetriable } from '../retry.js';
@@ -6,8 +6,9 @@ import { isRetriable } from '../retry.js';
 /**
  * Liveness and readiness of one Weft instance. /healthz says the process is up (liveness: restart it when
  * that fails); /readyz says it should take traffic (readiness): the start-up replay, the sources' first
- * pass and the catalog catch-up are done, the event log takes appends, and the catalog is not too far
- * behind the log's head.
+ * pass and the catalog catch-up are done, the event log takes appends, the catalog is not too far behind the
+ * log's head, and a log kept elsewhere (Kafka) is in contact with its storage: cut off, a follower's head
+ * stops and its lag reads 0, so the lag check alone would call it ready.
  */
 
 /** Where the start is: sources' first pass, catalog catch-up, done; or stopping. */
@@ -29,7 +30,13 @@ export interface ReadinessCheck extends Readonly<Record<string, unknown>> {
 
 export interface ReadinessReport {
   readonly ready: boolean;
-  readonly checks: { readonly start: ReadinessCheck; readonly log: ReadinessCheck; readonly lag: ReadinessCheck };
+  readonly checks: {
+    readonly start: ReadinessCheck;
+    readonly log: ReadinessCheck;
+    readonly lag: ReadinessCheck;
+    /** Only for a log that reports its contact (EventLog.reachability). */
+    readonly reach?: ReadinessCheck;
+  };
 }
 
 /** The label a failed append is counted under: the system's word for it when it has one. */
@@ -95,6 +102,8 @@ export class Readiness {
       readonly lag: () => number;
       /** 0: no bound. */
       readonly maxLagEvents: number;
+      /** The log's contact with its storage (EventLog.reachability), when it reports one. */
+      readonly reach?: () => LogReachability;
     },
   ) {}
 
@@ -116,6 +125,11 @@ export class Readiness {
       log: failure === null ? { ok: true } : { ok: false, reason: failure.reason, since: failure.since, failures: failure.failures },
       lag: { ok: max === 0 || lag <= max, lag, maxLagEvents: max },
     };
-    return { ready: checks.start.ok && checks.log.ok && checks.lag.ok, checks };
+    const r = this.options.reach?.();
+    if (r === undefined) return { ready: checks.start.ok && checks.log.ok && checks.lag.ok, checks };
+    const reach = r.reachable
+      ? { ok: true, lastContact: new Date(r.lastContact).toISOString() }
+      : { ok: false, reason: r.reason ?? 'unknown', lastContact: new Date(r.lastContact).toISOString() };
+    return { ready: checks.start.ok && checks.log.ok && checks.lag.ok && reach.ok, checks: { ...checks, reach } };
   }
 }

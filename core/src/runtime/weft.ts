@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { DependencyContainer } from 'tsyringe';
 import type { Catalog } from '../catalog/catalog.js';
@@ -161,8 +162,9 @@ export function createSourceSink(
 ): SourceSink {
   const sinkLogger = logger.child({ source: source.name });
   return {
-    append: (batch) =>
-      retry(() => log.append(batch), {
+    // One id for every attempt: a log that stored an attempt whose outcome was unknown drops the retry's copy.
+    append: (batch, id = randomUUID()) =>
+      retry(() => log.append(batch, { id }), {
         ...retryOptions(),
         onRetry: ({ error, attempt, delayMs }) =>
           sinkLogger.error('appending to the event log failed; retrying', {
@@ -185,6 +187,12 @@ export function createSourceSink(
     },
     logger: sinkLogger,
   };
+}
+
+/** The log's writer as /debug/log shows it: this process, or the elected replica of a shared log. */
+function writerOf(log: EventLog): { role: string; replicaId: string | null; writerId: string | null } {
+  const s = log.leadership?.state();
+  return s === undefined ? { role: 'writer', replicaId: null, writerId: null } : { role: s.role, replicaId: s.replicaId, writerId: s.writerId };
 }
 
 export async function startWeft(config: WeftConfig, options: StartOptions = {}): Promise<RunningWeft> {
@@ -252,7 +260,13 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
     metrics.measureLogLag(lag);
     // Every append of this process (sources, certificate records) is counted and tells readiness.
     const appends = new AppendHealth(log, metrics, logger.child({ component: 'log' }));
-    const readiness = new Readiness({ appends, lag, maxLagEvents: config.readiness.maxLagEvents });
+    const readiness = new Readiness({
+      appends,
+      lag,
+      maxLagEvents: config.readiness.maxLagEvents,
+      // A Kafka follower cut off from the brokers shows no lag: its contact is a check of its own.
+      ...(log.reachability === undefined ? {} : { reach: () => log.reachability!() }),
+    });
     metrics.measureReadiness(() => readiness.report().ready);
     const applyBatch = (batch: LogBatch): ReturnType<Catalog['apply']> => {
       const changes = catalog.apply(batch);
@@ -304,7 +318,12 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
     let certificates: CertificateManager | undefined;
     const issuer = ext.issuers[0];
     if (issuer !== undefined) {
-      const manager = new CertificateManager({ issuer, engine, log: appends, logger, trustDomain: config.trustDomain });
+      // A follower does not append: its issuance records are left to the log (it still issues and serves).
+      const records = {
+        append: (batch: Parameters<AppendHealth['append']>[0]) =>
+          log.leadership !== undefined && log.leadership.state().role !== 'writer' ? Promise.resolve([]) : appends.append(batch),
+      };
+      const manager = new CertificateManager({ issuer, engine, log: records, logger, trustDomain: config.trustDomain });
       certificates = manager;
       stops.push({ name: 'certificates', stop: async () => manager.close() });
       // Subscribed before the first issuance (the ADS server's own certificate) so every one is counted.
@@ -376,7 +395,7 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
         .route('/debug/plugins', () => ({ body: plugins.map((p) => ({ name: p.name, from: p.spec, index: p.index })) }))
         .route('/debug/sources', () => ({ body: ext.sources.map((s) => s.name) }))
         .route('/debug/adapters', () => ({ body: ext.adapters.map((a) => ({ kind: a.kind, typeUrls: a.typeUrls })) }))
-        .route('/debug/log', () => ({ body: { location: config.log, head: log.head(), applied: catalog.lastOffset } }))
+        .route('/debug/log', () => ({ body: { location: config.log, head: log.head(), applied: catalog.lastOffset, ...writerOf(log) } }))
         .route('/debug/engine', () => ({ body: engine.stats() }))
         .route('/debug/xds', () => ({ body: { address: `${xdsAddress.host}:${xdsAddress.port}`, ...ads.stats() } }));
       // Last: /debug/log with pages of events replaces the summary above, /debug/proxies/* gains /config.
@@ -388,6 +407,7 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
         proxy: (id) => ads.proxy(id),
         location: config.log,
         trustDomain: config.trustDomain,
+        ...(log.leadership === undefined ? {} : { leadership: log.leadership }),
       });
       const port = await debug.listen(config.debug.host, config.debug.port);
       stops.push({ name: 'debug server', stop: () => debug.close() });
@@ -406,16 +426,47 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       metricsAddress = { host: config.metrics.host, port: metricsServer.port };
     }
 
-    for (const source of ext.sources) {
-      const sink = createSourceSink(source, appends, catalog, logger, () => ({
-        ...APPEND_RETRY,
-        retries: readiness.phase === 'sources' ? START_APPEND_RETRIES : Infinity,
-        signal: stopping.signal,
-      }));
-      await source.start(sink);
-      stops.push({ name: `source ${source.name}`, stop: () => source.stop() });
-      logger.info('source started', { source: source.name });
+    // The sources run only on the log's writer: on a shared log (Kafka) one replica appends, the others
+    // follow; they start when this replica becomes the writer and stop when it no longer is.
+    const running: ResourceSource[] = [];
+    let tenure = new AbortController();
+    const startSources = async (): Promise<void> => {
+      tenure = new AbortController();
+      const signal = AbortSignal.any([stopping.signal, tenure.signal]);
+      for (const source of ext.sources) {
+        const sink = createSourceSink(source, appends, catalog, logger, () => ({
+          ...APPEND_RETRY,
+          retries: readiness.phase === 'sources' ? START_APPEND_RETRIES : Infinity,
+          signal,
+        }));
+        await source.start(sink);
+        running.push(source);
+        logger.info('source started', { source: source.name });
+      }
+    };
+    const stopSources = async (): Promise<void> => {
+      tenure.abort();
+      for (const source of running.splice(0).reverse()) {
+        await source.stop().catch((err: unknown) => logger.error('stopping a source failed', { source: source.name, error: (err as Error).message }));
+        logger.info('source stopped', { source: source.name });
+      }
+    };
+    stops.push({ name: 'sources', stop: stopSources });
+    const leadership = log.leadership;
+    if (leadership !== undefined) {
+      metrics.measureLogWriter(() => leadership.state());
+      let turn = Promise.resolve();
+      const unsubscribe = leadership.onChange((state) => {
+        turn = turn.then(async () => {
+          if (stopping.signal.aborted) return;
+          if (state.role === 'writer' && running.length === 0) await startSources();
+          else if (state.role !== 'writer' && running.length > 0) await stopSources();
+        }).catch((err: unknown) => logger.error('starting or stopping the sources on a writer change failed', { error: (err as Error).message }));
+      });
+      stops.push({ name: 'writer role watch', stop: async () => unsubscribe() });
     }
+    if (leadership === undefined || leadership.state().role === 'writer') await startSources();
+    else logger.info('this replica follows the event log; the sources run on the writer', { writer: leadership.state().writerId });
 
     let closing: Promise<void> | undefined;
     const weft: RunningWeft = {
