@@ -33,8 +33,11 @@ const pod = (name: string, app: string, sa: string, uuid: string): object => ({
   },
 });
 const podIp = (ip: string): object => ({ status: { podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] } });
-const endpoints = (ip: string): object => ({
-  subsets: [{ addresses: [{ ip, targetRef: { kind: 'Pod', name: 'shop-0', namespace: ns } }], ports: [{ name: 'http', port: 8080 }] }],
+// The source reads EndpointSlices (its default), written here as the endpoint-slice controller would.
+const slice = (ip: string): object => ({
+  addressType: 'IPv4',
+  endpoints: [{ addresses: [ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'shop-0', namespace: ns } }],
+  ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
 });
 
 /** The next response of a type, ACKed; others in between are ACKed and skipped. */
@@ -89,6 +92,7 @@ describe('Weft on Kubernetes with its log on Kafka', () => {
     }
     admin = await Admin.open(apiserver.kubeconfig!);
     const nsPath = `/api/v1/namespaces/${ns}`;
+    const slicesPath = `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`;
     await admin.create('/api/v1/namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',
@@ -105,7 +109,12 @@ describe('Weft on Kubernetes with its log on Kafka', () => {
     await admin.patch(`${nsPath}/pods/buyer-0/status`, podIp('10.9.0.1'));
     await admin.create(`${nsPath}/pods`, pod('shop-0', 'shop', 'shop', shopUuid));
     await admin.patch(`${nsPath}/pods/shop-0/status`, podIp('10.9.0.2'));
-    await admin.create(`${nsPath}/endpoints`, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'shop' }, ...endpoints('10.9.0.2') });
+    await admin.create(`${slicesPath}`, {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'shop-x1', labels: { 'kubernetes.io/service-name': 'shop' } },
+      ...slice('10.9.0.2'),
+    });
     await admin.create(`/apis/specs.smi-spec.io/v1alpha4/namespaces/${ns}/httproutegroups`, {
       apiVersion: 'specs.smi-spec.io/v1alpha4',
       kind: 'HTTPRouteGroup',
@@ -153,7 +162,7 @@ describe('Weft on Kubernetes with its log on Kafka', () => {
     assert.deepEqual(endpointIps(await nextOf(client, TypeUrl.ClusterLoadAssignment)), ['10.9.0.2']);
 
     // An endpoint moves in the cluster: the proxy gets the new address on the same stream.
-    await admin.patch(`${nsPath}/endpoints/shop`, endpoints('10.9.0.3'));
+    await admin.patch(`${slicesPath}/shop-x1`, slice('10.9.0.3'));
     assert.deepEqual(endpointIps(await nextOf(client, TypeUrl.ClusterLoadAssignment)), ['10.9.0.3']);
     client.close();
     client = undefined;
