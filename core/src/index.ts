@@ -53,6 +53,7 @@ export * from './observe/debug-routes.js';
 export * from './runtime/cert-push.js';
 export * from './xds/secrets.js';
 export * from './xds/proto-helpers.js';
+export * from './xds/typed.js';
 export * from './policy/index.js';
 export * as testing from './testing/index.js';
 // The behaviour every EventLog must have, for backends outside the core (loads node:test only when called).
