@@ -836,7 +836,18 @@ async function ensureTopic(admin: Admin, topic: string, config: KafkaPluginConfi
       ],
     });
   }
-  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+  // On a cluster, the broker asked may not know a topic just created yet (UNKNOWN_TOPIC_OR_PARTITION) for a
+  // moment after createTopics returned: ask again (the caller bounds the whole check by requestTimeoutMs).
+  let meta: Awaited<ReturnType<Admin['fetchTopicMetadata']>>;
+  for (let n = 0; ; n++) {
+    try {
+      meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      break;
+    } catch (err) {
+      if ((err as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION' || n >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const partitions = meta.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
   if (partitions !== 1) {
     throw new WeftError(
