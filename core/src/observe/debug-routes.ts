@@ -1,7 +1,7 @@
 import type { CatalogLike } from '../catalog/types.js';
 import type { DetailedEngineStats, DerivationInfo } from '../derive/engine.js';
 import type { DerivationEngine } from '../derive/types.js';
-import type { EventLog, MeshEvent } from '../log/types.js';
+import type { EventLog, LogLeadership, MeshEvent } from '../log/types.js';
 import { dumpTypes, proxyRef, render, type ConfigDump } from '../replay/dump.js';
 import { envoyConfigDump, type EnvoyConfigDump, type ReadGraph } from '../replay/envoy-dump.js';
 import type { ProxyAdapter, ResourceSet } from '../xds/adapter.js';
@@ -25,6 +25,8 @@ export interface DebugRoutesDeps {
   readonly proxy: (id: string) => ProxyDetail | undefined;
   /** Log location, shown by /debug/log. */
   readonly location?: string;
+  /** The writer election of a log shared by replicas: /debug/log shows this replica's role and the writer. */
+  readonly leadership?: Pick<LogLeadership, 'state'>;
   /** The mesh's trust domain, as the ADS server puts it in proxy identities. */
   readonly trustDomain: string;
 }
@@ -120,6 +122,8 @@ export function registerStateDebugRoutes(debug: DebugServer, deps: DebugRoutesDe
         ...(deps.location === undefined ? {} : { location: deps.location }),
         head,
         applied: deps.catalog.lastOffset,
+        // Without an election this process is the log's only writer.
+        ...(deps.leadership === undefined ? { role: 'writer' } : deps.leadership.state()),
         from,
         limit,
         next: last === undefined ? null : last.offset + 1 < head ? last.offset + 1 : null,

@@ -29,6 +29,8 @@ export class WeftMetrics {
   readonly eventsApplied: Counter<'kind' | 'op'>;
   readonly logOffset: Gauge;
   readonly logLag: Gauge;
+  /** 1 on the writer of a shared event log, 0 on a follower (label: replica name); absent for a log of one process. */
+  readonly logWriter: Gauge<'replica'>;
   readonly derivationsRecomputed: Counter;
   readonly streamProblems: Counter<'problem'>;
   readonly secretRefused: Counter;
@@ -120,6 +122,18 @@ export class WeftMetrics {
         if (lag !== undefined) this.set(lag);
       },
     });
+    const writerSource = (): { replicaId: string; role: string } | undefined => this.writerSource?.();
+    this.logWriter = new Gauge({
+      name: 'weft_log_writer',
+      help: 'This replica of a shared event log is its writer (1) or a follower (0), labelled with the replica name',
+      labelNames: ['replica'],
+      registers: r,
+      collect() {
+        const s = writerSource();
+        this.reset();
+        if (s !== undefined) this.set({ replica: s.replicaId }, s.role === 'writer' ? 1 : 0);
+      },
+    });
     this.derivationsRecomputed = new Counter({
       name: 'weft_derivations_recomputed_total',
       help: 'Derivations recomputed after an invalidation',
@@ -163,8 +177,14 @@ export class WeftMetrics {
   }
 
   private lagSource: (() => number) | undefined;
-
   private readySource: (() => boolean) | undefined;
+
+  private writerSource: (() => { replicaId: string; role: string }) | undefined;
+
+  /** Where weft_log_writer reads this replica's role from at scrape time (logs shared by replicas only). */
+  measureLogWriter(source: () => { replicaId: string; role: string }): void {
+    this.writerSource = source;
+  }
 
   /** Where the readiness gauge reads from at scrape time. */
   measureReadiness(source: () => boolean): void {

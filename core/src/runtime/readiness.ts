@@ -1,4 +1,4 @@
-import type { EventInput, EventLog, LogReachability } from '../log/types.js';
+import type { AppendOptions, EventInput, EventLog, LogReachability } from '../log/types.js';
 import type { Logger } from '../observe/logger.js';
 import type { WeftMetrics } from '../observe/metrics.js';
 import { isRetriable } from '../retry.js';
@@ -67,10 +67,10 @@ export class AppendHealth {
     return this.failure;
   }
 
-  async append(batch: readonly EventInput[]): Promise<number[]> {
+  async append(batch: readonly EventInput[], options?: AppendOptions): Promise<number[]> {
     let offsets: number[];
     try {
-      offsets = await this.log.append(batch);
+      offsets = await this.log.append(batch, options);
     } catch (error) {
       const reason = appendFailureReason(error);
       this.metrics.logAppendFailures.inc({ reason });

@@ -163,8 +163,9 @@ export function createSourceSink(
   const sinkLogger = logger.child({ source: source.name });
   return {
     // One id for every attempt: a log that stored an attempt whose outcome was unknown drops the retry's copy.
-    append: (batch, id = randomUUID()) =>
-      retry(() => log.append(batch, { id }), {
+    append: (batch) => {
+      const id = randomUUID();
+      return retry(() => log.append(batch, { id }), {
         ...retryOptions(),
         onRetry: ({ error, attempt, delayMs }) =>
           sinkLogger.error('appending to the event log failed; retrying', {
@@ -174,7 +175,8 @@ export function createSourceSink(
             reason: appendFailureReason(error),
             error: error instanceof Error ? error.message : String(error),
           }),
-      }),
+      });
+    },
     known: () => {
       const out = new Map<string, { kind: ResourceKind; key: string; body: unknown }>();
       for (const kind of RESOURCE_KINDS) {

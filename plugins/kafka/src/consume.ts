@@ -111,6 +111,8 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
       return;
     }
     delivered = true;
+    // Known before the messages are handed over: the reader checks it right after it took them.
+    if (past > progress) progress = past;
     await new Promise<void>((resolve) => {
       // Keep the group membership alive while the reader works on the batch.
       const beat = setInterval(() => {
@@ -127,7 +129,6 @@ export async function* consumePartition(o: ConsumeOptions): AsyncGenerator<RawMe
     });
     const last = messages.at(-1);
     if (last !== undefined) next = last.offset + 1;
-    if (past > progress) progress = past;
   };
 
   /** One attempt: resolves true once the group is joined and fetching, false when the join failed. */

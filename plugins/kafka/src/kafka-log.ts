@@ -37,7 +37,7 @@ import {
   type PreparedEvent,
   type Subscription,
 } from '@weft/core';
-import { Kafka, logLevel, Partitioners, type Admin, type logCreator, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type ISocketFactory, type logCreator, type Producer } from 'kafkajs';
 import { DEFAULT_KAFKA_CONFIG, type KafkaPluginConfig } from './config.js';
 import { BrokerContact } from './contact.js';
 import { BATCH_ID_HEADER, consumePartition, type RawMessage } from './consume.js';
@@ -81,6 +81,8 @@ export interface KafkaEventLogOptions {
   readonly election?: boolean;
   /** This replica's name (default `<hostname>-<pid>`). */
   readonly replicaId?: string;
+  /** kafkajs's socket factory (the tests route connections through a proxy that cuts them). */
+  readonly socketFactory?: ISocketFactory;
 }
 
 /** The transactional id every writer of a topic shares: a new writer's init fences the previous one. */
@@ -325,6 +327,7 @@ export class KafkaEventLog implements EventLog {
       retry: { retries: 4, initialRetryTime: 100, maxRetryTime: Math.max(200, Math.floor(config.requestTimeoutMs / 5)) },
       logLevel: logLevel.WARN,
       logCreator: logCreatorFor(logger),
+      ...(options.socketFactory === undefined ? {} : { socketFactory: options.socketFactory }),
     });
 
     const admin: Admin = kafka.admin();
