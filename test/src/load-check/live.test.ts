@@ -13,18 +13,13 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
   TypeUrl,
-  captureLogger,
   encodeAnyBytes,
   envoyType,
-  loadConfigFile,
   parseManifests,
-  startWeft,
   type EncodedResource,
   type EventInput,
   type RunningWeft,
@@ -32,9 +27,8 @@ import {
 import { checkProxies, ensureChecker, formatViolations, proxyConfig } from '@weft/plugin-envoy/dist/load-check.js';
 import { AckingProxy, settled } from '../replay/live-client.js';
 import { randomMesh } from './random-mesh.js';
+import { startExampleWeft } from '../support/example-weft.js';
 
-const REPO = path.resolve(__dirname, '..', '..', '..');
-const EXAMPLE = path.join(REPO, 'deploy', 'examples', 'bookstore');
 const LIVE_MESHES = 6;
 
 /** What one stream holds, as the encoded resources the checker reads; throws if a re-encoding is not what was sent. */
@@ -79,23 +73,9 @@ describe('live output through the Envoy checker', () => {
 
   before(async () => {
     ensureChecker();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-load-check-'));
-    fs.cpSync(EXAMPLE, path.join(dir, 'manifests'), { recursive: true });
-    const configFile = path.join(dir, 'weft.yaml');
-    fs.writeFileSync(
-      configFile,
-      `dataDir: data
-xds: { host: 127.0.0.1, port: 0, insecure: true }
-debug: { host: 127.0.0.1, port: 0 }
-metrics: { host: 127.0.0.1, port: 0 }
-plugins:
-  - name: '@weft/plugin-files'
-    config: { dir: manifests, debounceMs: 20 }
-  - name: '@weft/plugin-ca-local'
-  - name: '@weft/plugin-envoy'
-`,
-    );
-    weft = await startWeft(loadConfigFile(configFile, {}, dir), { logger: captureLogger() });
+    const started = await startExampleWeft('weft-load-check-');
+    dir = started.dir;
+    weft = started.weft;
     address = `127.0.0.1:${weft.xdsAddress.port}`;
     example = weft.catalog
       .list('Workload')

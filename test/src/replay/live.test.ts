@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -9,7 +8,6 @@ import {
   loadConfigFile,
   openReplay,
   pemFingerprint,
-  startWeft,
   type ConfigDump,
   type Endpoints,
   type EnvoyConfigDump,
@@ -19,6 +17,7 @@ import {
 import { main } from '@weft/core/dist/cli/main.js';
 import { getJson, runWeft } from '../cli/helpers.js';
 import { AckingProxy, settled } from './live-client.js';
+import { startExampleWeft } from '../support/example-weft.js';
 
 /**
  * Invariant 1 against a live control plane: for every connected proxy, replaying the log at its head gives
@@ -27,8 +26,6 @@ import { AckingProxy, settled } from './live-client.js';
  * offset, a diff across it, and the debug endpoints (same config as replay, and no key material).
  */
 
-const REPO = path.resolve(__dirname, '..', '..', '..');
-const EXAMPLE = path.join(REPO, 'deploy', 'examples', 'bookstore');
 
 type Msg = Record<string, unknown>;
 const bytesText = (v: unknown): string => Buffer.from(v as Uint8Array).toString('utf8');
@@ -83,23 +80,10 @@ describe('replay against a live Weft', () => {
   let keySample = '';
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-replay-'));
-    fs.cpSync(EXAMPLE, path.join(dir, 'manifests'), { recursive: true });
-    configFile = path.join(dir, 'weft.yaml');
-    fs.writeFileSync(
-      configFile,
-      `dataDir: data
-xds: { host: 127.0.0.1, port: 0, insecure: true }
-debug: { host: 127.0.0.1, port: 0 }
-metrics: { host: 127.0.0.1, port: 0 }
-plugins:
-  - name: '@weft/plugin-files'
-    config: { dir: manifests, debounceMs: 20 }
-  - name: '@weft/plugin-ca-local'
-  - name: '@weft/plugin-envoy'
-`,
-    );
-    weft = await startWeft(loadConfigFile(configFile, {}, dir), { logger: captureLogger() });
+    const started = await startExampleWeft('weft-replay-');
+    dir = started.dir;
+    configFile = started.configFile;
+    weft = started.weft;
     const address = `127.0.0.1:${weft.xdsAddress.port}`;
     proxies = weft.catalog
       .list('Workload')

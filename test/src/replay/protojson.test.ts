@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { captureLogger, loadConfigFile, startWeft } from '@weft/core';
+import { captureLogger } from '@weft/core';
 import { main } from '@weft/core/dist/cli/main.js';
-import { EXAMPLE, REPO, runWeft } from '../cli/helpers.js';
+import { REPO, runWeft } from '../cli/helpers.js';
 import { AckingProxy, settled } from './live-client.js';
+import { startExampleWeft } from '../support/example-weft.js';
 
 /**
  * `weft replay --format json` prints an Envoy admin config dump (envoy.admin.v3.ConfigDump) in canonical
@@ -39,23 +39,10 @@ describe('weft replay --format json is read by protojson', () => {
       assert.equal(build.status, 0, `building the checker failed (needs Go and the Go module proxy):\n${build.stdout}${build.stderr}`);
     }
     // The example mesh on a file log, with the local CA issuing every identity's certificate.
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-protojson-'));
-    fs.cpSync(EXAMPLE, path.join(dir, 'manifests'), { recursive: true });
-    configFile = path.join(dir, 'weft.yaml');
-    fs.writeFileSync(
-      configFile,
-      `dataDir: data
-xds: { host: 127.0.0.1, port: 0, insecure: true }
-debug: { host: 127.0.0.1, port: 0 }
-metrics: { host: 127.0.0.1, port: 0 }
-plugins:
-  - name: '@weft/plugin-files'
-    config: { dir: manifests, debounceMs: 20 }
-  - name: '@weft/plugin-ca-local'
-  - name: '@weft/plugin-envoy'
-`,
-    );
-    const weft = await startWeft(loadConfigFile(configFile, {}, dir), { logger: captureLogger() });
+    const started = await startExampleWeft('weft-protojson-');
+    dir = started.dir;
+    configFile = started.configFile;
+    const weft = started.weft;
     try {
       await weft.caughtUp(weft.log.head() - 1);
       proxies = weft.catalog
