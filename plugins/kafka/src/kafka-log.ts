@@ -819,25 +819,31 @@ async function ensureTopic(admin: Admin, topic: string, config: KafkaPluginConfi
           'check the topic name in the log location, or create the topic with one partition',
       );
     }
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic,
-          numPartitions: 1,
-          replicationFactor: config.replicationFactor,
-          configEntries: [
-            // The log is the only input: every batch is kept, and offsets are counted from the first message.
-            { name: 'retention.ms', value: '-1' },
-            { name: 'retention.bytes', value: '-1' },
-            { name: 'cleanup.policy', value: 'delete' },
-            { name: 'max.message.bytes', value: String(config.maxBatchBytes) },
-            // acks=all waits for every in-sync replica; with three or more, one may be down and writes go on.
-            { name: 'min.insync.replicas', value: config.replicationFactor >= 3 ? '2' : '1' },
-          ],
-        },
-      ],
-    });
+    // kafkajs waits for the leaders by asking one broker for the metadata; on a cluster that broker may not
+    // know the new topic yet and answer UNKNOWN_TOPIC_OR_PARTITION: the topic exists, the loop below waits.
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: 1,
+            replicationFactor: config.replicationFactor,
+            configEntries: [
+              // The log is the only input: every batch is kept, and offsets are counted from the first message.
+              { name: 'retention.ms', value: '-1' },
+              { name: 'retention.bytes', value: '-1' },
+              { name: 'cleanup.policy', value: 'delete' },
+              { name: 'max.message.bytes', value: String(config.maxBatchBytes) },
+              // acks=all waits for every in-sync replica; with three or more, one may be down and writes go on.
+              { name: 'min.insync.replicas', value: config.replicationFactor >= 3 ? '2' : '1' },
+            ],
+          },
+        ],
+      });
+    } catch (err) {
+      if ((err as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+    }
   }
   // On a cluster, the broker asked may not know a topic just created yet (UNKNOWN_TOPIC_OR_PARTITION) for a
   // moment after createTopics returned: ask again (the caller bounds the whole check by requestTimeoutMs).
