@@ -75,13 +75,14 @@ type validator interface{ ValidateAll() error }
 func main() {
 	proxyMode := flag.Bool("proxy", false, "input is whole proxy configurations, checked with Envoy's load-time rules")
 	format := flag.String("format", "text", "report format for -proxy: text or json")
+	partial := flag.Bool("partial", false, "with -proxy: accept lines whose \"partial\" sections hold only what a test client subscribed to; references into those sections are not required to be served")
 	flag.Parse()
 	if *format != "text" && *format != "json" {
 		fmt.Fprintf(os.Stderr, "unknown -format %q (text or json)\n", *format)
 		os.Exit(2)
 	}
 	if *proxyMode {
-		os.Exit(runProxies(os.Stdin, os.Stdout, *format == "json"))
+		os.Exit(runProxies(os.Stdin, os.Stdout, *format == "json", *partial))
 	}
 	os.Exit(run(os.Stdin, os.Stdout))
 }

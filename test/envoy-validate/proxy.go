@@ -39,7 +39,14 @@ type proxyInput struct {
 	Clusters  []resourceInput `json:"clusters"`
 	Endpoints []resourceInput `json:"endpoints"`
 	Secrets   []resourceInput `json:"secrets"`
+	// Partial names the sections that hold only part of what the proxy would be served (a test client that
+	// subscribed to some types, or to some names): their resources are checked, but a reference into them
+	// that finds nothing is not a violation. Accepted only with -partial.
+	Partial []string `json:"partial"`
 }
+
+// sectionNames are the values Partial may hold.
+var sectionNames = map[string]bool{"listeners": true, "routes": true, "clusters": true, "endpoints": true, "secrets": true}
 
 // resourceInput is one served resource: the encoded Any as sent on the wire, or proto3 JSON of the message.
 // name is the name the server serves it under; Envoy only knows the name inside the resource, so the two
@@ -58,6 +65,8 @@ type ProxyConfig struct {
 	Clusters  []*clusterv3.Cluster
 	Endpoints []*endpointv3.ClusterLoadAssignment
 	Secrets   []*tlsv3.Secret
+	// Partial holds the sections (routes, clusters, endpoints, secrets) whose served-name rules are skipped.
+	Partial map[string]bool
 }
 
 // Violation is one broken rule: which rule, on which resource, and why Envoy would refuse or misbehave.
@@ -157,7 +166,10 @@ func resourceName(m proto.Message) string {
 // decodeProxy decodes one input line's resources; problems found while decoding come back as violations.
 func decodeProxy(in proxyInput) (*ProxyConfig, []Violation) {
 	var vs []Violation
-	cfg := &ProxyConfig{Proxy: in.Proxy}
+	cfg := &ProxyConfig{Proxy: in.Proxy, Partial: map[string]bool{}}
+	for _, s := range in.Partial {
+		cfg.Partial[s] = true
+	}
 	cfg.Listeners = decodeSection(in.Proxy, listenerType, in.Listeners, func() *listenerv3.Listener { return &listenerv3.Listener{} }, &vs)
 	cfg.Routes = decodeSection(in.Proxy, routeType, in.Routes, func() *routev3.RouteConfiguration { return &routev3.RouteConfiguration{} }, &vs)
 	cfg.Clusters = decodeSection(in.Proxy, clusterType, in.Clusters, func() *clusterv3.Cluster { return &clusterv3.Cluster{} }, &vs)
@@ -168,7 +180,9 @@ func decodeProxy(in proxyInput) (*ProxyConfig, []Violation) {
 
 // runProxies reads whole-proxy lines and writes violations as text lines or one JSON report.
 // Exit status: 0 no violation, 1 violations, 2 unreadable input.
-func runProxies(in io.Reader, out io.Writer, asJSON bool) int {
+// With partial false a line naming partial sections is refused, so a whole-proxy check is never weakened
+// by its input alone.
+func runProxies(in io.Reader, out io.Writer, asJSON, partial bool) int {
 	scanner := bufio.NewScanner(in)
 	scanner.Buffer(make([]byte, 1<<20), 256<<20)
 	rep := report{Violations: []Violation{}}
@@ -185,6 +199,16 @@ func runProxies(in io.Reader, out io.Writer, asJSON bool) int {
 		if err := dec.Decode(&item); err != nil {
 			fmt.Fprintf(out, "line %d: not a proxy object: %v\n", line, err)
 			return 2
+		}
+		if len(item.Partial) > 0 && !partial {
+			fmt.Fprintf(out, "line %d: names partial sections %v, which needs -partial\n", line, item.Partial)
+			return 2
+		}
+		for _, s := range item.Partial {
+			if !sectionNames[s] {
+				fmt.Fprintf(out, "line %d: partial section %q is not one of listeners, routes, clusters, endpoints, secrets\n", line, s)
+				return 2
+			}
 		}
 		if item.Proxy == "" {
 			item.Proxy = fmt.Sprintf("line %d", line)

@@ -210,7 +210,7 @@ func (c *checker) hcm(listener, chain string, h *hcmv3.HttpConnectionManager) {
 	// RdsRouteConfigSubscription (source/common/router/rds_impl.cc) registers with the listener's init
 	// manager; the listener stays warming until the RouteConfiguration arrives or the initial fetch times out.
 	if rds := h.GetRds(); rds != nil {
-		if _, ok := c.routes[rds.GetRouteConfigName()]; !ok {
+		if _, ok := c.routes[rds.GetRouteConfigName()]; !ok && !c.cfg.Partial["routes"] {
 			c.add(RuleRDSServed, "Listener", listener, "%s: HttpConnectionManager names RouteConfiguration %q, which is not served: Envoy keeps the listener warming until the initial fetch timeout, then serves it with no routes", chain, rds.GetRouteConfigName())
 		}
 	}
@@ -244,7 +244,7 @@ func (c *checker) tcpProxy(listener, chain string, t *tcpv3.TcpProxy) {
 		names = append(names, w.GetName())
 	}
 	for _, n := range names {
-		if _, ok := c.clusters[n]; !ok {
+		if _, ok := c.clusters[n]; !ok && !c.cfg.Partial["clusters"] {
 			c.add(RuleCDSServed, "Listener", listener, "%s: tcp_proxy names cluster %q, which is not served: every connection is closed (no cluster)", chain, n)
 		}
 	}
@@ -307,7 +307,7 @@ func (c *checker) routeClusters(typ, resource, vhost string, r *routev3.Route) {
 		}
 	}
 	for _, n := range names {
-		if _, ok := c.clusters[n]; !ok {
+		if _, ok := c.clusters[n]; !ok && !c.cfg.Partial["clusters"] {
 			// With validate_clusters true (the default for inline route configs) Envoy refuses the
 			// configuration; with false it answers the route's requests 503 (no cluster).
 			c.add(RuleCDSServed, typ, resource, "virtual host %q route %q names cluster %q, which is not served", vhost, r.GetName(), n)
@@ -357,6 +357,9 @@ func (c *checker) commonTLS(typ, resource, where string, common *tlsv3.CommonTls
 
 func (c *checker) secretRef(typ, resource, where string, ref *tlsv3.SdsSecretConfig, kind string) {
 	s, ok := c.secrets[ref.GetName()]
+	if !ok && c.cfg.Partial["secrets"] {
+		return
+	}
 	if !ok {
 		c.add(RuleSDSServed, typ, resource, "%s: TLS context names secret %q (%s), which is not served: Envoy keeps the %s warming until the initial fetch timeout", where, ref.GetName(), kind, strings.ToLower(typ))
 		return
@@ -658,7 +661,7 @@ func (c *checker) cluster(cl *clusterv3.Cluster) {
 		if want == "" {
 			want = name
 		}
-		if _, ok := c.endpoints[want]; !ok {
+		if _, ok := c.endpoints[want]; !ok && !c.cfg.Partial["endpoints"] {
 			c.add(RuleEDSServed, "Cluster", name, "EDS cluster's ClusterLoadAssignment %q is not served: Envoy keeps the cluster warming until the initial fetch timeout, then it has no hosts", want)
 		}
 		if la != nil {

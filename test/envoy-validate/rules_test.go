@@ -588,7 +588,7 @@ func TestRunProxiesReport(t *testing.T) {
 	badLine := proxyLine(t, bad, nil)
 
 	var out bytes.Buffer
-	if code := runProxies(bytes.NewReader(append(good, '\n')), &out, false); code != 0 {
+	if code := runProxies(bytes.NewReader(append(good, '\n')), &out, false, false); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out.String())
 	}
 	if !strings.Contains(out.String(), "checked 1 proxies") {
@@ -597,7 +597,7 @@ func TestRunProxiesReport(t *testing.T) {
 
 	out.Reset()
 	input := append(append(append(good, '\n'), badLine...), '\n')
-	if code := runProxies(bytes.NewReader(input), &out, true); code != 1 {
+	if code := runProxies(bytes.NewReader(input), &out, true, false); code != 1 {
 		t.Fatalf("exit %d:\n%s", code, out.String())
 	}
 	var rep report
@@ -609,11 +609,11 @@ func TestRunProxiesReport(t *testing.T) {
 	}
 
 	out.Reset()
-	if code := runProxies(strings.NewReader("{\"proxy\": 1}\n"), &out, false); code != 2 {
+	if code := runProxies(strings.NewReader("{\"proxy\": 1}\n"), &out, false, false); code != 2 {
 		t.Errorf("bad input: exit %d", code)
 	}
 	out.Reset()
-	if code := runProxies(strings.NewReader("\n"), &out, false); code != 2 {
+	if code := runProxies(strings.NewReader("\n"), &out, false, false); code != 2 {
 		t.Errorf("no input: exit %d", code)
 	}
 }
@@ -622,14 +622,14 @@ func TestServedNameAndValidateInProxyMode(t *testing.T) {
 	// Served under another name than its own: references to the served name stay unresolved.
 	var out bytes.Buffer
 	line := proxyLine(t, baseline(t), map[string]string{"rds-inbound.8080": "rds-inbound.9090"})
-	if code := runProxies(bytes.NewReader(line), &out, false); code != 1 || !strings.Contains(out.String(), RuleServedName) {
+	if code := runProxies(bytes.NewReader(line), &out, false, false); code != 1 || !strings.Contains(out.String(), RuleServedName) {
 		t.Errorf("exit %d:\n%s", code, out.String())
 	}
 	// ValidateAll still runs on every resource: a cluster without a name.
 	cfg := baseline(t)
 	cfg.Clusters[0].Name = ""
 	out.Reset()
-	if code := runProxies(bytes.NewReader(proxyLine(t, cfg, nil)), &out, false); code != 1 || !strings.Contains(out.String(), RuleValidate) {
+	if code := runProxies(bytes.NewReader(proxyLine(t, cfg, nil)), &out, false, false); code != 1 || !strings.Contains(out.String(), RuleValidate) {
 		t.Errorf("exit %d:\n%s", code, out.String())
 	}
 	// JSON resources decode too.
@@ -639,7 +639,87 @@ func TestServedNameAndValidateInProxyMode(t *testing.T) {
 	}
 	out.Reset()
 	in := `{"proxy":"j","listeners":[{"name":"outbound-listener","json":` + string(js) + `}]}`
-	if code := runProxies(strings.NewReader(in), &out, false); code != 1 || !strings.Contains(out.String(), RuleRDSServed) {
+	if code := runProxies(strings.NewReader(in), &out, false, false); code != 1 || !strings.Contains(out.String(), RuleRDSServed) {
 		t.Errorf("exit %d:\n%s", code, out.String())
+	}
+}
+
+// A test client that subscribed to some types (or some names) holds part of a configuration: with those
+// sections partial, references into them are not required to be served, and every other rule still holds.
+func TestPartialSections(t *testing.T) {
+	cfg := baseline(t)
+	cfg.Routes, cfg.Endpoints, cfg.Secrets = nil, nil, nil
+	cfg.Clusters = cfg.Clusters[1:] // drop ns/checkout|7000, which a route would name
+	whole := CheckProxy(cfg)
+	for _, rule := range []string{RuleRDSServed, RuleEDSServed, RuleSDSServed} {
+		if !hasRule(whole, rule) {
+			t.Errorf("as a whole configuration it breaks %s: %v", rule, whole)
+		}
+	}
+	cfg.Partial = map[string]bool{"routes": true, "endpoints": true, "secrets": true}
+	if vs := CheckProxy(cfg); len(vs) != 0 {
+		t.Errorf("partial routes, endpoints and secrets: want no violation, got %v", vs)
+	}
+
+	// Clusters partial: a route naming an unheld cluster is not a violation; with clusters whole it is.
+	cfg = baseline(t)
+	cfg.Clusters = cfg.Clusters[1:]
+	cfg.Partial = map[string]bool{"clusters": true}
+	if vs := CheckProxy(cfg); len(vs) != 0 {
+		t.Errorf("partial clusters: want no violation, got %v", vs)
+	}
+
+	// What is held is still checked: a held secret of the wrong kind, a router that is not last.
+	cfg = baseline(t)
+	cfg.Partial = map[string]bool{"routes": true, "clusters": true, "endpoints": true, "secrets": true}
+	cfg.Secrets[0].Type = &tlsv3.Secret_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{}}
+	expectOnly(t, CheckProxy(cfg), RuleSDSServed, "to hold a tls_certificate")
+	cfg = baseline(t)
+	cfg.Partial = map[string]bool{"routes": true, "clusters": true, "endpoints": true, "secrets": true}
+	cfg.Routes = nil
+	listenerNamed(cfg, "outbound-listener").FilterChains[0].Filters = []*listenerv3.Filter{hcmFilter(t, "rds-outbound")}
+	expectOnly(t, CheckProxy(cfg), RuleHTTPRouterLast, "no HTTP filters")
+}
+
+func hasRule(vs []Violation, rule string) bool {
+	for _, v := range vs {
+		if v.Rule == rule {
+			return true
+		}
+	}
+	return false
+}
+
+// The "partial" field of an input line needs -partial, and names sections only.
+func TestPartialInput(t *testing.T) {
+	cfg := baseline(t)
+	cfg.Routes = nil
+	var line map[string]any
+	if err := json.Unmarshal(proxyLine(t, cfg, nil), &line); err != nil {
+		t.Fatal(err)
+	}
+	withPartial := func(sections ...string) []byte {
+		line["partial"] = sections
+		b, err := json.Marshal(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(b, '\n')
+	}
+	var out bytes.Buffer
+	if code := runProxies(bytes.NewReader(withPartial("routes")), &out, false, false); code != 2 || !strings.Contains(out.String(), "needs -partial") {
+		t.Errorf("partial line without -partial: exit %d:\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := runProxies(bytes.NewReader(withPartial("route")), &out, false, true); code != 2 || !strings.Contains(out.String(), `"route" is not one of`) {
+		t.Errorf("unknown section: exit %d:\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := runProxies(bytes.NewReader(withPartial("routes")), &out, false, true); code != 0 {
+		t.Errorf("routes partial: exit %d:\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := runProxies(bytes.NewReader(withPartial()), &out, false, true); code != 1 || !strings.Contains(out.String(), RuleRDSServed) {
+		t.Errorf("nothing partial, routes missing: exit %d:\n%s", code, out.String())
 	}
 }
