@@ -3,10 +3,11 @@
  * ingress and egress. They hold names and ports, not weights or addresses, so a weight or endpoint change
  * stops here (early cut-off) and re-runs only the translators that read those directly.
  */
-import { meshSettings, type AppProtocol, type DerivationSpec, type Reader } from '@weft/core';
+import { meshSettings, type AppProtocol, type DerivationSpec, type Reader, type envoy } from '@weft/core';
 import { inboundPorts, outboundServices, servicePorts } from './mesh.js';
 import { principalName, splitKey } from './names.js';
-import type { Msg } from './proto.js';
+
+type Principal = envoy.config.rbac.v3.Principal;
 
 export interface ClusterRef {
   readonly svc: string;
@@ -139,11 +140,11 @@ export interface IngressRule {
   readonly port: number;
   readonly protocol: string;
   readonly tls: { readonly skipClientCertValidation: boolean; readonly sniHosts: readonly string[] } | null;
-  /** RBAC principals (proto object form): remote IP ranges and authenticated names. */
-  readonly principals: readonly Msg[];
+  /** RBAC principals: remote IP ranges and authenticated names. */
+  readonly principals: readonly Principal[];
 }
 
-function cidr(value: string): Msg {
+function cidr(value: string): Principal {
   const [ip = value, len] = value.split('/');
   const prefixLen = len === undefined ? (ip.includes(':') ? 128 : 32) : Number(len);
   return { directRemoteIp: { addressPrefix: ip, prefixLen: { value: prefixLen } } };
@@ -162,7 +163,7 @@ export function ingressRules(svcKey: string): DerivationSpec<readonly IngressRul
       for (const ik of r.lookup('ingressBackendsByService', svcKey)) {
         const ib = r.get('IngressBackend', ik);
         if (ib === undefined) continue;
-        const principals: Msg[] = [];
+        const principals: Principal[] = [];
         for (const s of ib.sources) {
           if (s.kind === 'IPRange') principals.push(cidr(s.name));
           else if (s.kind === 'AuthenticatedPrincipal') principals.push({ authenticated: { principalName: { exact: s.name } } });
