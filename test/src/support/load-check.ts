@@ -1,0 +1,89 @@
+/**
+ * What a test's proxy received on a live stream, through the Envoy load-time checker (test/envoy-validate):
+ * the system tests that drive real ADS streams call `assertProxiesLoad` once their proxies have settled, so
+ * every configuration Weft actually served — after the updates and removals the test made — is checked by
+ * the rules Envoy applies when it loads it, not only by what the test asserts about a few fields.
+ *
+ * A test client usually holds part of a configuration: it subscribed to some types, or to some names of a
+ * type. Those types are `partial`: what is held of them is checked like the rest, but a reference into them
+ * that finds nothing is not a violation (the checker's `-partial` mode). A proxy that subscribed to every
+ * type with a wildcard passes no `partial`, and every rule applies.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { TypeUrl, encodeAnyBytes, envoyType, type EncodedResource } from '@weft/core';
+import { CHECKER, ensureChecker, formatViolations, proxyConfig, type LoadReport } from '@weft/plugin-envoy/dist/load-check.js';
+import type { DecodedResource } from './delta-client.js';
+
+/** One proxy as a test saw it. */
+export interface HeldProxy {
+  /** A label naming the test and the proxy, for violation messages. */
+  readonly proxy: string;
+  /** What it holds: decoded resources of any of the five Envoy types, in any order. */
+  readonly resources: Iterable<DecodedResource>;
+  /**
+   * Type URLs of which it holds only part (not subscribed, or subscribed by name): references into them
+   * need not be served. Absent: it holds all of every type.
+   */
+  readonly partial?: readonly string[];
+}
+
+/** The checker's section of each type, as its `partial` field names them. */
+const SECTION: Readonly<Record<string, string>> = {
+  [TypeUrl.Listener]: 'listeners',
+  [TypeUrl.RouteConfiguration]: 'routes',
+  [TypeUrl.Cluster]: 'clusters',
+  [TypeUrl.ClusterLoadAssignment]: 'endpoints',
+  [TypeUrl.Secret]: 'secrets',
+};
+
+/** Every type but these is partial: for a client that subscribed to these types with a wildcard. */
+export function partialExcept(...whole: string[]): string[] {
+  return Object.keys(SECTION).filter((t) => !whole.includes(t));
+}
+
+/** Flattens a held map (type URL -> name -> resource), the shape AckingProxy and most tests keep. */
+export function heldResources(held: ReadonlyMap<string, ReadonlyMap<string, DecodedResource>>): DecodedResource[] {
+  return [...held.values()].flatMap((byName) => [...byName.values()]);
+}
+
+/**
+ * Re-encodes a decoded resource into the bytes the checker reads. A delta resource carries its version,
+ * the first 16 hex digits of the SHA-256 of the Any sent (core/src/xds/encode.ts; secrets are versioned
+ * otherwise), so the re-encoding is checked against it: the checker reads exactly the bytes on the wire.
+ * State-of-the-world resources carry no version of their own and are not compared.
+ */
+export function reencode(proxy: string, r: DecodedResource): EncodedResource {
+  const type = envoyType(r.typeUrl);
+  const any = encodeAnyBytes(r.typeUrl, type.encode(type.fromObject(r.message)).finish());
+  if (r.version !== '' && r.typeUrl !== TypeUrl.Secret) {
+    assert.equal(createHash('sha256').update(any).digest('hex').slice(0, 16), r.version, `${proxy} ${r.name}: re-encoded bytes differ from what was sent`);
+  }
+  return { typeUrl: r.typeUrl, name: r.name, any, version: r.version, dump: r.message };
+}
+
+/**
+ * Checks every proxy's held configuration and fails, listing each violation, if Envoy would refuse or
+ * leave warming any of it. Returns the report (proxies and resources checked) for the caller's own asserts.
+ */
+export function assertProxiesLoad(proxies: readonly HeldProxy[]): LoadReport {
+  assert.ok(proxies.length > 0, 'no proxy to check');
+  ensureChecker();
+  const lines = proxies.map((p) => {
+    const config = proxyConfig(p.proxy, [...p.resources].map((r) => reencode(p.proxy, r)));
+    const partial = (p.partial ?? []).map((t) => {
+      const section = SECTION[t];
+      if (section === undefined) throw new Error(`${p.proxy}: partial type ${t} is not part of an Envoy proxy's configuration`);
+      return section;
+    });
+    return JSON.stringify(partial.length === 0 ? config : { ...config, partial });
+  });
+  const res = spawnSync(CHECKER, ['-proxy', '-partial', '-format', 'json'], { input: lines.join('\n') + '\n', encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (res.error !== undefined) throw res.error;
+  assert.ok(res.status === 0 || res.status === 1, `the checker could not read its input (exit ${res.status}):\n${res.stdout}${res.stderr}`);
+  const report = JSON.parse(res.stdout) as LoadReport;
+  assert.equal(report.proxies, proxies.length);
+  assert.deepEqual(report.violations, [], `what live proxies received would not load in Envoy:\n${formatViolations(report.violations)}`);
+  return report;
+}
