@@ -3,9 +3,11 @@
  * service a validation context that accepts exactly the identities behind that service. Dumps show
  * fingerprints only; the key travels in `any` and only to proxies of its own identity.
  */
-import { CertExternals, TypeUrl, identitiesBehind, meshSettings, type DerivationSpec, type EncodedResource, type ServiceCertificate } from '@weft/core';
+import { CertExternals, TypeUrl, identitiesBehind, meshSettings, type DerivationSpec, type EncodedResource, type ServiceCertificate, type envoy } from '@weft/core';
 import { ROOT_CERT_INBOUND, principalName, rootCertInboundOsmName, rootCertOutboundName, serviceCertName, splitKey } from './names.js';
 import { encodeRedacted, hashResource, pemFingerprint } from './proto.js';
+
+type SubjectAltNameMatcher = envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher;
 
 export function serviceCertSecret(identity: string): DerivationSpec<EncodedResource | null> {
   return {
@@ -82,7 +84,7 @@ export function rootOutboundSecret(svcKey: string): DerivationSpec<EncodedResour
       const bundle = trustBundle(r);
       if (bundle === undefined) return null;
       const { trustDomain } = r.derive(meshSettings);
-      const sans = r.derive(identitiesBehind(svcKey)).map((id) => {
+      const sans = r.derive(identitiesBehind(svcKey)).map((id): SubjectAltNameMatcher => {
         const [ns, sa] = splitKey(id);
         return { sanType: 'DNS', matcher: { exact: principalName(ns, sa, trustDomain) } };
       });
@@ -91,12 +93,11 @@ export function rootOutboundSecret(svcKey: string): DerivationSpec<EncodedResour
       if (sans.length === 0) return null;
       const [ns, svc] = splitKey(svcKey);
       const name = rootCertOutboundName(ns, svc);
-      const context = (ca: unknown): unknown => ({ name, validationContext: { trustedCa: ca, matchTypedSubjectAltNames: sans } });
       return encodeRedacted(
         TypeUrl.Secret,
         name,
-        context({ inlineBytes: Buffer.from(bundle.join('\n'), 'utf8') }) as Record<string, unknown>,
-        context({ sha256: bundle.map(pemFingerprint) }),
+        { name, validationContext: { trustedCa: { inlineBytes: Buffer.from(bundle.join('\n'), 'utf8') }, matchTypedSubjectAltNames: sans } },
+        { name, validationContext: { trustedCa: { sha256: bundle.map(pemFingerprint) }, matchTypedSubjectAltNames: sans } },
       );
     },
   };
