@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { TypeUrl, encodeAnyBytes, envoyType, type EncodedResource } from '@weft/core';
 import { CHECKER, ensureChecker, formatViolations, proxyConfig, type LoadReport } from '@weft/plugin-envoy/dist/load-check.js';
-import type { DecodedResource } from './delta-client.js';
+import type { DecodedResource, DeltaResponseView, SotwResponseView } from './delta-client.js';
 
 /** One proxy as a test saw it. */
 export interface HeldProxy {
@@ -86,4 +86,20 @@ export function assertProxiesLoad(proxies: readonly HeldProxy[]): LoadReport {
   assert.equal(report.proxies, proxies.length);
   assert.deepEqual(report.violations, [], `what live proxies received would not load in Envoy:\n${formatViolations(report.violations)}`);
   return report;
+}
+
+/** A held map a test keeps up to date from the responses it reads: type URL -> name -> resource. */
+export type Held = Map<string, Map<string, DecodedResource>>;
+
+/** Applies a delta response to what a client holds: its resources replace, its removals delete. */
+export function applyDelta(held: Held, res: DeltaResponseView): void {
+  let byName = held.get(res.typeUrl);
+  if (byName === undefined) held.set(res.typeUrl, (byName = new Map()));
+  for (const r of res.resources) byName.set(r.name, r);
+  for (const name of res.removedResources) byName.delete(name);
+}
+
+/** Applies a state-of-the-world response: it is the whole set of its type. */
+export function applySotw(held: Held, res: SotwResponseView): void {
+  held.set(res.typeUrl, new Map(res.resources.map((r) => [r.name, r])));
 }

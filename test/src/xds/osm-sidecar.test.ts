@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { Tokens, TypeUrl, captureLogger, loadConfigFile, startWeft, type CertificateIssuer, type IssuedCertificate, type RunningWeft } from '@weft/core';
 import { parse } from 'yaml';
+import { assertProxiesLoad } from '../support/load-check.js';
 import { SotwClient, type SotwResponseView } from '../support/delta-client.js';
 
 /**
@@ -134,7 +135,8 @@ plugins:
       assert.equal(`${proxy?.namespace}/${proxy?.serviceAccount}`, 'bookstore/bookstore');
 
       // The names an OSM-configured sidecar holds in its listeners and clusters, asked for again.
-      const names = [`service-cert:${ns}/${sa}`, `root-cert-for-mtls-inbound:${ns}/${sa}`, 'root-cert-for-mtls-inbound'];
+      // (The outbound root is what the cluster to bookwarehouse names; the load check below wants every name.)
+      const names = [`service-cert:${ns}/${sa}`, `root-cert-for-mtls-inbound:${ns}/${sa}`, 'root-cert-for-mtls-inbound', 'root-cert-for-mtls-outbound:bookwarehouse/bookwarehouse'];
       client.request({ typeUrl: TypeUrl.Secret, resourceNames: names });
       const sds = await client.next(5000);
       assert.equal(sds.typeUrl, TypeUrl.Secret);
@@ -144,6 +146,9 @@ plugins:
       for (const n of names.slice(1)) assert.equal(pemText(at(secrets.get(n), 'validationContext', 'trustedCa', 'inlineBytes')), roots, n);
       const serviceCert = new X509Certificate(pemText(at(secrets.get(names[0]!), 'tlsCertificate', 'certificateChain', 'inlineBytes')));
       assert.equal(serviceCert.subjectAltName?.includes(`DNS:${sa}.${ns}.cluster.local`), true, serviceCert.subjectAltName);
+
+      // Everything it was served, as one configuration: it asked for every name its listeners and clusters use.
+      assertProxiesLoad([{ proxy: `osm-sidecar/${nodeId}`, resources: [cds, lds, eds, rds, sds].flatMap((r) => r.resources) }]);
     } finally {
       client.close();
     }
