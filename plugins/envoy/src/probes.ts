@@ -10,8 +10,14 @@
  * Static because a pod's probes never change after it is created, and the listeners must serve before the
  * sidecar has fetched anything over ADS (a startup probe runs from the first second).
  */
-import type { ContainerHealthProbes, HealthProbe } from '@weft/core';
-import { T, typed, typedAny, type Msg } from './proto.js';
+import type { ContainerHealthProbes, HealthProbe, envoy } from '@weft/core';
+import { T, jsonAnyOf, jsonFilter, type ProtoJson } from './proto.js';
+
+// Bootstrap resources are read by Envoy as proto3 JSON (a Duration as "1s"), so typed in that form.
+type Listener = ProtoJson<envoy.config.listener.v3.Listener>;
+type FilterChain = ProtoJson<envoy.config.listener.v3.FilterChain>;
+type Route = ProtoJson<envoy.config.route.v3.Route>;
+type Cluster = ProtoJson<envoy.config.cluster.v3.Cluster>;
 
 /** OSM's ports and paths (its pkg/constants); the injector writes the same values into the pod. */
 export const PROBE_LISTENERS = [
@@ -27,7 +33,7 @@ export function probeClusterName(container: string, type: ProbeType): string {
   return `${container}_${type}_cluster`;
 }
 
-function probeCluster(name: string, probe: HealthProbe): Msg {
+function probeCluster(name: string, probe: HealthProbe): Cluster {
   return {
     name,
     type: 'STATIC',
@@ -40,8 +46,8 @@ function probeCluster(name: string, probe: HealthProbe): Msg {
   };
 }
 
-function probeListener(type: ProbeType, port: number, pathPrefix: string, probes: readonly ContainerHealthProbes[]): Msg | undefined {
-  const routes: Msg[] = [];
+function probeListener(type: ProbeType, port: number, pathPrefix: string, probes: readonly ContainerHealthProbes[]): Listener | undefined {
+  const routes: Route[] = [];
   let httpsCluster: string | undefined;
   for (const c of probes) {
     const probe = c[type];
@@ -59,21 +65,21 @@ function probeListener(type: ProbeType, port: number, pathPrefix: string, probes
     });
   }
   if (routes.length === 0 && httpsCluster === undefined) return undefined;
-  const filterChains: Msg[] = [];
+  const filterChains: FilterChain[] = [];
   if (httpsCluster !== undefined) {
     filterChains.push({
       filterChainMatch: { transportProtocol: 'tls' },
-      filters: [typed('envoy.filters.network.tcp_proxy', T.TcpProxy, { statPrefix: 'health_probes_https', cluster: httpsCluster })],
+      filters: [jsonFilter('envoy.filters.network.tcp_proxy', T.TcpProxy, { statPrefix: 'health_probes_https', cluster: httpsCluster })],
     });
   }
   if (routes.length > 0) {
     filterChains.push({
       filters: [
-        typed('envoy.filters.network.http_connection_manager', T.HCM, {
+        jsonFilter('envoy.filters.network.http_connection_manager', T.HCM, {
           statPrefix: 'health_probes_http',
           codecType: 'AUTO',
           routeConfig: { name: 'local_route', virtualHosts: [{ name: 'local_service', domains: ['*'], routes }] },
-          httpFilters: [typed('envoy.filters.http.router', T.Router, {})],
+          httpFilters: [jsonFilter('envoy.filters.http.router', T.Router, {})],
         }),
       ],
     });
@@ -82,15 +88,15 @@ function probeListener(type: ProbeType, port: number, pathPrefix: string, probes
     name: `${type}_listener`,
     address: { socketAddress: { address: '0.0.0.0', portValue: port } },
     // Tells HTTPS probes (TLS) from HTTP ones on the same port.
-    listenerFilters: [{ name: 'envoy.filters.listener.tls_inspector', typedConfig: typedAny(T.TlsInspector, {}) }],
+    listenerFilters: [{ name: 'envoy.filters.listener.tls_inspector', typedConfig: jsonAnyOf(T.TlsInspector, {}) }],
     filterChains,
   };
 }
 
 /** The static listeners and clusters serving a pod's rewritten probes (none when it has no HTTP/HTTPS probe). */
-export function probeResources(probes: readonly ContainerHealthProbes[]): { listeners: Msg[]; clusters: Msg[] } {
-  const listeners: Msg[] = [];
-  const clusters: Msg[] = [];
+export function probeResources(probes: readonly ContainerHealthProbes[]): { listeners: Listener[]; clusters: Cluster[] } {
+  const listeners: Listener[] = [];
+  const clusters: Cluster[] = [];
   for (const l of PROBE_LISTENERS) {
     const listener = probeListener(l.type, l.port, l.path, probes);
     if (listener !== undefined) listeners.push(listener);

@@ -5,6 +5,7 @@ import {
   type EnvoyMessages,
   type EnvoyTypeUrl,
   type Msg,
+  type TypedAny,
 } from '@weft/core';
 
 export const T = {
@@ -24,8 +25,37 @@ export const T = {
   Bootstrap: 'type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap',
 } as const;
 
-export function typed(name: string, typeUrl: string, message: Msg): Msg {
-  return { name, typedConfig: typedAny(typeUrl, message) };
+/** The messages whose proto3 JSON is a string ("1.5s", RFC 3339): Duration and Timestamp, told by their fields. */
+type TimeFields = 'seconds' | 'nanos';
+type IsTime<M> = [keyof M] extends [TimeFields] ? ([TimeFields] extends [keyof M] ? true : false) : false;
+
+/**
+ * A message of the generated interfaces in proto3 JSON form instead of protobufjs's object form: what Envoy
+ * reads from a bootstrap file. Field names (lowerCamelCase), enums by name, numbers and nested Anys
+ * (`{ '@type', ...fields }`) are written the same in both; a Duration or Timestamp becomes its string and
+ * bytes base64. Wrappers (a bare value in JSON) cannot be told from messages with one `value` field, so they
+ * keep their object type: the bootstrap has none, and the Envoy validation test would refuse one.
+ */
+export type ProtoJson<M> = M extends TypedAny
+  ? TypedAny
+  : M extends Uint8Array
+    ? string
+    : M extends readonly (infer E)[]
+      ? readonly ProtoJson<E>[]
+      : M extends object
+        ? IsTime<M> extends true
+          ? string
+          : { [K in keyof M]: ProtoJson<M[K]> }
+        : M;
+
+/** anyOf for a tree in proto3 JSON form (a bootstrap's): the content typed by its URL, in JSON form. */
+export function jsonAnyOf<N extends keyof EnvoyMessages>(typeUrl: EnvoyTypeUrl<N>, message: ProtoJson<EnvoyMessages[N]>): TypedAny {
+  return typedAny(typeUrl, message as Msg) as unknown as TypedAny;
+}
+
+/** A filter `{ name, typedConfig }` in proto3 JSON form, its config typed by its type URL. */
+export function jsonFilter<N extends keyof EnvoyMessages>(name: string, typeUrl: EnvoyTypeUrl<N>, message: ProtoJson<EnvoyMessages[N]>): { name: string; typedConfig: TypedAny } {
+  return { name, typedConfig: jsonAnyOf(typeUrl, message) };
 }
 
 // The typed builders are core's, shared with the other adapters; named here as the translators use them.
