@@ -18,6 +18,7 @@ import { main } from '@weft/core/dist/cli/main.js';
 import { getJson, runWeft } from '../cli/helpers.js';
 import { AckingProxy, settled } from './live-client.js';
 import { startExampleWeft } from '../support/example-weft.js';
+import { assertProxiesLoad, heldResources } from '../support/load-check.js';
 
 /**
  * Invariant 1 against a live control plane: for every connected proxy, replaying the log at its head gives
@@ -141,6 +142,8 @@ describe('replay against a live Weft', () => {
     const [offset] = await weft.log.append([{ source: 'test', op: 'upsert', kind: 'Endpoints', key: 'bookwarehouse/bookwarehouse', body: moved }]);
     await weft.caughtUp(offset!);
     await settled(proxies);
+    // What every proxy holds after the incremental EDS update still loads in Envoy as a whole.
+    assertProxiesLoad(proxies.map((p) => ({ proxy: `replay-live/${p.namespace}/${p.serviceAccount}/${p.uuid}`, resources: heldResources(p.held) })));
     const { replay } = await open();
     for (const p of proxies) assertSameAsHeld(p, replay.config(p.uuid));
     for (const p of proxies) assert.deepEqual(replay.config(p.uuid, { type: 'offset', offset: headBefore }), dumpsBefore.get(p.uuid));
