@@ -1,3 +1,10 @@
+/**
+ * Building and encoding Envoy messages. Every tree is typed by the generated Envoy interfaces (`envoy.*`
+ * from @weft/core): xDS resources in protobufjs object form, nested Anys by `anyOf`/`filter` and encoded
+ * once by `encode` (secrets by `encodeRedacted`, with their fingerprint dump); the bootstrap and its probe
+ * listeners in proto3 JSON form (`ProtoJson`, `jsonAnyOf`/`jsonFilter`), as Envoy reads them from a file.
+ * A misspelt field or a wrong enum name fails the build.
+ */
 import {
   encodeResource,
   typedAny,
@@ -83,6 +90,4 @@ export {
   hashResourceSet as hashSet,
   toResourceSet as toSet,
   pemFingerprint,
-  typedAny,
-  type Msg,
 } from '@weft/core';
