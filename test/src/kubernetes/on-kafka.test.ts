@@ -8,6 +8,7 @@ import { captureLogger, normalizeConfig, startWeft, TypeUrl, type RunningWeft, t
 import { findBroker, type BrokerLookup } from '@weft/plugin-kafka/dist/testing.js';
 import { Admin, findApiServer, type ApiServerLookup } from '@weft/plugin-kubernetes/dist/testing.js';
 import { DeltaClient, type DeltaResponseView } from '../support/delta-client.js';
+import { applyDelta, assertProxiesLoad, heldResources, partialExcept, type Held } from '../support/load-check.js';
 
 /**
  * The deployment the mission names: Weft reading a real Kubernetes API server, keeping its log on a real
@@ -41,10 +42,12 @@ const slice = (ip: string): object => ({
 });
 
 /** The next response of a type, ACKed; others in between are ACKed and skipped. */
-async function nextOf(client: DeltaClient, typeUrl: string): Promise<DeltaResponseView> {
+/** The next response of a type, ACKing (and recording in `held`, what the client holds) every one on the way. */
+async function nextOf(client: DeltaClient, typeUrl: string, held: Held = new Map()): Promise<DeltaResponseView> {
   for (;;) {
     const res = await client.next(15_000);
     client.ack(res);
+    applyDelta(held, res);
     if (res.typeUrl === typeUrl) return res;
   }
 }
@@ -153,17 +156,20 @@ describe('Weft on Kubernetes with its log on Kafka', () => {
     const cluster = `${ns}/shop|8080`;
     client = new DeltaClient(`127.0.0.1:${weft.xdsAddress.port}`, { id: `${buyerUuid}.envoy.buyer.${ns}.cluster.local` });
     client.request({ typeUrl: TypeUrl.Cluster, subscribe: ['*'] });
-    const cds = await nextOf(client, TypeUrl.Cluster);
+    const held: Held = new Map();
+    const cds = await nextOf(client, TypeUrl.Cluster, held);
     assert.ok(
       cds.resources.some((r) => r.name === cluster),
       `CDS holds ${cluster} (got ${cds.resources.map((r) => r.name).join(', ')})`,
     );
     client.request({ typeUrl: TypeUrl.ClusterLoadAssignment, subscribe: [cluster] });
-    assert.deepEqual(endpointIps(await nextOf(client, TypeUrl.ClusterLoadAssignment)), ['10.9.0.2']);
+    assert.deepEqual(endpointIps(await nextOf(client, TypeUrl.ClusterLoadAssignment, held)), ['10.9.0.2']);
 
     // An endpoint moves in the cluster: the proxy gets the new address on the same stream.
     await admin.patch(`${slicesPath}/shop-x1`, slice('10.9.0.3'));
-    assert.deepEqual(endpointIps(await nextOf(client, TypeUrl.ClusterLoadAssignment)), ['10.9.0.3']);
+    assert.deepEqual(endpointIps(await nextOf(client, TypeUrl.ClusterLoadAssignment, held)), ['10.9.0.3']);
+    // What it holds loads in Envoy: every cluster (wildcard CDS) and the one assignment it asked for.
+    assertProxiesLoad([{ proxy: `on-kafka/${ns}/buyer`, resources: heldResources(held), partial: partialExcept(TypeUrl.Cluster) }]);
     client.close();
     client = undefined;
 
