@@ -85,7 +85,7 @@ export function routeMatch(m: Pick<HTTPMatch, 'pathRegex' | 'headers'>): envoy.c
   const match: envoy.config.route.v3.RouteMatch = m.pathRegex === null ? { prefix: '' } : { safeRegex: { regex: m.pathRegex } };
   const headers = Object.entries(m.headers)
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([name, regex]) => ({ name, stringMatch: { safeRegex: { regex } } }));
+    .map(([name, regex]): envoy.config.route.v3.HeaderMatcher => ({ name, stringMatch: { safeRegex: { regex } } }));
   if (headers.length > 0) match.headers = headers;
   return match;
 }
@@ -140,7 +140,7 @@ export function clientRoutes(svcKey: string, port: number, retryKey: string | nu
 
 export function upstreamTls(certProvider: string, sans: readonly string[]): envoy.config.core.v3.TransportSocket {
   const validationContext: envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext = { caCertificateProviderInstance: { instanceName: certProvider } };
-  if (sans.length > 0) validationContext.matchSubjectAltNames = sans.map((exact) => ({ exact }));
+  if (sans.length > 0) validationContext.matchSubjectAltNames = sans.map((exact): envoy.type.matcher.v3.StringMatcher => ({ exact }));
   return {
     name: 'envoy.transport_sockets.tls',
     typedConfig: anyOf(T.UpstreamTls, { commonTlsContext: { tlsCertificateProviderInstance: { instanceName: certProvider }, validationContext } }),
@@ -196,9 +196,9 @@ export function loadAssignment(svcKey: string, port: number): DerivationSpec<Enc
           byLocality.set(lk, loc);
         }
       }
-      const endpoints = [...byLocality.keys()].sort().map((lk) => {
+      const endpoints = [...byLocality.keys()].sort().map((lk): envoy.config.endpoint.v3.LocalityLbEndpoints => {
         const loc = byLocality.get(lk) as { region: string; zone: string; addrs: Map<string, { ip: string; port: number }> };
-        const lbEndpoints = [...loc.addrs.keys()].sort().map((k) => {
+        const lbEndpoints = [...loc.addrs.keys()].sort().map((k): envoy.config.endpoint.v3.LbEndpoint => {
           const a = loc.addrs.get(k) as { ip: string; port: number };
           return { endpoint: { address: { socketAddress: { address: a.ip, portValue: a.port } } }, loadBalancingWeight: u32(1) };
         });

@@ -53,7 +53,7 @@ export function serverListener(identity: string, ip: string, port: number, optio
         httpFilters.push(filter(RBAC_FILTER_NAME, T.HttpRbac, { rules }));
       }
       httpFilters.push(filter(ROUTER_FILTER_NAME, T.Router, {}));
-      const hcm = {
+      const hcm: envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager = {
         statPrefix: `inbound_${port}`,
         rds: { configSource: ADS, routeConfigName: serverRouteName(identity, port) },
         httpFilters,
@@ -76,7 +76,7 @@ export function serverRoutes(identity: string, port: number): DerivationSpec<Enc
     hash: hashResource,
     compute() {
       const name = serverRouteName(identity, port);
-      const routes = [{ name: 'inbound', match: { prefix: '' }, nonForwardingAction: {} }];
+      const routes: envoy.config.route.v3.Route[] = [{ name: 'inbound', match: { prefix: '' }, nonForwardingAction: {} }];
       return encode(TypeUrl.RouteConfiguration, name, { name, virtualHosts: [{ name: `inbound|${identity}`, domains: ['*'], routes }] });
     },
   };
@@ -90,6 +90,6 @@ export function rbacPolicy(rule: InboundRule, trustDomain: string): envoy.config
   const permission: envoy.config.rbac.v3.Permission = conditions.length === 0 ? { any: true } : conditions.length === 1 ? (conditions[0] as envoy.config.rbac.v3.Permission) : { andRules: { rules: conditions } };
   return {
     permissions: [permission],
-    principals: rule.sources.map((s) => ({ authenticated: { principalName: { exact: spiffeIdOf(s, trustDomain) } } })),
+    principals: rule.sources.map((s): envoy.config.rbac.v3.Principal => ({ authenticated: { principalName: { exact: spiffeIdOf(s, trustDomain) } } })),
   };
 }
