@@ -24,6 +24,7 @@ import { captureLogger, loadConfigFile, startWeft, TypeUrl, type RunningWeft } f
 import { startBroker, stopBroker } from '@weft/plugin-kafka/dist/testing.js';
 import { envoyType } from '@weft/protos';
 import { SotwClient } from '../support/delta-client.js';
+import { assertProxiesLoad, fromWire } from '../support/load-check.js';
 
 const ci = process.env['CI'] === 'true';
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -277,6 +278,16 @@ ${withSource ? "  - name: '@weft/plugin-files'\n    config: { dir: manifests, de
     assert.deepEqual([...held(changedB)], [...held(changedA)], 'the same names, versions and bytes');
     assert.ok(changedA.resources.some((r) => r.value.includes(Buffer.from('10.244.2.99'))));
     assert.equal(b.catalog.lastOffset, a.catalog.lastOffset);
+    // What the proxy holds before and after the change loads in Envoy. It asked for no routes or secrets.
+    const afterChange = new Map([...first.got].map(([typeUrl, byName]) => [typeUrl, new Map(byName)]));
+    for (const [name, h] of held(changedB)) afterChange.get(TypeUrl.ClusterLoadAssignment)!.set(name, h);
+    assertProxiesLoad(
+      [first.got, afterChange].map((got, i) => ({
+        proxy: `identical-replicas/bookbuyer/${i === 0 ? 'on A' : 'on B after the change'}`,
+        resources: [...got].flatMap(([typeUrl, byName]) => [...byName].map(([name, h]) => fromWire(typeUrl, name, Buffer.from(h.bytes, 'base64'), h.version))),
+        partial: [TypeUrl.RouteConfiguration, TypeUrl.Secret],
+      })),
+    );
 
     // Readiness from the log: the broker freezes; B's lag reads 0, but it is not ready, and keeps its streams.
     assert.equal((await readyz(b.debug!.port)).status, 200);

@@ -20,8 +20,11 @@ import type { DecodedResource, DeltaResponseView, SotwResponseView } from './del
 export interface HeldProxy {
   /** A label naming the test and the proxy, for violation messages. */
   readonly proxy: string;
-  /** What it holds: decoded resources of any of the five Envoy types, in any order. */
-  readonly resources: Iterable<DecodedResource>;
+  /**
+   * What it holds, of any of the five Envoy types, in any order: decoded resources (re-encoded here), or
+   * the encoded bytes themselves (`fromWire`).
+   */
+  readonly resources: Iterable<DecodedResource | EncodedResource>;
   /**
    * Type URLs of which it holds only part (not subscribed, or subscribed by name): references into them
    * need not be served. Absent: it holds all of every type.
@@ -64,6 +67,18 @@ export function reencode(proxy: string, r: DecodedResource): EncodedResource {
 }
 
 /**
+ * A resource as a client that keeps raw bytes holds it: the inner message bytes of a delta response's
+ * Any, wrapped back into the Any sent, and checked against the version sent with it.
+ */
+export function fromWire(typeUrl: string, name: string, value: Uint8Array, version: string): EncodedResource {
+  const any = encodeAnyBytes(typeUrl, value);
+  if (version !== '' && typeUrl !== TypeUrl.Secret) {
+    assert.equal(createHash('sha256').update(any).digest('hex').slice(0, 16), version, `${name}: the bytes held are not the version sent`);
+  }
+  return { typeUrl, name, any, version, dump: null };
+}
+
+/**
  * Checks every proxy's held configuration and fails, listing each violation, if Envoy would refuse or
  * leave warming any of it. Returns the report (proxies and resources checked) for the caller's own asserts.
  */
@@ -71,7 +86,7 @@ export function assertProxiesLoad(proxies: readonly HeldProxy[]): LoadReport {
   assert.ok(proxies.length > 0, 'no proxy to check');
   ensureChecker();
   const lines = proxies.map((p) => {
-    const config = proxyConfig(p.proxy, [...p.resources].map((r) => reencode(p.proxy, r)));
+    const config = proxyConfig(p.proxy, [...p.resources].map((r) => ('any' in r ? r : reencode(p.proxy, r))));
     const partial = (p.partial ?? []).map((t) => {
       const section = SECTION[t];
       if (section === undefined) throw new Error(`${p.proxy}: partial type ${t} is not part of an Envoy proxy's configuration`);
