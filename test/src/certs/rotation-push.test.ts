@@ -4,6 +4,7 @@ import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../support/mesh.js';
 import type { DeltaClient } from '../support/delta-client.js';
+import { applyDelta, assertProxiesLoad, heldResources, partialExcept, type Held } from '../support/load-check.js';
 import { DAY, ROOT_INBOUND, secretCertFingerprint, serviceCertName, startSdsMesh, subscribeSecrets, type SdsMesh } from './sds-mesh.js';
 
 const A = { namespace: 'bookstore', serviceAccount: 'bookstore' };
@@ -28,7 +29,7 @@ function servingFingerprint(mesh: SdsMesh): Promise<string> {
  */
 describe('certificate rotation pushed over SDS', () => {
   let mesh: SdsMesh;
-  const clients: { client: DeltaClient; identity: typeof A; uuid: string; fingerprint: string }[] = [];
+  const clients: { client: DeltaClient; identity: typeof A; uuid: string; fingerprint: string; held: Held }[] = [];
 
   before(async () => {
     // Issuance order: the serving certificate (rotates at 80% of its life), A (70%), B (90%).
@@ -45,7 +46,9 @@ describe('certificate rotation pushed over SDS', () => {
       assert.deepEqual(first.resources.map((r) => r.name).sort(), [ROOT_INBOUND, serviceCertName(identity)]);
       const own = first.resources.find((r) => r.name === serviceCertName(identity))!;
       assert.equal(secretCertFingerprint(own), mesh.manager.current(identity)!.fingerprint);
-      clients.push({ client, identity, uuid, fingerprint: secretCertFingerprint(own) });
+      const held: Held = new Map();
+      applyDelta(held, first);
+      clients.push({ client, identity, uuid, fingerprint: secretCertFingerprint(own), held });
     }
     assert.equal(mesh.server.stats().proxies, 3);
   });
@@ -68,7 +71,11 @@ describe('certificate rotation pushed over SDS', () => {
       assert.equal(secretCertFingerprint(push.resources[0]!), rotated);
       assert.deepEqual(push.removedResources, []);
       c.client.ack(push);
+      applyDelta(c.held, push);
     }
+    // The secrets each proxy holds after the rotation, through the Envoy checker (it asked for secrets by
+    // name and nothing else, so every type is partial: what is checked is the secrets themselves).
+    assertProxiesLoad(clients.map((c) => ({ proxy: `rotation-push/${c.uuid}`, resources: heldResources(c.held), partial: partialExcept() })));
     await clients[2]!.client.expectNone(300);
     // Same streams: nobody reconnected, the server still knows each proxy by its first stream id.
     assert.deepEqual(new Map(mesh.server.proxies().map((p) => [p.uuid, p.id])), streamIds);
