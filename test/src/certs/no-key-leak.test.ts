@@ -18,6 +18,7 @@ import {
   type RunningWeft,
 } from '@weft/core';
 import { DeltaClient } from '../support/delta-client.js';
+import { applyDelta, assertProxiesLoad, heldResources, type Held } from '../support/load-check.js';
 import { leaks } from './key-forms.js';
 
 /** The repository root, from test/dist/certs. */
@@ -60,6 +61,8 @@ describe('no private key in the log, the debug endpoints, the metrics or the log
   const logger = captureLogger('debug');
   let weft: RunningWeft;
   const clients: DeltaClient[] = [];
+  /** What each client holds, by client. */
+  const held = new Map<DeltaClient, Held>();
   const keys = new Map<string, string>();
   const remember = (what: string, cert: IssuedCertificate): void => void keys.set(cert.keyPem, what);
 
@@ -103,9 +106,13 @@ describe('no private key in the log, the debug endpoints, the metrics or the log
       const sds = await client.next(5000);
       assert.ok(sds.resources.some((r) => r.name.startsWith('service-cert:')), `${p.uuid} got its certificate`);
       client.ack(sds);
+      held.set(client, new Map());
+      applyDelta(held.get(client)!, sds);
       for (const typeUrl of [TypeUrl.Cluster, TypeUrl.Listener]) {
         client.request({ typeUrl, subscribe: ['*'] });
-        client.ack(await client.next(5000));
+        const res = await client.next(5000);
+        client.ack(res);
+        applyDelta(held.get(client)!, res);
       }
     }
     for (const p of PROXIES) remember(`${p.namespace}/${p.serviceAccount} first certificate`, manager.current(p)!);
@@ -125,9 +132,19 @@ describe('no private key in the log, the debug endpoints, the metrics or the log
       for (;;) {
         const r = await c.next(5000);
         c.ack(r);
+        applyDelta(held.get(c)!, r);
         if (r.typeUrl === TypeUrl.Secret && r.resources.some((x) => x.name.startsWith('service-cert:'))) break;
       }
     }
+    // After the root rotation, what each holds (every cluster and listener, two secrets by name; no routes
+    // or endpoints asked for) loads in Envoy.
+    assertProxiesLoad(
+      clients.map((c, i) => ({
+        proxy: `no-key-leak/${PROXIES[i]!.namespace}/${PROXIES[i]!.serviceAccount}`,
+        resources: heldResources(held.get(c)!),
+        partial: [TypeUrl.RouteConfiguration, TypeUrl.ClusterLoadAssignment, TypeUrl.Secret],
+      })),
+    );
   });
   after(async () => {
     for (const c of clients) c.close();
