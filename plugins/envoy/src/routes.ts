@@ -35,7 +35,7 @@ function weightedTargets(r: Reader, e: OutboundEntry): RouteAction {
     .map((b) => ({ name: upstreamClusterName(...splitKey(b.svc), b.targetPort), weight: weights.get(b.svc) ?? 0 }))
     .filter((c) => c.weight > 0);
   if (clusters.length === 0) return { cluster: own };
-  return { weightedClusters: { clusters: clusters.map((c) => ({ name: c.name, weight: u32(c.weight) })) } };
+  return { weightedClusters: { clusters: clusters.map((c): envoy.config.route.v3.WeightedCluster.ClusterWeight => ({ name: c.name, weight: u32(c.weight) })) } };
 }
 
 function retryPolicy(r: Reader, caller: string, svc: string): envoy.config.route.v3.RetryPolicy | undefined {
@@ -85,7 +85,7 @@ export function httpRateLimit(statPrefix: string, limit: LocalHttpRateLimit): Ty
   };
   if (limit.responseStatusCode !== 0) config.status = { code: limit.responseStatusCode };
   if (limit.responseHeadersToAdd.length > 0) {
-    config.responseHeadersToAdd = limit.responseHeadersToAdd.map((h) => ({ header: { key: h.name, value: h.value }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }));
+    config.responseHeadersToAdd = limit.responseHeadersToAdd.map((h): envoy.config.core.v3.HeaderValueOption => ({ header: { key: h.name, value: h.value }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }));
   }
   return anyOf(T.HttpLocalRateLimit, config);
 }
@@ -125,8 +125,8 @@ export function inboundRoutes(identity: string, services: readonly string[], tar
         const routes: Route[] =
           policy === null
             ? [{ name: 'permissive', match: { safeRegex: { regex: '.*' } }, route: { cluster } }]
-            : policy.routes.map((rule) => {
-                const headers: envoy.config.route.v3.HeaderMatcher[] = rule.headers.map(([name, regex]) => ({ name, stringMatch: { safeRegex: { regex } } }));
+            : policy.routes.map((rule): Route => {
+                const headers: envoy.config.route.v3.HeaderMatcher[] = rule.headers.map(([name, regex]): envoy.config.route.v3.HeaderMatcher => ({ name, stringMatch: { safeRegex: { regex } } }));
                 if (rule.method !== null) headers.unshift({ name: ':method', stringMatch: { exact: rule.method } });
                 const perFilter: Record<string, TypedAny> = { [RBAC_FILTER]: rbacPerRoute(rule.principals.map(authenticated)) };
                 const limit = perRouteLimit.get(rule.pathRegex);
@@ -185,7 +185,7 @@ export function egressRoutes(caller: string, port: number): DerivationSpec<Encod
     hash: hashResource,
     compute(r) {
       const entry = r.derive(egressPlan(caller)).http.find((h) => h.port === port);
-      const vhosts = (entry?.hosts ?? []).map((host) => ({
+      const vhosts = (entry?.hosts ?? []).map((host): VirtualHost => ({
         name: `egress_virtual-host|${host}:${port}`,
         domains: [host, `${host}:${port}`],
         routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: egressClusterName(host, port) } }],
