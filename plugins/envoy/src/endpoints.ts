@@ -2,7 +2,7 @@
  * EDS: a ClusterLoadAssignment holds only the endpoints the caller may reach, so a split backend or a
  * service shared by several identities never leaks an address the caller's policy does not allow.
  */
-import { TypeUrl, allowedDestinations, type DerivationSpec, type EncodedResource } from '@weft/core';
+import { TypeUrl, allowedDestinations, type DerivationSpec, type EncodedResource, type envoy } from '@weft/core';
 import { splitKey, upstreamClusterName } from './names.js';
 import { encode, hashResource, u32 } from './proto.js';
 
@@ -27,7 +27,7 @@ export function loadAssignment(svcKey: string, targetPort: number, caller: strin
       }
       const [ns, svc] = splitKey(svcKey);
       const name = upstreamClusterName(ns, svc, targetPort);
-      const lbEndpoints = [...ips].sort().map((ip) => ({
+      const lbEndpoints = [...ips].sort().map((ip): envoy.config.endpoint.v3.LbEndpoint => ({
         endpoint: { address: { socketAddress: { address: ip, portValue: targetPort } } },
         loadBalancingWeight: u32(1),
       }));
