@@ -135,9 +135,9 @@ function tcpTarget(r: Reader, e: OutboundEntry): TcpProxy {
   if (e.backends.length === 0) return { cluster: own };
   const weights = new Map((r.derive(apexSplit(e.svc))?.backends ?? []).map((b) => [b.service, b.weight]));
   const clusters = e.backends
+    .filter((b) => (weights.get(b.svc) ?? 0) > 0)
     // TcpProxy's ClusterWeight.weight is a plain uint32 (not a wrapper, unlike the route's weighted clusters).
-    .map((b) => ({ name: upstreamClusterName(...splitKey(b.svc), b.targetPort), weight: weights.get(b.svc) ?? 0 }))
-    .filter((c) => c.weight > 0);
+    .map((b): envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster.ClusterWeight => ({ name: upstreamClusterName(...splitKey(b.svc), b.targetPort), weight: weights.get(b.svc) ?? 0 }));
   return clusters.length === 0 ? { cluster: own } : { weightedClusters: { clusters } };
 }
 
