@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { captureLogger, loadConfigFile, PluginLoadError, startWeft, TypeUrl, type RunningWeft } from '@weft/core';
-import { SotwClient } from '../support/delta-client.js';
+import { DeltaClient, SotwClient } from '../support/delta-client.js';
+import { assertProxiesLoad, heldResources, holdEverything } from '../support/load-check.js';
 
 /**
  * A third-party proxy plugin (test/fixtures/third-party-plugin, depending on @weft/core only) loaded by
@@ -73,6 +74,16 @@ describe('a third-party proxy plugin loaded by path', () => {
     grpcClient.request({ typeUrl: TypeUrl.Listener, resourceNames: ['bookstore.bookstore'] });
     const lds = await grpcClient.next(5000);
     assert.deepEqual(lds.resources.map((r) => r.name), ['bookstore.bookstore']);
+    // Everything the gRPC adapter serves bookbuyer, as one configuration, passes Envoy's load-time rules:
+    // a proxyless client reads the same fields (test/envoy-validate/README.md, random meshes).
+    const everything = new DeltaClient(address, node('grpc-buyer-all', 'grpc', 'bookbuyer', 'bookbuyer'));
+    try {
+      const held = await holdEverything(everything, [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]);
+      assert.ok(held.get(TypeUrl.Listener)?.has('bookstore.bookstore'), 'the wildcard holds the listener asked for by name above');
+      assertProxiesLoad([{ proxy: 'third-party-proxy/grpc/bookbuyer', resources: heldResources(held) }]);
+    } finally {
+      everything.close();
+    }
     assert.ok(logger.records.some((r) => r.msg === 'toy proxy adapter registered' && r.plugin === 'toy-proxy'));
   });
 

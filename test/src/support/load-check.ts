@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { TypeUrl, encodeAnyBytes, envoyType, type EncodedResource } from '@weft/core';
 import { CHECKER, ensureChecker, formatViolations, proxyConfig, type LoadReport } from '@weft/plugin-envoy/dist/load-check.js';
-import type { DecodedResource, DeltaResponseView, SotwResponseView } from './delta-client.js';
+import type { DecodedResource, DeltaClient, DeltaResponseView, SotwResponseView } from './delta-client.js';
 
 /** One proxy as a test saw it. */
 export interface HeldProxy {
@@ -117,4 +117,22 @@ export function applyDelta(held: Held, res: DeltaResponseView): void {
 /** Applies a state-of-the-world response: it is the whole set of its type. */
 export function applySotw(held: Held, res: SotwResponseView): void {
   held.set(res.typeUrl, new Map(res.resources.map((r) => [r.name, r])));
+}
+
+/**
+ * Subscribes a delta client to everything ('*') of the given types, ACKs and records every response until
+ * none has come for `quietMs`, and returns what it holds: a whole configuration, as a proxy that asked for
+ * all of it would hold.
+ */
+export async function holdEverything(client: DeltaClient, typeUrls: readonly string[], quietMs = 300): Promise<Held> {
+  const held: Held = new Map();
+  for (const typeUrl of typeUrls) client.request({ typeUrl, subscribe: ['*'] });
+  for (;;) {
+    const res = await client.next(quietMs).catch(() => undefined);
+    if (res === undefined) break;
+    client.ack(res);
+    applyDelta(held, res);
+  }
+  assert.ok(held.size > 0, 'no response');
+  return held;
 }
