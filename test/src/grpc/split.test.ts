@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
 import { TypeUrl } from '@weft/core';
+import { DeltaClient } from '../support/delta-client.js';
+import { assertProxiesLoad, heldResources, holdEverything } from '../support/load-check.js';
 import { waitFor, type TestMesh } from '../support/mesh.js';
 import {
   countReplies,
@@ -135,5 +137,16 @@ describe('traffic split and endpoints with real gRPC clients', () => {
     counts = await countReplies(client, 200);
     assert.equal(counts.get('v1b'), 200, `the removed endpoint gets nothing: ${JSON.stringify([...counts])}`);
     assert.equal(v1.calls, callsBefore, 'v1 served no RPC after its removal was acknowledged');
+
+    // After the split and endpoint changes, everything the gRPC adapter serves the client's identity, as one
+    // configuration, passes Envoy's load-time rules (a proxyless client reads the same fields).
+    const everything = new DeltaClient(`127.0.0.1:${mesh.port}`, { id: 'grpc-split-check', metadata: { kind: 'grpc', namespace: 'demo', serviceAccount: 'client' } });
+    try {
+      const held = await holdEverything(everything, [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]);
+      assert.ok(held.get(TypeUrl.Listener)?.has('greeter.demo'), 'it holds the listener the real client resolves');
+      assertProxiesLoad([{ proxy: 'grpc-split/demo/client', resources: heldResources(held) }]);
+    } finally {
+      everything.close();
+    }
   });
 });
