@@ -1,10 +1,18 @@
 /**
  * What the injector asks of the Kubernetes API: read a namespace, create a Secret, create or update the
  * MutatingWebhookConfiguration, and for the Secret collector list pods and Secrets (metadata only: Secret
- * keys never reach Weft), watch pods and delete Secrets. Done with @weft/kube-client (client-node's typed
- * APIs); the collector and the injector see only this interface, so their tests use a fake of it.
+ * keys never reach Weft), follow pods with an informer and delete Secrets. Done with @weft/kube-client
+ * (client-node's typed APIs and its ListWatch informer); the injector sees only this interface, so its tests
+ * fake it, and the collector's tests run it against a fake API server over HTTP.
  */
-import { connectKubernetes, toKubernetesApiError, type ConnectOptions, type KubeClient, type KubernetesApiError } from '@weft/kube-client';
+import {
+  connectKubernetes,
+  toKubernetesApiError,
+  type ConnectOptions,
+  type InformerHandlers,
+  type KubeClient,
+  type ResourceInformer,
+} from '@weft/kube-client';
 
 export interface InjectorKube {
   readonly server: string;
@@ -16,10 +24,10 @@ export interface InjectorKube {
   /** Metadata of the objects of a collection matching a label selector (all pages), and the list's resourceVersion. */
   listMetadata(collection: MetadataCollection, labelSelector: string): Promise<MetadataList>;
   /**
-   * Watches pods cluster-wide from a resourceVersion. `onDone` is called once, when the watch ends: without
-   * an error when the server closed it (resume), with one when it failed (a 410 has `status` 410: relist).
+   * An informer of the pods (cluster-wide, metadata only) matching a label selector: @weft/kube-client's,
+   * which lists, watches, resumes a watch the server ends and lists again on 410 Gone. Not started.
    */
-  watchPods(labelSelector: string, resourceVersion: string, timeoutSeconds: number, onEvent: (event: WatchEvent) => void, onDone: (err?: KubernetesApiError) => void): WatchHandle;
+  podInformer(labelSelector: string, options: PodInformerOptions, handlers: InformerHandlers): PodInformer;
   /** Deletes a Secret if it is still the object of that uid; false when it is gone or another object has the name now. */
   deleteSecret(namespace: string, name: string, uid: string): Promise<boolean>;
 }
@@ -40,16 +48,18 @@ export interface MetadataList {
   readonly resourceVersion: string;
 }
 
-export interface WatchEvent {
-  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
-  readonly object: ObjectMetadata;
+export interface PodInformerOptions {
+  /** Asked of the server for each watch; it then ends the watch and the informer resumes. */
+  readonly watchTimeoutSeconds: number;
+  /** Wait before a failed list or watch is tried again. */
+  readonly retryMs: number;
 }
 
-export interface WatchHandle {
-  stop(): void;
-}
+/** What the collector uses of an informer. */
+export type PodInformer = Pick<ResourceInformer, 'start' | 'stop' | 'resourceVersion'>;
 
-function metadataOf(obj: unknown): ObjectMetadata {
+/** The metadata of an object as a list, a watch or an informer carries it (wire shape). */
+export function metadataOf(obj: unknown): ObjectMetadata {
   const meta = (typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>)['metadata'] : undefined) as Record<string, unknown> | undefined;
   const str = (k: string): string => (typeof meta?.[k] === 'string' ? (meta[k] as string) : '');
   const rawLabels = meta?.['labels'];
@@ -105,24 +115,9 @@ export class ClusterKube implements InjectorKube {
     return { items: list.items.map(metadataOf), resourceVersion: list.resourceVersion };
   }
 
-  watchPods(labelSelector: string, resourceVersion: string, timeoutSeconds: number, onEvent: (event: WatchEvent) => void, onDone: (err?: KubernetesApiError) => void): WatchHandle {
-    let handle: { stop(): void } | undefined;
-    let stopped = false;
-    this.client
-      .watch({ group: '', version: 'v1', plural: 'pods' }, { resourceVersion, timeoutSeconds, labelSelector, metadataOnly: true }, (type, obj) => onEvent({ type, object: metadataOf(obj) }), (err) => onDone(err ?? undefined))
-      .then(
-        (h) => {
-          handle = h;
-          if (stopped) h.stop();
-        },
-        (err: unknown) => onDone(toKubernetesApiError(`watch ${this.server}/api/v1/pods`, err)),
-      );
-    return {
-      stop: () => {
-        stopped = true;
-        handle?.stop();
-      },
-    };
+  podInformer(labelSelector: string, options: PodInformerOptions, handlers: InformerHandlers): PodInformer {
+    // Metadata only: the collector needs a pod's name, namespace and uuid label, never its spec.
+    return this.client.informer({ group: '', version: 'v1', plural: 'pods' }, { labelSelector, metadataOnly: true, ...options }, handlers);
   }
 
   async deleteSecret(namespace: string, name: string, uid: string): Promise<boolean> {

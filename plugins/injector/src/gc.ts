@@ -1,27 +1,27 @@
 /**
  * Garbage collection of proxy bootstrap Secrets. At admission the pod has no UID yet, so its Secret cannot
- * carry an owner reference and Kubernetes never deletes it. The collector does: a watch of injected pods
- * deletes a pod's Secret when the pod goes, and a periodic sweep deletes Secrets no pod has the uuid of
- * (missed deletions, admissions that failed after the Secret was written) once they are older than a
- * grace period. Only Secrets the injector writes are touched: both labels set and the name it gives them.
+ * carry an owner reference and Kubernetes never deletes it. The collector does: an informer of injected pods
+ * (@weft/kube-client's, metadata only: list, watch, resume, relist on 410 Gone) deletes a pod's Secret when
+ * the pod goes (seen on the watch, or missing from a relist), and a periodic sweep deletes Secrets no pod
+ * has the uuid of (missed deletions, admissions that failed after the Secret was written) once they are
+ * older than a grace period. Only Secrets the injector writes are touched: both labels set and the name it gives them.
  * Failures are logged and left to the next sweep; nothing here throws into Weft.
  */
 import { MONITORED_BY_LABEL, PROXY_UUID_LABEL, type Logger } from '@weft/core';
-import type { KubernetesApiError } from '@weft/kube-client';
-import type { InjectorKube, ObjectMetadata, WatchEvent, WatchHandle } from './cluster.js';
+import { metadataOf, type InjectorKube, type ObjectMetadata, type PodInformer } from './cluster.js';
 import { proxySecretName } from './patch.js';
 
 export interface SecretCollectorOptions {
-  readonly kube: Pick<InjectorKube, 'listMetadata' | 'watchPods' | 'deleteSecret'>;
+  readonly kube: Pick<InjectorKube, 'listMetadata' | 'podInformer' | 'deleteSecret'>;
   readonly meshName: string;
   /** Interval of the sweep; one also runs at start. */
   readonly sweepMs: number;
   /** A Secret without a pod is swept only when older than this (its pod may still be in admission). */
   readonly graceMs: number;
   readonly logger: Logger;
-  /** Asked of the server for each pod watch; it then ends the watch and the collector resumes. */
+  /** Asked of the server for each pod watch; it then ends the watch and the informer resumes (default 300). */
   readonly watchTimeoutSeconds?: number;
-  /** Wait before a failed pod list or watch is tried again. */
+  /** Wait before a failed pod list or watch is tried again (default 5 s). */
   readonly retryMs?: number;
   /** For tests; Date.now otherwise. */
   readonly now?: () => number;
@@ -46,10 +46,9 @@ export function injectorSecretUuid(secret: Pick<ObjectMetadata, 'name' | 'labels
 const podKey = (namespace: string, uuid: string): string => `${namespace}/${uuid}`;
 
 export class SecretCollector {
-  /** Injected pods seen by the watch: `namespace/name` -> uuid. */
+  /** Injected pods the informer holds: `namespace/name` -> uuid. */
   private readonly pods = new Map<string, string>();
-  private resourceVersion = '';
-  private watch: WatchHandle | undefined;
+  private informer: PodInformer | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private running = false;
@@ -67,7 +66,7 @@ export class SecretCollector {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.relist();
+    this.inform();
     void this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), this.options.sweepMs);
     this.sweepTimer.unref();
@@ -77,8 +76,9 @@ export class SecretCollector {
     this.running = false;
     clearInterval(this.sweepTimer);
     clearTimeout(this.retryTimer);
-    this.watch?.stop();
-    this.watch = undefined;
+    const informer = this.informer;
+    this.informer = undefined;
+    await informer?.stop();
     await this.sweeping;
   }
 
@@ -152,30 +152,32 @@ export class SecretCollector {
     }
   }
 
-  private relist(): void {
+  /** Starts the informer; a first list that fails is logged and tried again after retryMs. */
+  private inform(): void {
     if (!this.running) return;
-    this.options.kube.listMetadata('pods', this.podSelector).then(
-      (list) => {
-        if (!this.running) return;
-        const current = new Map<string, string>();
-        for (const pod of list.items) {
-          const uuid = pod.labels[PROXY_UUID_LABEL];
-          if (uuid !== undefined && uuid !== '') current.set(`${pod.namespace}/${pod.name}`, uuid);
-        }
-        // Pods seen before and missing now were deleted while no watch ran.
-        const gone = [...this.pods.entries()].filter(([key, uuid]) => current.get(key) !== uuid);
-        this.pods.clear();
-        for (const [k, v] of current) this.pods.set(k, v);
-        for (const [key, uuid] of gone) {
-          const namespace = key.slice(0, key.indexOf('/'));
-          void this.collect(namespace, uuid, `its pod ${key} was deleted (seen on a relist)`);
-        }
-        this.resourceVersion = list.resourceVersion;
-        this.startWatch();
+    const { logger } = this.options;
+    const informer = this.options.kube.podInformer(
+      this.podSelector,
+      { watchTimeoutSeconds: this.options.watchTimeoutSeconds ?? 300, retryMs: this.retryMs },
+      {
+        add: (obj) => this.seen(metadataOf(obj)),
+        update: (obj) => this.seen(metadataOf(obj)),
+        delete: (obj) => this.gone(metadataOf(obj)),
+        expired: (resourceVersion) => logger.info('the pod watch expired (410); relisting', { resourceVersion }),
+        failed: (err, retryMs) => logger.error('the pod watch failed; resuming', { error: err.message, status: err.status, retryMs }),
+      },
+    );
+    this.informer = informer;
+    informer.start().then(
+      () => {
+        // stop() ran while the first list was under way: the informer, now started, stops too.
+        if (this.informer !== informer) void informer.stop();
       },
       (err: Error) => {
-        this.options.logger.error('listing injected pods failed; retrying', { error: err.message, retryMs: this.retryMs });
-        this.retry(() => this.relist());
+        if (this.informer !== informer) return;
+        this.informer = undefined;
+        logger.error('listing injected pods failed; retrying', { error: err.message, retryMs: this.retryMs });
+        this.retry(() => this.inform());
       },
     );
   }
@@ -191,41 +193,24 @@ export class SecretCollector {
     this.retryTimer.unref();
   }
 
-  private startWatch(): void {
-    if (!this.running) return;
-    const handle = this.options.kube.watchPods(
-      this.podSelector,
-      this.resourceVersion,
-      this.options.watchTimeoutSeconds ?? 300,
-      (event) => this.onEvent(event),
-      (err?: KubernetesApiError) => {
-        if (this.watch !== handle) return;
-        this.watch = undefined;
-        if (err === undefined) this.startWatch();
-        else if (err.status === 410) {
-          this.options.logger.info('the pod watch expired (410); relisting', { resourceVersion: this.resourceVersion });
-          this.relist();
-        } else {
-          this.options.logger.error('the pod watch failed; resuming', { error: err.message, retryMs: this.retryMs });
-          this.retry(() => this.startWatch());
-        }
-      },
-    );
-    this.watch = handle;
-  }
-
-  private onEvent(event: WatchEvent): void {
-    const pod = event.object;
-    if (pod.resourceVersion !== '') this.resourceVersion = pod.resourceVersion;
-    if (event.type === 'BOOKMARK') return;
+  /** A pod listed or changed. A uuid that changed under the same name is the old uuid's pod gone. */
+  private seen(pod: ObjectMetadata): void {
     const key = `${pod.namespace}/${pod.name}`;
     const uuid = pod.labels[PROXY_UUID_LABEL];
-    if (event.type === 'DELETED') {
-      const known = this.pods.get(key) ?? uuid;
-      this.pods.delete(key);
-      if (known !== undefined && known !== '') void this.collect(pod.namespace, known, `its pod ${key} was deleted`);
-      return;
-    }
-    if (uuid !== undefined && uuid !== '') this.pods.set(key, uuid);
+    const known = this.pods.get(key);
+    if (uuid === undefined || uuid === '') return this.gone(pod);
+    this.pods.set(key, uuid);
+    if (known !== undefined && known !== uuid) void this.collect(pod.namespace, known, `its pod ${key} was replaced by one of uuid ${uuid}`);
+  }
+
+  /**
+   * A pod deleted, seen on the watch or missing from a relist (deleted while no watch ran), or one that lost
+   * the label. The uuid the informer knew counts: the last state of a pod that lost its label has none.
+   */
+  private gone(pod: ObjectMetadata): void {
+    const key = `${pod.namespace}/${pod.name}`;
+    const known = this.pods.get(key) ?? pod.labels[PROXY_UUID_LABEL];
+    this.pods.delete(key);
+    if (known !== undefined && known !== '') void this.collect(pod.namespace, known, `its pod ${key} was deleted`);
   }
 }

@@ -69,8 +69,8 @@ export {
   type MetadataCollection,
   type MetadataList,
   type ObjectMetadata,
-  type WatchEvent,
-  type WatchHandle,
+  type PodInformer,
+  type PodInformerOptions,
 } from './cluster.js';
 export { injectorSecretUuid, SecretCollector, type SecretCollectorOptions, type SweepResult } from './gc.js';
 export { WebhookServer, type ServingCertificate, type WebhookServerOptions } from './server.js';

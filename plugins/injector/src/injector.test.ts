@@ -306,7 +306,7 @@ describe('InjectorSource', () => {
       getNamespace: async () => ({}),
       createSecret: async () => undefined,
       listMetadata: async () => ({ items: [], resourceVersion: '1' }),
-      watchPods: () => ({ stop: () => undefined }),
+      podInformer: () => ({ start: async () => undefined, stop: async () => undefined, resourceVersion: '1' }),
       deleteSecret: async () => false,
       applyWebhookConfiguration: async (c) => {
         applied.push(c as unknown as (typeof applied)[number]);

@@ -177,6 +177,9 @@ export class ResourceInformer {
         done(e);
       },
     );
+    // stop() came while the watch was connecting (ListWatch had no request to abort yet): close it now, or
+    // it would stay open until the server's timeout.
+    if (this.stopped) controller.abort();
     this.watchController = controller;
     return controller;
   }
