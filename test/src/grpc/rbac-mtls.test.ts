@@ -4,9 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { CertificateManager, ManualClock } from '@weft/core';
+import { CertificateManager, ManualClock, TypeUrl } from '@weft/core';
 import { LocalCa } from '@weft/plugin-ca-local';
 import { grpcBootstrap, writeCertificateFiles } from '@weft/plugin-grpc';
+import { DeltaClient } from '../support/delta-client.js';
+import { assertProxiesLoad, heldResources, holdEverything, type HeldProxy } from '../support/load-check.js';
 import { waitFor, type TestMesh } from '../support/mesh.js';
 import {
   docs,
@@ -148,6 +150,7 @@ describe('mTLS and RBAC between proxyless gRPC workloads', () => {
     await waitFor('admitted again', async () => (await code(sayHello(client))) === grpc.status.OK);
     for (let i = 0; i < 5; i++) assert.equal(await code(sayHello(client)), grpc.status.OK);
     assert.equal(await code(sayHello(intruder)), grpc.status.PERMISSION_DENIED);
+
   });
 
   it('picks up rotated certificates with no failed RPC', async () => {
@@ -180,5 +183,29 @@ describe('mTLS and RBAC between proxyless gRPC workloads', () => {
     assert.deepEqual(failures, [], 'no RPC failed during the rotation');
     assert.ok(ok > 0);
   });
-});
 
+  it('serves each workload a configuration that passes Envoy\'s load-time rules', async () => {
+    // Everything the gRPC adapter serves each workload after the changes and rotations above (the greeter's
+    // server listener with its RBAC and mTLS, the clients' routes) passes Envoy's load-time rules. Each is
+    // asked for again on a stream of its own under the workload's node id (last, as it may take over the
+    // workload's stream): its wildcard types, and the listeners the workload asked for by name.
+    const ids = [GREETER, CLIENT, INTRUDER];
+    // The greeter's server listener is named by the address it binds (server_listener_resource_name_template).
+    const listeners = new Map(ids.map((id) => [id, mesh.server.proxy(id.uuid)?.types.find((t) => t.typeUrl === TypeUrl.Listener)?.names ?? []]));
+    const held: HeldProxy[] = [];
+    for (const id of ids) {
+      const asked = listeners.get(id)!;
+      assert.ok(asked.length > 0, `${id.serviceAccount} asked for listeners`);
+      const everything = new DeltaClient(`127.0.0.1:${mesh.port}`, { id: id.uuid, metadata: { kind: 'grpc', namespace: id.namespace, serviceAccount: id.serviceAccount } });
+      try {
+        everything.request({ typeUrl: TypeUrl.Listener, subscribe: [...asked] });
+        const config = await holdEverything(everything, [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration]);
+        assert.ok(asked.every((n) => config.get(TypeUrl.Listener)?.has(n) === true), `${id.serviceAccount} holds ${asked.join(', ')}`);
+        held.push({ proxy: `grpc-rbac-mtls/${id.namespace}/${id.serviceAccount}`, resources: heldResources(config) });
+      } finally {
+        everything.close();
+      }
+    }
+    assertProxiesLoad(held);
+  });
+});
