@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ADS_SOURCE, TypeUrl, encodeTyped, envoyType, typedFilter, type EncodedResource } from '@weft/core';
 import type { DecodedResource } from './delta-client.js';
-import { assertProxiesLoad, heldResources, partialExcept } from './load-check.js';
+import { assertProxiesLoad, fromWire, heldResources, partialExcept } from './load-check.js';
 
 /** What a delta client decodes from an encoded resource (delta-client.ts's options). */
 function received(r: EncodedResource): DecodedResource {
@@ -34,7 +34,8 @@ const listener = received(
     ],
   }),
 );
-const route = received(encodeTyped('type.googleapis.com/envoy.config.route.v3.RouteConfiguration', 'rds-outbound', { name: 'rds-outbound', virtualHosts: [] }));
+const routeEncoded = encodeTyped('type.googleapis.com/envoy.config.route.v3.RouteConfiguration', 'rds-outbound', { name: 'rds-outbound', virtualHosts: [] });
+const route = received(routeEncoded);
 
 describe('assertProxiesLoad', () => {
   it('passes a configuration Envoy loads, taken from a held map', () => {
@@ -61,6 +62,12 @@ describe('assertProxiesLoad', () => {
       () => assertProxiesLoad([{ proxy: 'renamed', resources: [listener, renamed], partial: [TypeUrl.RouteConfiguration] }]),
       (e: Error) => e.message.includes('[served-name]'),
     );
+  });
+
+  it('takes raw bytes as held (fromWire), checked against their version', () => {
+    const inner = (envoyType('google.protobuf.Any').decode(routeEncoded.any) as unknown as { value: Uint8Array }).value;
+    assertProxiesLoad([{ proxy: 'raw', resources: [listener, fromWire(TypeUrl.RouteConfiguration, route.name, inner, routeEncoded.version)] }]);
+    assert.throws(() => fromWire(TypeUrl.RouteConfiguration, route.name, inner, '0123456789abcdef'), /not the version sent/);
   });
 
   it('fails when the re-encoding is not the bytes the version says were sent', () => {
