@@ -73,6 +73,8 @@ export class WriterElection {
   private consumer: Consumer | null = null;
   private assigned = false;
   private heartbeats = 0;
+  /** performance.now() of the last heartbeat answered or join done: when the group last counted this member. */
+  private lastContact = 0;
   private heartbeatWaiters: { after: number; resolve: () => void }[] = [];
   private stopped = false;
 
@@ -103,18 +105,25 @@ export class WriterElection {
       heartbeatInterval: Math.min(1000, Math.floor(sessionTimeoutMs / 5)),
       maxWaitTimeInMs: 1000,
       allowAutoTopicCreation: false,
-      partitionAssigners: [writerAssigner(() => ({ replica: this.o.replicaId, holds: this.assigned }))],
+      // A member silent for a whole session (frozen, cut off) was dropped from the group, and another member
+      // may hold the role since: rejoining, it must not claim the role, or the group leader could hand it
+      // back (both claim; the first by member id wins) and the writer that replaced it would be moved again.
+      partitionAssigners: [
+        writerAssigner(() => ({ replica: this.o.replicaId, holds: this.assigned && performance.now() - this.lastContact < sessionTimeoutMs })),
+      ],
       // A crash (the coordinator gone too long) restarts the consumer, which joins again.
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000, restartOnFailure: () => Promise.resolve(!this.stopped) },
     });
     this.consumer = c;
     c.on(c.events.HEARTBEAT, () => {
       this.heartbeats++;
+      this.lastContact = performance.now();
       const ready = this.heartbeatWaiters.filter((w) => w.after <= this.heartbeats);
       this.heartbeatWaiters = this.heartbeatWaiters.filter((w) => w.after > this.heartbeats);
       for (const w of ready) w.resolve();
     });
     c.on(c.events.GROUP_JOIN, (e) => {
+      this.lastContact = performance.now();
       const assigned = (e.payload.memberAssignment[topic] ?? []).includes(0);
       // The topic is never read through this group: no fetch after a (re)join either.
       c.pause([{ topic }]);

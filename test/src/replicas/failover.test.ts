@@ -22,15 +22,16 @@
  * With CI=true a cluster that cannot be started fails the test instead of skipping it.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { captureLogger, TypeUrl, type MeshEvent } from '@weft/core';
 import { DEFAULT_KAFKA_CONFIG, KafkaEventLog, type KafkaPluginConfig } from '@weft/plugin-kafka';
-import { findCluster, type ClusterLookup } from '@weft/plugin-kafka/dist/testing.js';
+import { clusterRunDir, findCluster, partitionState, type ClusterLookup } from '@weft/plugin-kafka/dist/testing.js';
 import { envoyType } from '@weft/protos';
 import { EXAMPLE, WeftProcess } from '../cli/helpers.js';
 
@@ -38,6 +39,8 @@ const ci = process.env['CI'] === 'true';
 const SESSION_MS = 6000;
 const REQUEST_TIMEOUT_MS = 5000;
 const STREAM_MS = 300;
+/** Scenario 5 keeps the brokers down this long, as the issue asks. */
+const OUTAGE_MS = 30_000;
 const readerConfig: KafkaPluginConfig = { ...DEFAULT_KAFKA_CONFIG, clientId: 'weft-failover-check', requestTimeoutMs: 20_000 };
 
 /** The example mesh's sidecars: uuid, service account, namespace. */
@@ -244,6 +247,8 @@ describe('failover of Weft replicas on one Kafka log (3 brokers, 3 weft processe
   let brokers: string[] = [];
   /** Each node's command line, read once while it runs, to start it again after a kill. */
   const commands = new Map<number, string[]>();
+  /** Each node's pid now (a node started again by this test has a new one). */
+  const pids = new Map<number, number>();
   const replicas: Replica[] = [];
   const proxies: Proxy[] = [];
   /** Changes the streamer made (stream-<n>.yaml written). */
@@ -272,7 +277,10 @@ describe('failover of Weft replicas on one Kafka log (3 brokers, 3 weft processe
       return;
     }
     brokers = cluster.brokers.split(',');
-    for (const n of cluster.nodes) commands.set(n.id, cmdline(n.pid));
+    for (const n of cluster.nodes) {
+      commands.set(n.id, cmdline(n.pid));
+      pids.set(n.id, n.pid);
+    }
     console.log(`# 3-node cluster ${cluster.brokers} (${cluster.reason}, ${Date.now() - t0} ms)`);
     fs.cpSync(EXAMPLE, manifests, { recursive: true });
     for (const name of ['r1', 'r2', 'r3']) {
@@ -306,6 +314,12 @@ plugins:
     });
   });
 
+  /** stderr of every weft process, killed ones too, for WEFT_FAILOVER_LOGS. */
+  const logs: { name: string; proc: WeftProcess }[] = [];
+
+  // A scenario that failed midway leaves the streamer running: the next starts from a quiet folder.
+  afterEach(() => stopStreaming());
+
   after(async () => {
     streamOn = false;
     await streaming;
@@ -318,14 +332,77 @@ plugins:
         await r.proc.exited;
       }
     }
-    // Nodes this test killed and could not start again: the cluster is not whole; stop it only if ours.
+    if (cluster?.stop === null) {
+      // A cluster that ran before the test stays running: nodes a failed scenario left dead start again.
+      for (const id of pids.keys()) {
+        try {
+          process.kill(pids.get(id)!, 0);
+        } catch {
+          await startNode(id).catch((err: unknown) => console.log(`# node ${id} did not start again: ${(err as Error).message}`));
+        }
+      }
+    }
     await cluster?.stop?.();
+    // To look into a failure: WEFT_FAILOVER_LOGS=<dir> keeps each replica process's log there.
+    const keep = process.env['WEFT_FAILOVER_LOGS'];
+    if (keep !== undefined && keep !== '') {
+      fs.mkdirSync(keep, { recursive: true });
+      logs.forEach((l, i) => fs.writeFileSync(path.join(keep, `${i}-${l.name}.log`), l.proc.stderrText));
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  const nodeLog = (id: number): string => path.join(clusterRunDir(), `node${id}`, 'broker.log');
+
+  function killNode(id: number): void {
+    process.kill(pids.get(id)!, 'SIGKILL');
+  }
+
+  /**
+   * Starts a killed node again with its command line, on its data, appending to its log; records its new pid
+   * in the cluster's nodes file, so stop-cluster.sh (and start-cluster.sh's check) see it.
+   */
+  async function startNode(id: number): Promise<void> {
+    const file = nodeLog(id);
+    const from = fs.statSync(file).size;
+    const out = fs.openSync(file, 'a');
+    const [bin, ...args] = commands.get(id)!;
+    const child = spawn(bin!, args, { detached: true, stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    child.unref();
+    const pid = child.pid!;
+    pids.set(id, pid);
+    const nodesFile = path.join(clusterRunDir(), 'nodes');
+    const lines = fs.readFileSync(nodesFile, 'utf8').split('\n').map((l) => (l.split(/\s+/)[0] === String(id) ? l.replace(/^(\S+\s+)\S+/, `$1${pid}`) : l));
+    fs.writeFileSync(nodesFile, lines.join('\n'));
+    await until(
+      `node ${id} to start again`,
+      () => {
+        process.kill(pid, 0);
+        const fd = fs.openSync(file, 'r');
+        try {
+          const size = fs.fstatSync(fd).size;
+          const buf = Buffer.alloc(size - from);
+          fs.readSync(fd, buf, 0, buf.length, from);
+          return buf.toString().includes('Kafka Server started');
+        } finally {
+          fs.closeSync(fd);
+        }
+      },
+      90_000,
+      200,
+    );
+  }
+
+  /** Waits for the topic's partition to have all three nodes in sync again (a scenario starts from a whole cluster). */
+  async function wholeIsr(): Promise<void> {
+    await until('all three nodes in the ISR', async () => (await partitionState(brokers, topic)).isr.length === 3, 60_000, 500);
+  }
 
   async function startReplica(r: Replica): Promise<void> {
     const proc = new WeftProcess(['--config', path.join(r.home, 'weft.yaml')], r.home);
     r.proc = proc;
+    logs.push({ name: r.name, proc });
     const ready = await proc.waitFor((l) => l.msg === 'ready', 60_000);
     r.xds = String(ready['xds']);
     r.debug = String(ready['debug']);
@@ -349,11 +426,12 @@ plugins:
   const debugLog = async (r: Replica, from?: number): Promise<DebugLog> =>
     (await getJson<DebugLog>(r.debug, from === undefined ? '/debug/log?limit=0' : `/debug/log?from=${from}&limit=1000`)).body;
 
-  async function writer(): Promise<Replica> {
+  /** The one writer among `among` (the live replicas), once all of them name it. */
+  async function writer(among: () => Replica[] = alive): Promise<Replica> {
     return until(
       'one replica to be the writer and the others to name it',
       async () => {
-        const live = alive();
+        const live = among();
         const states = await Promise.all(live.map((r) => debugLog(r)));
         const writers = live.filter((_, i) => states[i]!.role === 'writer');
         if (writers.length !== 1) return undefined;
@@ -446,16 +524,25 @@ plugins:
       assert.deepEqual(seen, expected, `${r.name} read the same events`);
     }
 
-    // The sample proxy's config on every replica, at that same offset: byte-identical (delta versions are
-    // hashes of the bytes) but for the secrets, which each replica issues itself without a shared issuer.
+    // The sample proxy's config on every replica, at that same offset: byte-identical (every resource and
+    // its version, a hash of its bytes), but for the secrets, which each replica issues itself without a
+    // shared issuer, and for `last_updated`, which is not sent to proxies and differs between replicas whose
+    // derivations have different histories (one replayed at start, one recomputed as events came).
     const dumps = await Promise.all(
       live.map(async (r) => {
         const { status, body } = await getJson<ConfigDump>(r.debug, `/debug/proxies/${SAMPLE[0]}/config`);
         assert.equal(status, 200, `${r.name}: ${JSON.stringify(body)}`);
-        return JSON.stringify({ ...body, configs: body.configs.filter((c) => !c['@type'].endsWith('SecretsConfigDump')) });
+        const sent = { ...body, configs: body.configs.filter((c) => !c['@type'].endsWith('SecretsConfigDump')) };
+        return JSON.stringify(sent, (k, v: unknown) => (k === 'last_updated' ? undefined : v));
       }),
     );
-    for (let i = 1; i < dumps.length; i++) assert.equal(dumps[i], dumps[0], `${live[i]!.name}'s config of the sample proxy equals ${live[0]!.name}'s`);
+    for (let i = 1; i < dumps.length; i++) {
+      const a = dumps[0]!;
+      const b = dumps[i]!;
+      let at = 0;
+      while (at < a.length && a[at] === b[at]) at++;
+      assert.ok(a === b, `${live[i]!.name}'s config of the sample proxy differs from ${live[0]!.name}'s at ${at}:\n${a.slice(at - 300, at + 300)}\n${b.slice(at - 300, at + 300)}`);
+    }
     assert.ok(dumps[0]!.includes(`stream-${made}`), 'the sample config has the last change');
 
     // Every proxy, the sample's streams too, holds what its replica would send it now.
@@ -502,5 +589,178 @@ plugins:
     await startReplica(w);
     const again = await writer();
     assert.equal(again, next, 'a replica that joins does not take the writer role');
+  });
+
+  it('2. SIGSTOP the writer past its session timeout, then SIGCONT: it appends nothing', { timeout: 120_000 }, async (t) => {
+    if (skip !== false) return t.skip(skip);
+    const w = await writer();
+    const others = (): Replica[] => alive().filter((r) => r !== w);
+    startStreaming();
+    await sleep(1500);
+    w.proc!.signal('SIGSTOP');
+    const stoppedAt = Date.now();
+    let next: Replica;
+    try {
+      next = await writer(others);
+      const takeoverMs = Date.now() - stoppedAt;
+      // Frozen past the election timeout with changes arriving: its file watcher queues them for when it wakes.
+      await sleep(Math.max(0, SESSION_MS + 3000 - (Date.now() - stoppedAt)));
+      t.diagnostic(`writer ${w.name} stopped (SIGSTOP): ${next.name} is the writer after ${takeoverMs} ms; woken after ${Date.now() - stoppedAt} ms`);
+    } finally {
+      w.proc!.signal('SIGCONT');
+    }
+    const wokeAt = Date.now();
+    // Awake, it learns it is no longer the writer; the others go on naming the new one.
+    await until(`${w.name} to report itself a follower`, async () => (await debugLog(w)).role === 'follower', 30_000);
+    const stepDownMs = Date.now() - wokeAt;
+    assert.equal(await writer(), next);
+    await sleep(2000);
+    // Its queued appends must have been refused: had one been stored, the check below finds that change twice.
+    const fenced = w.proc!.lines.filter((l) => JSON.stringify(l).includes('LOG_FENCED'));
+    t.diagnostic(`${w.name} woke, a follower after ${stepDownMs} ms; ${fenced.length} log line(s) naming LOG_FENCED`);
+    await checkConverged(t, 'after the writer froze and woke');
+  });
+
+  it('3. kill -9 the partition leader broker during appends: nothing acknowledged lost, nothing twice', { timeout: 180_000 }, async (t) => {
+    if (skip !== false) return t.skip(skip);
+    await wholeIsr();
+    const before = await partitionState(brokers, topic);
+    const leader = before.leader;
+    const victim = cluster.nodes.find((n) => n.id === leader)?.broker;
+    assert.ok(commands.has(leader), `leader ${leader} is one of the nodes`);
+    startStreaming();
+    await sleep(1500);
+    const madeAtKill = made;
+    killNode(leader);
+    const killedAt = Date.now();
+    const survivors = brokers.filter((b) => b !== victim);
+    await until(
+      `partition 0 to get a leader other than node ${leader}`,
+      async () => {
+        const p = await partitionState(survivors, topic);
+        return p.leader !== leader && p.leader >= 0 ? p : undefined;
+      },
+      30_000,
+      200,
+    );
+    const movedMs = Date.now() - killedAt;
+    const w = await writer();
+    // Appends go on: a change made after the kill reaches a follower's sample proxy.
+    const watch = alive().find((r) => r !== w)!.sample!;
+    await until('a change made after the kill to reach the proxies', () => [...watch.held.get(TypeUrl.Cluster)!.keys()].some((n) => streamNumber(n) > madeAtKill), 60_000, 20);
+    const resumeMs = Date.now() - killedAt;
+    await sleep(2000);
+    t.diagnostic(`leader broker ${leader} killed (-9): partition leader moved after ${movedMs} ms; changes reached the proxies again after ${resumeMs} ms`);
+    await checkConverged(t, 'after the leader broker kill');
+    await startNode(leader);
+    await wholeIsr();
+  });
+
+  it('4. kill -9 a serving replica: its proxies reconnect to the others and converge', { timeout: 120_000 }, async (t) => {
+    if (skip !== false) return t.skip(skip);
+    const w = await writer();
+    // The follower serving the most proxies, so that this is about serving, not about the writer's role
+    // (scenario 1).
+    const followers = alive().filter((r) => r !== w);
+    const on = (r: Replica): number => proxies.filter((p) => p.address === r.xds).length;
+    const victim = followers.reduce((a, b) => (on(b) > on(a) ? b : a));
+    const moving = proxies.filter((p) => p.address === victim.xds);
+    assert.ok(moving.length > 0, `proxies on ${victim.name}`);
+    // Settled first (all replicas at one offset, every proxy converged), so that what a moved proxy is sent
+    // is what the move resends, not a new change.
+    startStreaming();
+    await sleep(1000);
+    await checkConverged(t, 'before the replica kill');
+    const bytesBefore = moving.map((p) => p.bytes);
+    await kill(victim);
+    const killedAt = Date.now();
+    await until(
+      'the moved proxies to reconnect and converge',
+      async () => {
+        for (const p of moving) {
+          const r = alive().find((x) => x.xds === p.address);
+          if (r === undefined) return false;
+          const { status, body } = await getJson<ConfigDump>(r.debug, `/debug/proxies/${p.spec[0]}/config`);
+          if (status !== 200) return false;
+          const want = dumpVersions(body);
+          for (const type of TYPES) if (JSON.stringify([...want.get(type)!].sort()) !== JSON.stringify([...p.held.get(type)!].sort())) return false;
+        }
+        return true;
+      },
+      30_000,
+      20,
+    );
+    const convergedMs = Date.now() - killedAt;
+    const resent = moving.reduce((sum, p, i) => sum + p.bytes - bytesBefore[i]!, 0);
+    t.diagnostic(`replica ${victim.name} killed (-9): ${moving.length} proxies reconnected to ${moving.map((p) => alive().find((r) => r.xds === p.address)!.name).join(', ')} and converged after ${convergedMs} ms; ${resent} bytes resent`);
+    assert.equal(resent, 0, 'bytes resent to proxies that hold the current versions');
+    startStreaming();
+    await sleep(2000);
+    await checkConverged(t, 'after the replica kill');
+    await startReplica(victim);
+  });
+
+  // Known failure, kept running so that it shows: after all three nodes were killed and started again, the
+  // replica elected writer logs "source started" but none of the changes made meanwhile is appended (no
+  // "manifests applied"), and the replicas stay not ready past 90 s.
+  it('5. all brokers down for 30 s: not ready, serving last-good config, catching up; the changes made meanwhile land once', { timeout: 240_000, todo: 'after a restart of every broker the new writer appends nothing' }, async (t) => {
+    if (skip !== false) return t.skip(skip);
+    await wholeIsr();
+    startStreaming();
+    await sleep(1000);
+    const live = alive();
+    const ids = [...pids.keys()];
+    for (const id of ids) killNode(id);
+    const downAt = Date.now();
+    const madeAtDown = made;
+    try {
+      await until(
+        'every replica to report not ready',
+        async () => (await Promise.all(live.map((r) => fetch(`http://${r.debug}/readyz`, { signal: AbortSignal.timeout(5000) })))).every((res) => res.status === 503),
+        REQUEST_TIMEOUT_MS * 4,
+        200,
+      );
+      const notReadyMs = Date.now() - downAt;
+      // Serving the last-good config: the streams stay, and a proxy that connects now gets its config.
+      for (const p of proxies) assert.ok(live.some((r) => r.xds === p.address), `proxy ${p.spec[0]} keeps its stream`);
+      const newcomer = new Proxy(SIDECARS[1]!, null);
+      try {
+        newcomer.connect(live[0]!.xds);
+        await until(
+          'a proxy connecting during the outage to get its config',
+          async () => {
+            const { status, body } = await getJson<ConfigDump>(live[0]!.debug, `/debug/proxies/${SIDECARS[1]![0]}/config`);
+            const want = dumpVersions(body);
+            return status === 200 && want.get(TypeUrl.Cluster)!.size > 0 && JSON.stringify([...want.get(TypeUrl.Cluster)!].sort()) === JSON.stringify([...newcomer.held.get(TypeUrl.Cluster)!].sort());
+          },
+          10_000,
+        );
+      } finally {
+        newcomer.close();
+      }
+      t.diagnostic(`all brokers killed (-9): every replica not ready after ${notReadyMs} ms; streams kept, a new proxy served`);
+      await sleep(Math.max(0, OUTAGE_MS - (Date.now() - downAt)));
+    } finally {
+      await Promise.all(ids.map((id) => startNode(id)));
+    }
+    const upAt = Date.now();
+    const madeDuring = made - madeAtDown;
+    let reports: unknown[] = [];
+    await until(
+      'every replica to be ready again',
+      async () => {
+        const all = await Promise.all(live.map((r) => getJson<unknown>(r.debug, '/readyz')));
+        reports = all.map((x) => x.body);
+        return all.every((x) => x.status === 200);
+      },
+      90_000,
+      200,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; /readyz: ${JSON.stringify(reports)}`);
+    });
+    const readyMs = Date.now() - upAt;
+    await writer();
+    t.diagnostic(`brokers down ${upAt - downAt} ms (${madeDuring} changes made meanwhile); every replica ready ${readyMs} ms after the brokers were up`);
+    await checkConverged(t, 'after the outage');
   });
 });
