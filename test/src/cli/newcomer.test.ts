@@ -56,6 +56,10 @@ describe('weft --version', () => {
   });
 });
 
+function withoutNpmVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
+}
+
 describe('npx weft start and Ctrl-C', () => {
   it('exits 0 after a clean stop when the terminal sends SIGINT to the whole process group', async () => {
     const dir = scratch();
@@ -67,7 +71,9 @@ describe('npx weft start and Ctrl-C', () => {
     const child = spawn(file, [...args, 'weft', 'start', ...startArgs(dir)], {
       cwd: REPO,
       detached: true,
-      env: { ...process.env, WEFT_CONFIG: '' },
+      // A terminal has none of the npm_* variables an `npm test` run exports (npm_config_script_shell,
+      // npm_command, ...); npx must read the repository's .npmrc as a user's npx does.
+      env: { ...withoutNpmVariables(process.env), WEFT_CONFIG: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
