@@ -26,6 +26,19 @@ function faultyLog(failing: () => unknown) {
 }
 
 describe('appends and readiness', () => {
+  it('a replica that stops being the writer forgets the append failure it recorded (no append of its own would clear it)', async () => {
+    const metrics = new WeftMetrics({ defaultMetrics: false });
+    const logger = captureLogger();
+    const appends = new AppendHealth(faultyLog(() => new LogUnavailableError('brokers 127.0.0.1:9: no answer', { retriable: true })), metrics, logger);
+    const readiness = new Readiness({ appends, lag: () => 0, maxLagEvents: 1000 });
+    readiness.setPhase('done');
+    await assert.rejects(appends.append([event]));
+    assert.equal(readiness.report().ready, false, 'the writer cannot write: not ready');
+    appends.forget('this replica is no longer the writer');
+    assert.equal(readiness.report().ready, true, 'a follower appends nothing: its old failure no longer counts');
+    assert.equal(logger.records.filter((r) => r.msg === 'append failure forgotten').length, 1);
+  });
+
   it('a failed append is counted by cause, retried with growing waits, fails readiness, and recovers by itself', async () => {
     const metrics = new WeftMetrics({ defaultMetrics: false });
     const logger = captureLogger();

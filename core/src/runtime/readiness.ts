@@ -67,6 +67,17 @@ export class AppendHealth {
     return this.failure;
   }
 
+  /**
+   * Forgets the recorded failure without a successful append: a replica that stopped being the writer makes
+   * no more appends, so nothing would ever clear a failure it recorded while it wrote, and it would stay
+   * not ready for good although the log is the new writer's to write.
+   */
+  forget(why: string): void {
+    if (this.failure === null) return;
+    this.logger.info('append failure forgotten', { why, failures: this.failure.failures, since: this.failure.since });
+    this.failure = null;
+  }
+
   async append(batch: readonly EventInput[], options?: AppendOptions): Promise<number[]> {
     let offsets: number[];
     try {

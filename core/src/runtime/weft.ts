@@ -461,6 +461,7 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
       const unsubscribe = leadership.onChange((state) => {
         turn = turn.then(async () => {
           if (stopping.signal.aborted) return;
+          if (state.role !== 'writer') appends.forget('this replica is no longer the writer');
           if (state.role === 'writer' && running.length === 0) await startSources();
           else if (state.role !== 'writer' && running.length > 0) await stopSources();
         }).catch((err: unknown) => logger.error('starting or stopping the sources on a writer change failed', { error: (err as Error).message }));
