@@ -700,10 +700,11 @@ plugins:
     await startReplica(victim);
   });
 
-  // Known failure, kept running so that it shows: after all three nodes were killed and started again, the
-  // replica elected writer logs "source started" but none of the changes made meanwhile is appended (no
-  // "manifests applied"), and the replicas stay not ready past 90 s.
-  it('5. all brokers down for 30 s: not ready, serving last-good config, catching up; the changes made meanwhile land once', { timeout: 240_000, todo: 'after a restart of every broker the new writer appends nothing' }, async (t) => {
+  // Known failure, kept running so that it shows (npm test's last lines name it): after all three nodes
+  // were killed and started again, every replica is ready again within ~2 s (the former writer forgets the
+  // append failures it recorded: AppendHealth.forget, found by this scenario), but in some runs the changes
+  // made meanwhile never reach the topic (passed 1 of 2 runs).
+  it('5. all brokers down for 30 s: not ready, serving last-good config, catching up; the changes made meanwhile land once', { timeout: 240_000, todo: 'after a restart of every broker, the changes made during the outage sometimes never reach the topic' }, async (t) => {
     if (skip !== false) return t.skip(skip);
     await wholeIsr();
     startStreaming();

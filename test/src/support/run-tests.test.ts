@@ -80,6 +80,23 @@ test('skipped too', { skip: 'needs a printer on lp0' }, () => {});
     assert.equal(lastLine(clean.stdout), 'nothing skipped');
   });
 
+  it('names a failing todo test (a known failure node counts as a pass) in a line of its own', async () => {
+    const dir = path.join(tmp, 'todo');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(
+      path.join(dir, 'd.test.js'),
+      `const { test } = require('node:test');
+test('known to fail', { todo: 'the writer appends nothing after a full outage' }, () => { throw new Error('boom'); });
+test('todo that passes', { todo: 'nothing to see' }, () => {});
+`,
+    );
+    const result = await runTests([dir]);
+    assert.equal(result.code, 0, 'a todo failure does not fail the run');
+    const lines = result.stdout.trimEnd().split('\n');
+    assert.equal(lines.at(-2), 'nothing skipped');
+    assert.equal(lines.at(-1), 'known failures (todo, not counted as failed): 1 test: "known to fail" (the writer appends nothing after a full outage)');
+  });
+
   it('counts a test that needs two missing peers under both, and shortens long reasons', () => {
     const kube =
       'no kube-apiserver: WEFT_KUBECONFIG is unset and deploy/kubernetes/start.sh failed: start.sh: bin/etcd is missing; run build.sh first';
