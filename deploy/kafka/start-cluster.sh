@@ -133,7 +133,8 @@ done
 
 : >"$run/nodes.tmp"
 for n in "${nodes[@]}"; do
-  nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$run/node$n/server.properties" >"$run/node$n/broker.log" 2>&1 &
+  # 9>&-: the node must not inherit the lock, or it would hold it for its whole life and block every later start.
+  nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$run/node$n/server.properties" >"$run/node$n/broker.log" 2>&1 9>&- &
   echo "$n $! $(broker_port "$n") $(controller_port "$n")" >>"$run/nodes.tmp"
 done
 mv "$run/nodes.tmp" "$run/nodes"
