@@ -30,7 +30,8 @@ command -v node >/dev/null || { say "node is not on PATH"; exit 1; }
 # the first and then finds its cluster running. The lock file lives beside $run, which is removed and made.
 mkdir -p "$(dirname "$run")"
 exec 9>"$run.lock"
-flock 9
+# Bounded: a start takes well under this; a lock held longer is a bug to report, not to wait out.
+flock -w 240 9 || { echo "start-cluster.sh: $run.lock is still held after 240 s (another start-cluster.sh, or a process that inherited its lock)" >&2; exit 1; }
 
 all_up() {
   [ -s "$run/brokers" ] && [ -s "$run/nodes" ] || return 1
