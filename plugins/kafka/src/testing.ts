@@ -136,12 +136,13 @@ export async function stopCluster(runDir: string = clusterRunDir()): Promise<voi
 
 /**
  * The 3-node test cluster: WEFT_KAFKA_CLUSTER_BROKERS (nodes then unknown, so nothing can be killed), else
- * the one start-cluster.sh runs, started now when none runs (and then `stop` stops it).
+ * the one start-cluster.sh runs in `runDir`, started now when none runs there (and then `stop` stops it).
+ * A test that kills nodes without starting them again gives its own `runDir`, so that it never leaves a
+ * node of a shared cluster dead.
  */
-export async function findCluster(): Promise<ClusterLookup> {
+export async function findCluster(runDir: string = clusterRunDir()): Promise<ClusterLookup> {
   const env = process.env['WEFT_KAFKA_CLUSTER_BROKERS'];
   if (env !== undefined && env.trim() !== '') return { brokers: env.trim(), reason: 'WEFT_KAFKA_CLUSTER_BROKERS', nodes: [], stop: null };
-  const runDir = clusterRunDir();
   const wasRunning = clusterRunning(runDir);
   try {
     const brokers = await startCluster(runDir);

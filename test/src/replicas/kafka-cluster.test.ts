@@ -2,11 +2,13 @@
  * The event log on a real 3-node Kafka cluster (deploy/kafka/start-cluster.sh: three KRaft nodes, each broker
  * and controller): a topic the plugin creates with replicationFactor 3 (min.insync.replicas=2) keeps taking
  * acks=all appends after the partition's leader is killed with SIGKILL, and a fresh reader gets every event
- * back once, in order. The test starts the cluster when none runs and stops what it started; with CI=true a
- * cluster that cannot be started fails it.
+ * back once, in order. The test starts a cluster of its own and stops it; with CI=true a cluster that
+ * cannot be started fails it.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { captureLogger, type EventInput, type LogBatch, type MeshEvent } from '@weft/core';
 import { DEFAULT_KAFKA_CONFIG, KafkaEventLog, type KafkaPluginConfig } from '@weft/plugin-kafka';
@@ -48,7 +50,9 @@ describe('the Kafka event log on a 3-node cluster', () => {
 
   before(async () => {
     const t0 = Date.now();
-    cluster = await findCluster();
+    // A cluster of its own (started and stopped here): the node it kills stays dead, which must not happen
+    // to a cluster other test files share.
+    cluster = await findCluster(path.join(os.tmpdir(), `weft-kafka-cluster-${randomUUID()}`));
     if (cluster.brokers === null) {
       if (ci) throw new Error(`CI=true and ${cluster.reason}`);
       skip = cluster.reason;
