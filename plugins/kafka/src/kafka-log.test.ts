@@ -227,7 +227,15 @@ test('the topic must have one partition and keep its first message', async (t) =
   await admin.connect();
   try {
     const two = newTopic();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: two, numPartitions: 2 }] });
+    // kafkajs's waitForLeaders gives up on the first UNKNOWN_TOPIC_OR_PARTITION a loaded broker may answer
+    // right after the create; ask until the metadata has both partitions' leaders (bounded).
+    await admin.createTopics({ waitForLeaders: false, topics: [{ topic: two, numPartitions: 2 }] });
+    for (let tries = 0; ; tries++) {
+      const meta = await admin.fetchTopicMetadata({ topics: [two] }).catch(() => undefined);
+      if (meta?.topics[0]?.partitions.length === 2 && meta.topics[0].partitions.every((p) => p.leader >= 0)) break;
+      assert.ok(tries < 100, `topic ${two} has no leaders after 10 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await assert.rejects(open(two), /has 2 partitions; the event log needs exactly one/);
 
     const cut = newTopic();
