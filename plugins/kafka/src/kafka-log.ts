@@ -23,6 +23,7 @@ import {
   LogUnavailableError,
   prepareBatch,
   RecentBatches,
+  retry,
   WeftError,
   type AppendOptions,
   type EncodedEvent,
@@ -159,6 +160,12 @@ async function bounded<T>(p: Promise<T>, ms: number, fail: (cause?: unknown) => 
 /** Offset of the first event past these events (any event shape: encoded or decoded). */
 function endOf(events: readonly { offset: number }[]): number {
   return (events.at(-1)?.offset ?? -1) + 1;
+}
+
+/** A partition whose leader is not settled yet (a topic just created, a leader moving): ask again later. */
+function leaderMoving(error: unknown): boolean {
+  const e = error as { retriable?: unknown; type?: unknown } | null;
+  return e?.retriable === true || ['NOT_LEADER_FOR_PARTITION', 'UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE'].includes(String(e?.type));
 }
 
 export class KafkaEventLog implements EventLog {
@@ -336,7 +343,13 @@ export class KafkaEventLog implements EventLog {
     try {
       await bounded(admin.connect(), config.requestTimeoutMs, unavailable('connecting'));
       await bounded(ensureTopic(admin, topic, config, readOnly), config.requestTimeoutMs, unavailable('checking the topic'));
-      const offsets = await bounded(admin.fetchTopicOffsets(topic), config.requestTimeoutMs, unavailable('fetching the topic offsets'));
+      // Right after a create on a cluster, the broker asked may not be the new partition's leader yet
+      // (NOT_LEADER_FOR_PARTITION, which kafkajs marks retriable but does not retry here): ask again.
+      const offsets = await bounded(
+        retry(() => admin.fetchTopicOffsets(topic), { retries: 8, initialRetryTime: 100, maxRetryTime: 1000, isRetriable: leaderMoving }),
+        config.requestTimeoutMs,
+        unavailable('fetching the topic offsets'),
+      );
       const p = offsets.find((o) => o.partition === PARTITION);
       if (p === undefined) throw new KafkaUnavailableError(brokers, topic, 'fetching the topic offsets', 'partition 0 is missing');
       low = kafkaOffsetNumber(p.low, `topic ${topic}`);
