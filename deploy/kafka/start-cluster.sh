@@ -118,7 +118,9 @@ cp=$(IFS=:; echo "${cp[*]}")
 jvm=(-Xms64m "-Xmx$heap" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
   "-Dlog4j.configuration=file:$here/log4j.properties")
 
-cluster_id=$(node -e 'console.log(require("node:crypto").randomBytes(16).toString("base64url"))')
+# 16 random bytes, base64url as Kafka's own ids; one starting with '-' would be read as an option by
+# kafka-storage's argument parser (1 start in 32 failed that way), so that character is replaced.
+cluster_id=$(node -e 'console.log(require("node:crypto").randomBytes(16).toString("base64url").replace(/^-/, "A"))')
 say "formatting the storage of nodes ${nodes[*]} (cluster id $cluster_id)"
 for n in "${nodes[@]}"; do
   java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$run/node$n/server.properties" \

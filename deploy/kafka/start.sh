@@ -62,7 +62,9 @@ cp=$(IFS=:; echo "${cp[*]}")
 jvm=(-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
   "-Dlog4j.configuration=file:$here/log4j.properties")
 
-cluster_id=$(node -e 'console.log(require("node:crypto").randomBytes(16).toString("base64url"))')
+# 16 random bytes, base64url as Kafka's own ids; one starting with '-' would be read as an option by
+# kafka-storage's argument parser (1 start in 32 failed that way), so that character is replaced.
+cluster_id=$(node -e 'console.log(require("node:crypto").randomBytes(16).toString("base64url").replace(/^-/, "A"))')
 java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$run/server.properties" >"$run/format.log" 2>&1 || {
   cat "$run/format.log" >&2
   echo "start.sh: formatting the KRaft storage failed (above)" >&2
