@@ -119,7 +119,7 @@ jvm=(-Xms64m "-Xmx$heap" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.hea
   "-Dlog4j.configuration=file:$here/log4j.properties")
 
 # 16 random bytes, base64url as Kafka's own ids; one starting with '-' would be read as an option by
-# kafka-storage's argument parser (1 start in 32 failed that way), so that character is replaced.
+# kafka-storage's argument parser (1 id in 64 starts so), so that character is replaced.
 cluster_id=$(node -e 'console.log(require("node:crypto").randomBytes(16).toString("base64url").replace(/^-/, "A"))')
 say "formatting the storage of nodes ${nodes[*]} (cluster id $cluster_id)"
 for n in "${nodes[@]}"; do

@@ -63,7 +63,7 @@ jvm=(-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headl
   "-Dlog4j.configuration=file:$here/log4j.properties")
 
 # 16 random bytes, base64url as Kafka's own ids; one starting with '-' would be read as an option by
-# kafka-storage's argument parser (1 start in 32 failed that way), so that character is replaced.
+# kafka-storage's argument parser (1 id in 64 starts so), so that character is replaced.
 cluster_id=$(node -e 'console.log(require("node:crypto").randomBytes(16).toString("base64url").replace(/^-/, "A"))')
 java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" -c "$run/server.properties" >"$run/format.log" 2>&1 || {
   cat "$run/format.log" >&2
