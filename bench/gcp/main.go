@@ -79,6 +79,8 @@ type request struct {
 	Scenario string `json:"scenario"`
 	GC       bool   `json:"gc"`
 	At       int64  `json:"at"`
+	// Step, when set, applies that step of the scenario only (the harness drives repeated changes).
+	Step     *int   `json:"step"`
 	DumpFile string `json:"dumpFile"`
 }
 
@@ -96,15 +98,33 @@ type res struct {
 	msg  types.Resource
 }
 
+// linearType serves one non-full-state type (EDS, RDS, SDS) from linear caches, which in SotW send only
+// the resources that changed (as the protocol allows for these types, and as Weft does), where the
+// snapshot cache would resend every subscribed resource of the type. One shared cache when every name means
+// the same resource for every node (EDS: a CLA per cluster); else one cache per node (RDS: "rds-inbound.8080"
+// differs per identity).
+type linearType struct {
+	typ     int
+	url     string
+	shared  *cache.LinearCache
+	perNode map[string]*cache.LinearCache
+	byName  map[string]int
+}
+
+func (l *linearType) key(node string) string {
+	if l.shared != nil {
+		return l.url
+	}
+	return l.url + "\x00" + node
+}
+
 // state is what the server holds: every resource by dump id and each node's resource ids per type.
 type state struct {
 	d         *dump
 	resources map[int]res
 	nodes     map[string][][]int
-	edsType   int
 	snapshots cache.SnapshotCache
-	linear    *cache.LinearCache
-	edsByName map[string]int
+	linear    map[int]*linearType
 }
 
 func (s *state) add(list []dumpResource) error {
@@ -139,8 +159,8 @@ func versionOf(ids []int) string {
 func (s *state) snapshot(node string) (*cache.Snapshot, error) {
 	snap := &cache.Snapshot{}
 	for t, ids := range s.nodes[node] {
-		if t == s.edsType {
-			continue // EDS is served by the linear cache
+		if _, ok := s.linear[t]; ok {
+			continue // served by a linear cache
 		}
 		items := make([]types.Resource, 0, len(ids))
 		for _, id := range ids {
@@ -159,30 +179,74 @@ func (s *state) snapshot(node string) (*cache.Snapshot, error) {
 	return snap, nil
 }
 
-// edsUpdates collects ClusterLoadAssignments by name; a name must mean one resource for every node, since
-// the linear cache is shared.
-func (s *state) edsUpdates(ids []int, into map[string]types.Resource) error {
+// sharedUpdates collects the resources of a shared linear type by name; a name must mean one resource for
+// every node, since the cache is shared.
+func (s *state) sharedUpdates(l *linearType, ids []int, into map[string]types.Resource) error {
 	for _, id := range ids {
 		r := s.resources[id]
-		if prev, ok := s.edsByName[r.name]; ok && prev == id {
+		if prev, ok := l.byName[r.name]; ok && prev == id {
 			continue
 		}
-		if _, dup := into[r.name]; dup && s.edsByName[r.name] != id {
-			return fmt.Errorf("two different ClusterLoadAssignments named %q in one state: the linear cache cannot serve per-node endpoints", r.name)
+		if _, dup := into[r.name]; dup && l.byName[r.name] != id {
+			return fmt.Errorf("two different %s named %q in one state: a shared linear cache cannot serve per-node resources", l.url, r.name)
 		}
-		s.edsByName[r.name] = id
+		l.byName[r.name] = id
 		into[r.name] = r.msg
 	}
 	return nil
 }
 
+// nameShared reports whether, in the initial state, every name of type t means one resource for all nodes.
+func (s *state) nameShared(t int) bool {
+	seen := map[string]int{}
+	for _, sets := range s.d.Initial {
+		for _, id := range sets[t] {
+			r := s.resources[id]
+			if prev, ok := seen[r.name]; ok && prev != id {
+				return false
+			}
+			seen[r.name] = id
+		}
+	}
+	return true
+}
+
+func (s *state) byNameOf(ids []int) map[string]types.Resource {
+	out := make(map[string]types.Resource, len(ids))
+	for _, id := range ids {
+		r := s.resources[id]
+		out[r.name] = r.msg
+	}
+	return out
+}
+
 func (s *state) load() error {
 	ctx := context.Background()
-	initial := map[string]types.Resource{}
+	for t, url := range s.d.Types {
+		if url == resource.EndpointType || url == resource.RouteType || url == resource.SecretType {
+			l := &linearType{typ: t, url: url, byName: map[string]int{}}
+			if s.nameShared(t) {
+				l.shared = cache.NewLinearCache(url)
+			} else {
+				l.perNode = map[string]*cache.LinearCache{}
+			}
+			s.linear[t] = l
+		}
+	}
+	initial := map[int]map[string]types.Resource{}
+	for t := range s.linear {
+		initial[t] = map[string]types.Resource{}
+	}
 	for node, sets := range s.d.Initial {
 		s.nodes[node] = sets
-		if err := s.edsUpdates(sets[s.edsType], initial); err != nil {
-			return err
+		for t, l := range s.linear {
+			if l.shared != nil {
+				if err := s.sharedUpdates(l, sets[t], initial[t]); err != nil {
+					return err
+				}
+			} else {
+				l.perNode[node] = cache.NewLinearCache(l.url, cache.WithInitialResources(s.byNameOf(sets[t])))
+			}
 		}
 		snap, err := s.snapshot(node)
 		if err != nil {
@@ -192,7 +256,11 @@ func (s *state) load() error {
 			return err
 		}
 	}
-	s.linear.SetResources(initial)
+	for t, l := range s.linear {
+		if l.shared != nil {
+			l.shared.SetResources(initial[t])
+		}
+	}
 	return nil
 }
 
@@ -201,24 +269,54 @@ func (s *state) applyStep(step dumpStep) error {
 		return err
 	}
 	ctx := context.Background()
-	eds := map[string]types.Resource{}
+	shared := map[int]map[string]types.Resource{}
 	touched := map[string]bool{}
 	for _, c := range step.Changes {
 		sets, ok := s.nodes[c.Node]
 		if !ok {
 			continue
 		}
+		before := sets[c.Type]
 		sets[c.Type] = c.IDs
-		if c.Type == s.edsType {
-			if err := s.edsUpdates(c.IDs, eds); err != nil {
+		l, linear := s.linear[c.Type]
+		switch {
+		case !linear:
+			touched[c.Node] = true
+		case l.shared != nil:
+			if shared[c.Type] == nil {
+				shared[c.Type] = map[string]types.Resource{}
+			}
+			if err := s.sharedUpdates(l, c.IDs, shared[c.Type]); err != nil {
 				return err
 			}
-		} else {
-			touched[c.Node] = true
+		default:
+			// Per node: the new or changed resources, and the names no longer in the set.
+			prev := map[int]bool{}
+			for _, id := range before {
+				prev[id] = true
+			}
+			update := map[string]types.Resource{}
+			names := map[string]bool{}
+			for _, id := range c.IDs {
+				r := s.resources[id]
+				names[r.name] = true
+				if !prev[id] {
+					update[r.name] = r.msg
+				}
+			}
+			var remove []string
+			for _, id := range before {
+				if n := s.resources[id].name; !names[n] {
+					remove = append(remove, n)
+				}
+			}
+			if err := l.perNode[c.Node].UpdateResources(update, remove); err != nil {
+				return err
+			}
 		}
 	}
-	if len(eds) > 0 {
-		if err := s.linear.UpdateResources(eds, nil); err != nil {
+	for t, upd := range shared {
+		if err := s.linear[t].shared.UpdateResources(upd, nil); err != nil {
 			return err
 		}
 	}
@@ -355,10 +453,17 @@ func main() {
 				fail(fmt.Errorf("the dump has no scenario %q", req.Scenario))
 				continue
 			}
+			if req.Step != nil && (*req.Step < 0 || *req.Step >= len(sc.Steps)) {
+				fail(fmt.Errorf("scenario %q has no step %d", req.Scenario, *req.Step))
+				continue
+			}
 			at := make([]int64, 0, len(sc.Steps))
 			var err error
 			for i, step := range sc.Steps {
-				if i > 0 && sc.IntervalMs > 0 {
+				if req.Step != nil && i != *req.Step {
+					continue
+				}
+				if req.Step == nil && i > 0 && sc.IntervalMs > 0 {
 					time.Sleep(time.Duration(sc.IntervalMs * float64(time.Millisecond)))
 				}
 				at = append(at, time.Now().UnixMicro())
@@ -406,18 +511,8 @@ func start(file string) (*state, int, *grpc.Server, error) {
 		d:         d,
 		resources: map[int]res{},
 		nodes:     map[string][][]int{},
-		edsType:   -1,
 		snapshots: cache.NewSnapshotCache(true, cache.IDHash{}, nil),
-		linear:    cache.NewLinearCache(resource.EndpointType),
-		edsByName: map[string]int{},
-	}
-	for i, t := range d.Types {
-		if t == resource.EndpointType {
-			s.edsType = i
-		}
-	}
-	if s.edsType < 0 {
-		return nil, 0, nil, errors.New("the dump has no ClusterLoadAssignment type")
+		linear:    map[int]*linearType{},
 	}
 	if err := s.add(d.Resources); err != nil {
 		return nil, 0, nil, err
@@ -425,20 +520,34 @@ func start(file string) (*state, int, *grpc.Server, error) {
 	if err := s.load(); err != nil {
 		return nil, 0, nil, err
 	}
+	caches := map[string]cache.Cache{"snapshot": s.snapshots}
+	byURL := map[string]*linearType{}
+	for _, l := range s.linear {
+		byURL[l.url] = l
+		if l.shared != nil {
+			caches[l.key("")] = l.shared
+		}
+		for node, c := range l.perNode {
+			caches[l.key(node)] = c
+		}
+	}
+	classify := func(typeURL, node string) string {
+		if l, ok := byURL[typeURL]; ok {
+			return l.key(node)
+		}
+		return "snapshot"
+	}
 	mux := &cache.MuxCache{
-		Classify: func(r *cache.Request) string {
-			if r.GetTypeUrl() == resource.EndpointType {
-				return "eds"
-			}
-			return "snapshot"
-		},
-		ClassifyDelta: func(r *cache.DeltaRequest) string {
-			if r.GetTypeUrl() == resource.EndpointType {
-				return "eds"
-			}
-			return "snapshot"
-		},
-		Caches: map[string]cache.Cache{"eds": s.linear, "snapshot": s.snapshots},
+		Classify:      func(r *cache.Request) string { return classify(r.GetTypeUrl(), r.GetNode().GetId()) },
+		ClassifyDelta: func(r *cache.DeltaRequest) string { return classify(r.GetTypeUrl(), r.GetNode().GetId()) },
+		Caches:        caches,
+	}
+	for t, l := range s.linear {
+		mode := "shared"
+		if l.shared == nil {
+			mode = "per node"
+		}
+		fmt.Fprintf(os.Stderr, "gcp-server: %s from a linear cache (%s)\n", d.Types[t], mode)
 	}
 	srv := server.NewServer(context.Background(), mux, nil)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

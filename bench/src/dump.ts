@@ -115,3 +115,30 @@ export function readDump(file: string): Dump {
 export function changedNodes(step: DumpStep): Set<string> {
   return new Set(step.changes.map((c) => c.node));
 }
+
+/**
+ * Where Weft's dumped output and the mesh's own expectation disagree on which proxies a step changes: one
+ * line per disagreeing step (empty when they agree). The harness refuses to run on any disagreement, since
+ * either the engine or the expectation is wrong and the numbers would grade the wrong set of proxies.
+ */
+export function dumpMismatches(dump: Dump, scenarios: readonly Scenario[]): string[] {
+  const out: string[] = [];
+  scenarios.forEach((sc, i) => {
+    const d = dump.scenarios[i];
+    if (d === undefined || d.name !== sc.name || d.steps.length !== sc.steps.length) {
+      out.push(`${sc.name}: the dump has ${d === undefined ? 'no such scenario' : `"${d.name}" with ${d.steps.length} steps`}, the mesh ${sc.steps.length} steps`);
+      return;
+    }
+    d.steps.forEach((st, k) => {
+      const got = changedNodes(st);
+      const want = sc.expected[k]!;
+      const extra = [...got].filter((n) => !want.has(n));
+      const missing = [...want].filter((n) => !got.has(n));
+      if (extra.length > 0 || missing.length > 0) {
+        const few = (xs: string[]): string => `${xs.length}${xs.length > 0 ? ` (${xs.slice(0, 3).join(', ')}${xs.length > 3 ? ', ...' : ''})` : ''}`;
+        out.push(`${sc.name} step ${k}: Weft changes ${got.size} proxies, the mesh expects ${want.size}; not expected: ${few(extra)}; missing: ${few(missing)}`);
+      }
+    });
+  });
+  return out;
+}

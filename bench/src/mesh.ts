@@ -239,7 +239,19 @@ export interface Scenario {
   readonly name: ScenarioName;
   readonly description: string;
   readonly steps: readonly Step[];
-  /** Pause between steps, ms (the burst spreads 100 changes over one second). */
+  /**
+   * Per step, the proxies (node ids) whose configuration it must change, computed from the generated mesh
+   * alone (who calls the changed service, whose service it is), never from Weft's engine. The harness grades
+   * every system against it and checks Weft's dump agrees.
+   */
+  readonly expected: readonly ReadonlySet<string>[];
+  /**
+   * `repeat`: single changes, driven one at a time by the harness (step 0 is the cold change, the rest warm,
+   * each waiting for its affected ACKs and a quiet gap). `burst`: the server applies every step itself,
+   * `intervalMs` apart.
+   */
+  readonly drive: 'repeat' | 'burst';
+  /** Pause between steps of a burst, ms (the burst spreads 100 changes over one second). */
   readonly intervalMs: number;
   /** For the 1% policy change: proxies (node ids) expected to be affected; responses to others are counted. */
   readonly expectedNodes?: ReadonlySet<string>;
@@ -247,6 +259,11 @@ export interface Scenario {
 
 export const SCENARIOS = ['endpoint', 'service-added', 'policy', 'burst', 'rotation'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface ScenarioOptions {
+  /** Warm changes after the first (cold) one in each single-change scenario. Default 100. */
+  readonly repeats?: number;
+}
 
 /** The most-called service: the endpoint change that reaches the most proxies. */
 function mostCalled(mesh: GeneratedMesh, skip: ReadonlySet<string> = new Set()): string {
@@ -273,25 +290,61 @@ function endpointMove(mesh: GeneratedMesh, svcKey: string, epoch: number): Event
   return toEvents([endpoints]);
 }
 
+/** Proxies (node ids) whose pod belongs to one of `services`. */
+export function proxiesOf(mesh: GeneratedMesh, services: Iterable<string>): Set<string> {
+  const set = new Set(services);
+  return new Set(mesh.proxies.filter((p) => set.has(p.service)).map((p) => p.nodeId));
+}
+
+/** Proxies that call `svc`: an endpoint move or a new service reaches exactly these (their outbound side). */
+export function callersOf(mesh: GeneratedMesh, svc: string): Set<string> {
+  return proxiesOf(mesh, mesh.callers.get(svc) ?? []);
+}
+
 /**
  * The scenarios, in the order a run applies them. Each is a pure function of the mesh, so the server child,
  * the dump for the floor and go-control-plane, and the harness agree on what changes.
+ *
+ * Single-change scenarios have 1 + `repeats` steps, each a real change of the same kind: the endpoint
+ * alternates between two new addresses, the policy revision counts up, the added service is removed and
+ * added again (odd steps are the removal), the certificate generation counts up.
  */
-export function buildScenarios(mesh: GeneratedMesh, names: readonly ScenarioName[] = SCENARIOS): Scenario[] {
+export function buildScenarios(mesh: GeneratedMesh, names: readonly ScenarioName[] = SCENARIOS, so: ScenarioOptions = {}): Scenario[] {
   const out: Scenario[] = [];
   const o = mesh.options;
+  const repeats = so.repeats ?? 100;
+  if (!Number.isInteger(repeats) || repeats < 0) throw new RangeError(`repeats must be an integer >= 0, got ${repeats}`);
+  const n = 1 + repeats;
+  const times = <T>(f: (k: number) => T): T[] => Array.from({ length: n }, (_, k) => f(k));
   for (const name of names) {
     switch (name) {
       case 'endpoint': {
         const svc = mostCalled(mesh);
-        out.push({ name, description: `one endpoint of ${svc} moves (${mesh.callers.get(svc)?.length ?? 0} calling services)`, steps: [{ kind: 'events', events: endpointMove(mesh, svc, 1) }], intervalMs: 0 });
+        const expected = callersOf(mesh, svc);
+        out.push({
+          name,
+          description: `one endpoint of ${svc} moves (${mesh.callers.get(svc)?.length ?? 0} calling services), ${n} times`,
+          steps: times((k) => ({ kind: 'events', events: endpointMove(mesh, svc, 1 + (k % 2)) })),
+          expected: times(() => expected),
+          drive: 'repeat',
+          intervalMs: 0,
+        });
         break;
       }
       case 'service-added': {
         const s: ServiceSpec = { ns: 'ns-0', name: 'svc-new', clusterIP: ipOf(o.services, 96) };
-        const from = mesh.services.slice(0, Math.max(1, o.calls)).map(specOfKey);
-        const manifests = [...serviceManifests(s, o.endpointsPerService, o.services * mesh.podsPerService + 1), routeGroupManifest(s, 0), trafficTargetManifest(s, from)];
-        out.push({ name, description: `service ${keyOfSpec(s)} added with ${o.endpointsPerService} pods, callable by ${from.length} services`, steps: [{ kind: 'events', events: toEvents(manifests) }], intervalMs: 0 });
+        const from = mesh.services.slice(0, Math.max(1, o.calls));
+        const added = toEvents([...serviceManifests(s, o.endpointsPerService, o.services * mesh.podsPerService + 1), routeGroupManifest(s, 0), trafficTargetManifest(s, from.map((k) => specOfKey(k)))]);
+        const removed: EventInput[] = added.map((e): EventInput => ({ source: e.source, op: 'delete', kind: e.kind, key: e.key })).reverse();
+        const expected = proxiesOf(mesh, from);
+        out.push({
+          name,
+          description: `service ${keyOfSpec(s)} added with ${o.endpointsPerService} pods, callable by ${from.length} services (then removed and added again: ${n} changes)`,
+          steps: times((k) => ({ kind: 'events', events: k % 2 === 0 ? added : removed })),
+          expected: times(() => expected),
+          drive: 'repeat',
+          intervalMs: 0,
+        });
         break;
       }
       case 'policy': {
@@ -299,11 +352,13 @@ export function buildScenarios(mesh: GeneratedMesh, names: readonly ScenarioName
         // changes the configuration of the proxies of those services and of nobody else.
         const count = Math.max(1, Math.round(o.services / 100));
         const targets = mesh.services.filter((s) => (mesh.callers.get(s)?.length ?? 0) > 0).slice(0, count);
-        const expected = new Set(mesh.proxies.filter((p) => targets.includes(p.service)).map((p) => p.nodeId));
+        const expected = proxiesOf(mesh, targets);
         out.push({
           name,
-          description: `route groups of ${targets.length} services (${expected.size} of ${mesh.proxies.length} proxies) get a new match`,
-          steps: [{ kind: 'events', events: toEvents(targets.map((t) => routeGroupManifest(specOfKey(t), 1))) }],
+          description: `route groups of ${targets.length} services (${expected.size} of ${mesh.proxies.length} proxies) get a new match, ${n} times`,
+          steps: times((k) => ({ kind: 'events', events: toEvents(targets.map((t) => routeGroupManifest(specOfKey(t), k + 1))) })),
+          expected: times(() => expected),
+          drive: 'repeat',
           intervalMs: 0,
           expectedNodes: expected,
         });
@@ -312,19 +367,26 @@ export function buildScenarios(mesh: GeneratedMesh, names: readonly ScenarioName
       case 'burst': {
         const count = Math.min(100, mesh.services.length);
         const steps: Step[] = [];
+        const expected: Set<string>[] = [];
         for (let k = 0; k < count; k++) {
           const svc = mesh.services[(k * 7919) % mesh.services.length]!;
-          steps.push({ kind: 'events', events: endpointMove(mesh, svc, 2 + (k % 50)) });
+          steps.push({ kind: 'events', events: endpointMove(mesh, svc, 3 + (k % 50)) });
+          expected.push(callersOf(mesh, svc));
         }
-        out.push({ name, description: `${count} endpoint changes on ${count} services within one second`, steps, intervalMs: 1000 / count });
+        out.push({ name, description: `${count} endpoint changes on ${count} services within one second`, steps, expected, drive: 'burst', intervalMs: 1000 / count });
         break;
       }
       case 'rotation': {
-        const svc = specOfKey(mostCalled(mesh));
+        const key = mostCalled(mesh);
+        const svc = specOfKey(key);
+        // The identity's own certificate: only its own proxies hold it.
+        const expected = proxiesOf(mesh, [key]);
         out.push({
           name,
-          description: `certificate of identity ${svc.ns}/${svc.name} rotated`,
-          steps: [{ kind: 'rotate', namespace: svc.ns, serviceAccount: svc.name, generation: 1 }],
+          description: `certificate of identity ${svc.ns}/${svc.name} rotated, ${n} times`,
+          steps: times((k) => ({ kind: 'rotate', namespace: svc.ns, serviceAccount: svc.name, generation: k + 1 })),
+          expected: times(() => expected),
+          drive: 'repeat',
           intervalMs: 0,
         });
         break;

@@ -9,11 +9,15 @@ const mib = (b: number): string => (Number.isFinite(b) ? (b / 2 ** 20).toFixed(0
 const kib = (b: number): string => (Number.isFinite(b) ? (b / 1024).toFixed(1) : '—');
 
 function scenarioRow(s: SystemResult, r: ScenarioResult | undefined): string {
-  if (r === undefined) return `| ${s.system} | ${s.error ?? 'not run'} |||||||||||`;
+  if (r === undefined) return `| ${s.system} | ${s.error ?? 'not run'} |||||||||||||||`;
   const outside = r.responsesOutsideTarget === undefined ? '' : ` (${r.responsesOutsideTarget} outside target)`;
+  const c = r.cold;
+  const cold = c === undefined ? '— | — | —' : `${c.converged}/${c.affected} | ${f(c.latencyMs.p50)} / ${f(c.latencyMs.p99)} | ${f(c.cpuSecondsPerChange * 1000, 2)}`;
+  const changes = r.drive === 'burst' ? `${r.steps} (burst)` : `1 + ${Math.max(0, r.steps - 1)}`;
   return (
-    `| ${s.system} | ${r.converged}/${r.affected} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p90)} | ${f(r.latencyMs.p99)} | ${f(r.latencyMs.max)} | ` +
-    `${f(r.finalConvergenceMs)} | ${r.responses} | ${r.responsesToUnaffected}${outside} | ${kib(r.bytes)} | ${r.nacks} | ${f(r.cpuSecondsPerChange * 1000, 2)} |`
+    `| ${s.system} | ${changes} | ${cold} | ${r.converged}/${r.affected} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p90)} | ${f(r.latencyMs.p99)} | ${f(r.latencyMs.max)} | ` +
+    `${f(r.perChangeMs.p99)} | ${r.responses} | ${r.responsesToUnaffected}${outside} | ${kib(r.bytes)} | ${r.nacks} | ${f(r.cpuSecondsPerChange * 1000, 2)} | ${f(r.cpuSecondsPerChangeRaw * 1000, 2)} | ${f(r.idleCpu * 100, 1)} |` +
+    (r.error === undefined ? '' : ` error: ${r.error}`)
   );
 }
 
@@ -24,17 +28,18 @@ export function markdownReport(run: RunResult): string {
     `### ${run.mesh.proxies} proxies, ${o.mode}, ${run.date}`,
     '',
     `Mesh: ${run.mesh.services} services × ${run.mesh.podsPerService} pods, each service calls ${o.calls} others; ${run.mesh.resources} distinct resources. ` +
+      `Single-change scenarios: 1 cold + ${o.repeats} warm changes, each waited for (affected ACKs, then ${o.gapMs} ms quiet); idle CPU over ${o.idleMs} ms before each scenario, subtracted. Latency, responses and CPU columns after "cold" are the warm changes (burst: all its steps). ` +
       `Machine: ${run.machine.cpus} cores, ${run.machine.memoryGiB} GiB, Node ${run.machine.node}; load average at the end ${run.machine.loadAverage.join(' ')}.`,
     '',
     '**Connect storm**',
     '',
-    '| system | configured | time (s) | responses | bytes (MiB) | NACKs | server CPU (s) | server RSS (MiB) | RSS per proxy (KiB) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| system | ready (s) | RSS ready (MiB) | configured | time (s) | responses | bytes (MiB) | NACKs | server CPU (s) | server RSS (MiB) | RSS per proxy (KiB) | idle CPU % |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const s of run.systems) {
     const st = s.storm;
     lines.push(
-      `| ${s.system} | ${st.configured}/${st.proxies} | ${f(st.seconds, 2)} | ${st.responses} | ${mib(st.bytes)} | ${st.nacks} | ${f(st.serverCpuSeconds, 2)} | ${mib(st.serverRssBytes)} | ${kib(st.rssPerProxyBytes)} |` +
+      `| ${s.system} | ${f(st.readySeconds, 2)} | ${mib(st.readyRssBytes)} | ${st.configured}/${st.proxies} | ${f(st.seconds, 2)} | ${st.responses} | ${mib(st.bytes)} | ${st.nacks} | ${f(st.serverCpuSeconds, 2)} | ${mib(st.serverRssBytes)} | ${kib(st.rssPerProxyBytes)} | ${f(s.idleCpu * 100, 1)} |` +
         (s.error === undefined ? '' : ` error: ${s.error}`),
     );
   }
@@ -42,8 +47,8 @@ export function markdownReport(run: RunResult): string {
     const any = run.systems.flatMap((s) => s.scenarios).find((r) => r.scenario === name);
     lines.push('', `**${name}**${any === undefined ? '' : `: ${any.description}`}${any?.note === undefined ? '' : ` (${any.note})`}`, '');
     lines.push(
-      '| system | converged | p50 ms | p90 ms | p99 ms | max ms | final ms | responses | to unaffected | KiB sent | NACKs | server CPU ms/change |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| system | changes (cold + warm) | cold converged | cold p50 / p99 ms | cold CPU ms | converged | p50 ms | p90 ms | p99 ms | max ms | per-change p99 ms | responses | to unaffected | KiB sent | NACKs | CPU ms/change | CPU ms/change, idle not subtracted | idle CPU % |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const s of run.systems) lines.push(scenarioRow(s, s.scenarios.find((r) => r.scenario === name)));
   }

@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { buildDump, writeDump, type Dump } from './dump.js';
+import { buildDump, dumpMismatches, writeDump, type Dump } from './dump.js';
+import { coldAndWarm, cpuPerChange, distribution, idleRate, observeStep, type Distribution, type Phase, type StepObservation } from './measure.js';
 import { buildScenarios, generateMesh, parseScenarios, SCENARIOS, type GeneratedMesh, type Scenario, type ScenarioName } from './mesh.js';
 import { markdownReport } from './report.js';
 import type { ChildReply, ChildRequest, CpuStats } from './server/child.js';
@@ -37,6 +38,12 @@ export interface RunOptions {
   readonly calls: number;
   readonly seed: number;
   readonly perWorker: number;
+  /** Warm changes after the cold one in each single-change scenario (endpoint, policy, service-added, rotation). */
+  readonly repeats: number;
+  /** After a change's affected proxies all answered: how long nothing must arrive before the next change. */
+  readonly gapMs: number;
+  /** The fixed window over which each server's idle CPU rate is measured before each scenario. */
+  readonly idleMs: number;
   /** A scenario ends once every proxy it changes has answered and nothing arrived for this long. */
   readonly quietMs: number;
   readonly timeoutMs: number;
@@ -46,13 +53,7 @@ export interface RunOptions {
   readonly progress: boolean;
 }
 
-export interface Distribution {
-  readonly count: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly max: number;
-}
+export { distribution, type Distribution };
 
 export interface StormResult {
   readonly proxies: number;
@@ -63,8 +64,12 @@ export interface StormResult {
   readonly bytes: number;
   readonly nacks: number;
   readonly serverCpuSeconds: number;
+  /** From the start request until the server had every resource loaded (or derived) and listened. */
+  readonly readySeconds: number;
   readonly serverRssBytes: number;
-  /** (RSS with every proxy connected - RSS before any connected) / proxies. */
+  /** RSS when ready, before any proxy connected: the baseline, taken at the same point for every system. */
+  readonly readyRssBytes: number;
+  /** (RSS with every proxy connected - RSS when ready) / proxies. */
   readonly rssPerProxyBytes: number;
   readonly closedStreams: number;
 }
@@ -72,29 +77,40 @@ export interface StormResult {
 export interface ScenarioResult {
   readonly scenario: ScenarioName;
   readonly description: string;
+  readonly drive: 'repeat' | 'burst';
   readonly applies: boolean;
   readonly note?: string;
+  /** Steps applied (for repeat: the cold change plus the warm ones that ran). */
   readonly steps: number;
-  /** Proxies whose configuration the scenario changes (from Weft's dumped output). */
+  /** Idle server CPU, seconds per second, over the fixed window just before the scenario. */
+  readonly idleCpu: number;
+  /** Repeat: the first change of the scenario (for the first scenario, the first change after start). */
+  readonly cold?: Phase & { readonly cpuSecondsPerChange: number };
+  /**
+   * The rest: for repeat, the warm changes (each waited for); for the burst, all of its steps. The fields
+   * below describe this phase.
+   */
+  /** Sum over changes of the proxies each must reach (from the mesh). */
   readonly affected: number;
-  /** Affected proxies whose last ACK came after the step that last changed them. */
   readonly converged: number;
-  /** ms from the append of the event to the ACK completing each affected proxy's update. */
+  /** ms from the change to the ACK completing each affected proxy's update (every change, every proxy). */
   readonly latencyMs: Distribution;
-  /** ms from the first append to the last ACK of the scenario. */
+  /** Per change, ms to its last affected proxy's ACK (burst: one figure, first append to last ACK). */
+  readonly perChangeMs: Distribution;
   readonly finalConvergenceMs: number;
   readonly responses: number;
   readonly responsesByType: Readonly<Record<string, number>>;
-  /** Responses to proxies the scenario does not change (should be 0). */
+  /** Responses to proxies a change does not reach (should be 0). */
   readonly responsesToUnaffected: number;
   /** Policy scenario: responses to proxies outside the 1% it targets (must be 0). */
   readonly responsesOutsideTarget?: number;
   readonly bytes: number;
   readonly nacks: number;
-  /** Server CPU seconds per step, from just before the first append to the last ACK (10 ms sampling grain). */
+  /** Server CPU seconds per change, idle rate x window subtracted (10 ms sampling grain at the window's end). */
   readonly cpuSecondsPerChange: number;
-  /** The same up to the end of the quiet period that closed the scenario (includes idle work). */
-  readonly cpuSecondsPerChangeUntilQuiet: number;
+  /** The same without subtracting idle CPU. */
+  readonly cpuSecondsPerChangeRaw: number;
+  readonly error?: string;
 }
 
 export interface SystemResult {
@@ -134,7 +150,7 @@ export function parseArgs(argv: readonly string[]): RunOptions {
       i++;
     }
   }
-  const known = ['proxies', 'mode', 'systems', 'scenarios', 'services', 'endpoints', 'calls', 'seed', 'per-worker', 'quiet-ms', 'timeout-s', 'out', 'no-write', 'gcp-bin', 'no-progress'];
+  const known = ['proxies', 'mode', 'systems', 'scenarios', 'services', 'endpoints', 'calls', 'seed', 'per-worker', 'repeats', 'gap-ms', 'idle-ms', 'quiet-ms', 'timeout-s', 'out', 'no-write', 'gcp-bin', 'no-progress'];
   for (const k of Object.keys(opts)) if (!known.includes(k)) throw new UsageError(`unknown option --${k}; options: ${known.map((x) => `--${x}`).join(' ')}`);
   const int = (k: string, d: number, min: number): number => {
     const v = opts[k] === undefined ? d : Number(opts[k]);
@@ -162,6 +178,9 @@ export function parseArgs(argv: readonly string[]): RunOptions {
     calls: int('calls', 5, 0),
     seed: int('seed', 1, 0),
     perWorker: int('per-worker', 2500, 1),
+    repeats: int('repeats', 100, 0),
+    gapMs: int('gap-ms', 100, 0),
+    idleMs: int('idle-ms', 1000, 100),
     quietMs: int('quiet-ms', 1000, 50),
     timeoutMs: int('timeout-s', 60, 1) * 1000,
     outDir: opts['no-write'] === 'true' ? undefined : path.resolve(opts.out ?? path.join(benchDir, 'results')),
@@ -170,11 +189,6 @@ export function parseArgs(argv: readonly string[]): RunOptions {
   };
 }
 
-export function distribution(values: readonly number[]): Distribution {
-  const v = [...values].sort((a, b) => a - b);
-  const q = (p: number): number => (v.length === 0 ? NaN : v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))]!);
-  return { count: v.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: v.length === 0 ? NaN : v[v.length - 1]! };
-}
 
 /** A system's control channel: Node IPC for the TypeScript servers, JSON lines on stdio for the Go one. */
 class ServerHandle {
@@ -321,11 +335,14 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
   const workers: ChildProcess[] = [];
   const collector = new Collector();
   try {
-    progress.line(`${label} starting the server`, true);
+    progress.line(`${label} starting the server (loading or deriving every proxy's resources)`, true);
+    const startAt = Date.now();
     const started = await server.call(
-      { type: 'start', mesh: { services: o.services, endpointsPerService: o.endpoints, proxies: o.proxies, calls: o.calls, seed: o.seed }, scenarios: o.scenarios, dumpFile: prep.dumpFile },
+      { type: 'start', mesh: { services: o.services, endpointsPerService: o.endpoints, proxies: o.proxies, calls: o.calls, seed: o.seed }, scenarios: o.scenarios, repeats: o.repeats, dumpFile: prep.dumpFile },
       'started',
     );
+    const readySeconds = (Date.now() - startAt) / 1000;
+    // The RSS baseline: every system has its resources ready and no proxy is connected yet.
     const before = (await server.call({ type: 'stats', gc: true }, 'stats')).stats;
 
     // Connect storm.
@@ -360,7 +377,9 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
       bytes: sumBy(stormRows, (r) => r[2]),
       nacks: sumBy(stormRows, (r) => r[4]),
       serverCpuSeconds: (after.cpuMicros - before.cpuMicros) / 1e6,
+      readySeconds,
       serverRssBytes: after.rss,
+      readyRssBytes: before.rss,
       rssPerProxyBytes: (after.rss - before.rss) / N,
       closedStreams: collector.closed.length,
     };
@@ -372,12 +391,8 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
       return { system, label: SYSTEM_LABEL[system], storm, idleCpu: NaN, scenarios: [], error: `only ${storm.configured} of ${N} proxies were configured` };
     }
 
-    // Idle CPU rate, subtracted from scenario CPU so a quiet period does not count as work.
-    const idle0 = (await server.call({ type: 'stats' }, 'stats')).stats;
-    const idleT0 = Date.now();
-    await sleep(1000);
-    const idle1 = (await server.call({ type: 'stats' }, 'stats')).stats;
-    const idleCpu = (idle1.cpuMicros - idle0.cpuMicros) / 1e6 / ((Date.now() - idleT0) / 1000);
+    // Idle CPU rate after the storm (reported); each scenario measures its own just before it runs.
+    const idleCpu = await measureIdle(server, o.idleMs);
     collector.reset();
 
     const results: ScenarioResult[] = [];
@@ -385,45 +400,18 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
       const dsc = dump.scenarios[index]!;
       // A scenario starts from an idle server, even when the previous one timed out with work still queued.
       await settle(server, Date.now() + o.timeoutMs, (busy) => progress.line(`${label} waiting for the server to go idle (${(busy * 100).toFixed(0)}% CPU)`));
-      // Per node: the last step that changes it (its update completes with the ACK after that step).
-      const lastStep = new Map<string, number>();
-      dsc.steps.forEach((st, s) => st.changes.forEach((c) => lastStep.set(c.node, s)));
+      const idle = await measureIdle(server, o.idleMs);
       collector.reset();
-      const cpu0: CpuStats = (await server.call({ type: 'stats' }, 'stats')).stats;
-      const w0 = Date.now();
-      // The server appends in its own process, as a source plugin would: a saturated server also delays its
-      // own intake. Bounded, so that one hopeless scenario does not hold the run.
-      let timer: NodeJS.Timeout | undefined;
-      const applied = await Promise.race([
-        server.call({ type: 'apply', scenario: sc.name }, 'applied'),
-        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), o.timeoutMs))),
-      ]);
-      clearTimeout(timer);
-      if (applied === undefined) {
-        const error = `the server did not finish applying the ${dsc.steps.length} step(s) within ${o.timeoutMs / 1000} s; this and later scenarios were abandoned`;
-        progress.done(`${label} ${sc.name}: ${error}`);
-        return { system, label: SYSTEM_LABEL[system], storm, idleCpu, scenarios: results, error: `${sc.name}: ${error}` };
-      }
-      const pending = new Set([...lastStep.keys()].map((n) => nodeIndex(mesh, n)));
-      const end = Date.now() + o.timeoutMs;
-      const seen = new Set<number>();
-      for (;;) {
-        for (const r of collector.rows) if (r[3] >= applied.appendAt[lastStep.get(mesh.proxies[r[0]]!.nodeId) ?? 0]!) seen.add(r[0]);
-        const missing = [...pending].filter((p) => !seen.has(p)).length;
-        const quiet = Date.now() - Math.max(collector.lastArrival, w0) >= o.quietMs;
-        if ((missing === 0 && quiet) || Date.now() > end) break;
-        progress.line(`${label} ${sc.name}: ${pending.size - missing}/${pending.size} affected proxies answered, ${collector.rows.length} responses`);
-        await sleep(50);
-      }
-      const rows = collector.reset();
-      // CPU up to just after the last ACK of the scenario (the sampler's 10 ms grain).
-      const lastAckAt = rows.reduce((m, r) => Math.max(m, r[3]), applied.appendAt[applied.appendAt.length - 1] ?? 0);
-      const cpu1 = (await server.call({ type: 'stats', at: lastAckAt }, 'stats')).stats;
-      results.push(scenarioResult(sc, dsc.steps.length, mesh, rows, lastStep, applied.appendAt, cpu0, cpu1));
-      const last = results[results.length - 1]!;
+      const run = sc.drive === 'burst' ? runBurst : runRepeat;
+      const r = await run({ server, collector, mesh, sc, steps: dsc.steps.length, o, idle, progress: (t) => progress.line(`${label} ${sc.name}: ${t}`) });
+      results.push(r);
+      const cold = r.cold === undefined ? '' : `cold p99 ${r.cold.latencyMs.p99.toFixed(1)} ms, `;
       progress.done(
-        `${label} ${sc.name}: p99 ${last.latencyMs.p99.toFixed(1)} ms over ${last.converged}/${last.affected} proxies, ${last.responses} responses, CPU ${(last.cpuSecondsPerChange * 1000).toFixed(1)} ms/change`,
+        `${label} ${sc.name}: ${cold}${sc.drive === 'burst' ? '' : 'warm '}p50 ${r.latencyMs.p50.toFixed(1)} p99 ${r.latencyMs.p99.toFixed(1)} ms over ${r.converged}/${r.affected} (proxy, change) pairs, ` +
+          `${r.responses} responses (${r.responsesToUnaffected} to unaffected), CPU ${(r.cpuSecondsPerChange * 1000).toFixed(2)} ms/change (idle ${(idle * 100).toFixed(1)}% subtracted)` +
+          (r.error === undefined ? '' : `; ${r.error}`),
       );
+      if (r.error !== undefined) return { system, label: SYSTEM_LABEL[system], storm, idleCpu, scenarios: results, error: `${sc.name}: ${r.error}` };
     }
     return { system, label: SYSTEM_LABEL[system], storm, idleCpu, scenarios: results };
   } finally {
@@ -434,6 +422,222 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
     for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
     await server.stop();
   }
+}
+
+/** The server's idle CPU rate (seconds per second) over a fixed window, for every system alike. */
+async function measureIdle(server: ServerHandle, ms: number): Promise<number> {
+  const a = (await server.call({ type: 'stats' }, 'stats')).stats;
+  const t = Date.now();
+  await sleep(ms);
+  const b = (await server.call({ type: 'stats' }, 'stats')).stats;
+  return idleRate(a.cpuMicros, b.cpuMicros, Date.now() - t);
+}
+
+interface ScenarioRun {
+  readonly server: ServerHandle;
+  readonly collector: Collector;
+  readonly mesh: GeneratedMesh;
+  readonly sc: Scenario;
+  readonly steps: number;
+  readonly o: RunOptions;
+  readonly idle: number;
+  readonly progress: (text: string) => void;
+}
+
+/** Asks the server to apply (a step of) a scenario; undefined if it did not finish within the timeout. */
+async function applyBounded(r: ScenarioRun, step: number | undefined): Promise<Extract<ChildReply, { type: 'applied' }> | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const applied = await Promise.race([
+    r.server.call({ type: 'apply', scenario: r.sc.name, ...(step === undefined ? {} : { step }) }, 'applied'),
+    new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), r.o.timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  return applied;
+}
+
+function typesOf(rows: readonly ResponseRow[], into: Record<string, number>): void {
+  for (const r of rows) {
+    const t = TYPE_LABEL[r[1]] ?? '?';
+    into[t] = (into[t] ?? 0) + 1;
+  }
+}
+
+function outsideTarget(sc: Scenario, mesh: GeneratedMesh, rows: readonly ResponseRow[]): number {
+  if (sc.expectedNodes === undefined) return 0;
+  let n = 0;
+  for (const r of rows) if (!sc.expectedNodes.has(mesh.proxies[r[0]]!.nodeId)) n++;
+  return n;
+}
+
+/**
+ * A single-change scenario: step 0 (cold) and every warm step in turn, each applied alone, then waited for
+ * until every proxy the mesh says it reaches has answered after it and nothing arrived for `gapMs`.
+ */
+async function runRepeat(r: ScenarioRun): Promise<ScenarioResult> {
+  const { collector, mesh, sc, o } = r;
+  const obs: StepObservation[] = [];
+  const byType: Record<string, number> = {};
+  let outside = 0;
+  let error: string | undefined;
+  let coldCpu = NaN;
+  let warm0: { cpu: number; at: number } | undefined;
+  let lastAck = 0;
+  for (let k = 0; k < r.steps; k++) {
+    const expected = new Set([...r.sc.expected[k]!].map((n) => nodeIndex(mesh, n)));
+    const s0 = (await r.server.call({ type: 'stats' }, 'stats')).stats;
+    const t0 = nowMicros();
+    if (k === 1) warm0 = { cpu: s0.cpuMicros, at: t0 };
+    collector.reset();
+    const applied = await applyBounded(r, k);
+    if (applied === undefined) {
+      error = `the server did not apply step ${k} within ${o.timeoutMs / 1000} s; this and later scenarios were abandoned`;
+      break;
+    }
+    const at = applied.appendAt[0]!;
+    const returned = Date.now();
+    const end = returned + o.timeoutMs;
+    for (;;) {
+      const seen = new Set<number>();
+      for (const row of collector.rows) if (row[3] >= at && expected.has(row[0])) seen.add(row[0]);
+      const quiet = Date.now() - Math.max(collector.lastArrival, returned) >= o.gapMs;
+      if ((seen.size >= expected.size && quiet) || Date.now() > end) break;
+      if (k % 10 === 0) r.progress(`change ${k + 1}/${r.steps}: ${seen.size}/${expected.size} answered`);
+      await sleep(seen.size >= expected.size ? 5 : 2);
+    }
+    const rows = collector.reset();
+    const ob = observeStep(at, rows, expected);
+    obs.push(ob);
+    typesOf(rows, byType);
+    outside += outsideTarget(sc, mesh, rows);
+    lastAck = ob.lastAckMicros;
+    if (k === 0) {
+      const c1 = (await r.server.call({ type: 'stats', at: lastAck }, 'stats')).stats;
+      coldCpu = cpuPerChange((c1.cpuAtMicros ?? c1.cpuMicros) - s0.cpuMicros, lastAck - t0, r.idle, 1);
+    }
+    if (ob.latenciesMs.length < expected.size) {
+      error = `change ${k}: only ${ob.latenciesMs.length} of ${expected.size} affected proxies answered within ${o.timeoutMs / 1000} s; this and later scenarios were abandoned`;
+      break;
+    }
+  }
+  let warmCpu = NaN;
+  let warmCpuRaw = NaN;
+  const warmSteps = obs.length - 1;
+  if (warm0 !== undefined && warmSteps > 0) {
+    const c1 = (await r.server.call({ type: 'stats', at: lastAck }, 'stats')).stats;
+    const used = (c1.cpuAtMicros ?? c1.cpuMicros) - warm0.cpu;
+    warmCpu = cpuPerChange(used, lastAck - warm0.at, r.idle, warmSteps);
+    warmCpuRaw = cpuPerChange(used, lastAck - warm0.at, 0, warmSteps);
+  }
+  const { cold, warm } = coldAndWarm(obs);
+  return {
+    scenario: sc.name,
+    description: sc.description,
+    drive: 'repeat',
+    applies: true,
+    ...(sc.name === 'rotation' ? { note: 'certificate material set on the engine (not a log event); floor and go-control-plane replay the SDS change Weft produced' } : {}),
+    steps: obs.length,
+    idleCpu: r.idle,
+    ...(cold === undefined ? {} : { cold: { ...cold, cpuSecondsPerChange: coldCpu } }),
+    affected: warm.affected,
+    converged: warm.converged,
+    latencyMs: warm.latencyMs,
+    perChangeMs: warm.perChangeMs,
+    finalConvergenceMs: warm.perChangeMs.max,
+    responses: warm.responses,
+    responsesByType: byType,
+    responsesToUnaffected: warm.responsesToUnaffected + (cold?.responsesToUnaffected ?? 0),
+    ...(sc.expectedNodes === undefined ? {} : { responsesOutsideTarget: outside }),
+    bytes: warm.bytes,
+    nacks: warm.nacks + (cold?.nacks ?? 0),
+    cpuSecondsPerChange: warmCpu,
+    cpuSecondsPerChangeRaw: warmCpuRaw,
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+/** The burst: the server applies every step itself, `intervalMs` apart; each proxy is graded from the last step that reaches it. */
+async function runBurst(r: ScenarioRun): Promise<ScenarioResult> {
+  const { collector, mesh, sc, o } = r;
+  const lastStep = new Map<number, number>();
+  sc.expected.forEach((set, k) => set.forEach((n) => lastStep.set(nodeIndex(mesh, n), k)));
+  const cpu0 = (await r.server.call({ type: 'stats' }, 'stats')).stats;
+  const t0 = nowMicros();
+  const w0 = Date.now();
+  collector.reset();
+  const applied = await applyBounded(r, undefined);
+  const base = {
+    scenario: sc.name,
+    description: sc.description,
+    drive: 'burst' as const,
+    applies: true,
+    steps: r.steps,
+    idleCpu: r.idle,
+  };
+  if (applied === undefined) {
+    const empty = distribution([]);
+    return {
+      ...base,
+      affected: lastStep.size,
+      converged: 0,
+      latencyMs: empty,
+      perChangeMs: empty,
+      finalConvergenceMs: NaN,
+      responses: 0,
+      responsesByType: {},
+      responsesToUnaffected: 0,
+      bytes: 0,
+      nacks: 0,
+      cpuSecondsPerChange: NaN,
+      cpuSecondsPerChangeRaw: NaN,
+      error: `the server did not finish applying the ${r.steps} step(s) within ${o.timeoutMs / 1000} s; this and later scenarios were abandoned`,
+    };
+  }
+  const end = Date.now() + o.timeoutMs;
+  for (;;) {
+    const seen = new Set<number>();
+    for (const row of collector.rows) {
+      const k = lastStep.get(row[0]);
+      if (k !== undefined && row[3] >= applied.appendAt[k]!) seen.add(row[0]);
+    }
+    const quiet = Date.now() - Math.max(collector.lastArrival, w0) >= o.quietMs;
+    if ((seen.size >= lastStep.size && quiet) || Date.now() > end) break;
+    r.progress(`${seen.size}/${lastStep.size} affected proxies answered, ${collector.rows.length} responses`);
+    await sleep(50);
+  }
+  const rows = collector.reset();
+  // Each proxy's window starts at the last step that reaches it; a response to a proxy no step reaches is unaffected.
+  const lat: number[] = [];
+  const ack = new Map<number, number>();
+  let unaffected = 0;
+  for (const row of rows) {
+    const k = lastStep.get(row[0]);
+    if (k === undefined) unaffected++;
+    else if (row[3] >= applied.appendAt[k]!) ack.set(row[0], Math.max(ack.get(row[0]) ?? 0, row[3]));
+  }
+  for (const [p, t] of ack) lat.push((t - applied.appendAt[lastStep.get(p)!]!) / 1000);
+  const first = applied.appendAt[0] ?? t0;
+  const lastAck = ack.size === 0 ? first : Math.max(...ack.values());
+  const c1 = (await r.server.call({ type: 'stats', at: lastAck }, 'stats')).stats;
+  const used = (c1.cpuAtMicros ?? c1.cpuMicros) - cpu0.cpuMicros;
+  const byType: Record<string, number> = {};
+  typesOf(rows, byType);
+  const final = (lastAck - first) / 1000;
+  return {
+    ...base,
+    affected: lastStep.size,
+    converged: lat.length,
+    latencyMs: distribution(lat),
+    perChangeMs: distribution([final]),
+    finalConvergenceMs: final,
+    responses: rows.length,
+    responsesByType: byType,
+    responsesToUnaffected: unaffected,
+    ...(sc.expectedNodes === undefined ? {} : { responsesOutsideTarget: outsideTarget(sc, mesh, rows) }),
+    bytes: sumBy(rows, (x) => x[2]),
+    nacks: sumBy(rows, (x) => x[4]),
+    cpuSecondsPerChange: cpuPerChange(used, lastAck - t0, r.idle, r.steps),
+    cpuSecondsPerChangeRaw: cpuPerChange(used, lastAck - t0, 0, r.steps),
+  };
 }
 
 /** Waits until the server uses under 10% of a core over half a second. */
@@ -464,67 +668,17 @@ function nodeIndex(mesh: GeneratedMesh, node: string): number {
   return i;
 }
 
-function scenarioResult(
-  sc: Scenario,
-  steps: number,
-  mesh: GeneratedMesh,
-  rows: readonly ResponseRow[],
-  lastStep: ReadonlyMap<string, number>,
-  appendAt: readonly number[],
-  cpu0: CpuStats,
-  cpu1: CpuStats,
-): ScenarioResult {
-  const lastAck = new Map<number, number>();
-  const byType: Record<string, number> = {};
-  let unaffected = 0;
-  let outside = 0;
-  for (const r of rows) {
-    const node = mesh.proxies[r[0]]!.nodeId;
-    lastAck.set(r[0], Math.max(lastAck.get(r[0]) ?? 0, r[3]));
-    const t = TYPE_LABEL[r[1]] ?? '?';
-    byType[t] = (byType[t] ?? 0) + 1;
-    if (!lastStep.has(node)) unaffected++;
-    if (sc.expectedNodes !== undefined && !sc.expectedNodes.has(node)) outside++;
-  }
-  const latencies: number[] = [];
-  for (const [node, s] of lastStep) {
-    const at = lastAck.get(nodeIndex(mesh, node));
-    const from = appendAt[s]!;
-    if (at !== undefined && at >= from) latencies.push((at - from) / 1000);
-  }
-  const first = appendAt[0] ?? 0;
-  const final = rows.length === 0 ? 0 : (Math.max(...lastAck.values()) - first) / 1000;
-  const untilQuiet = (cpu1.cpuMicros - cpu0.cpuMicros) / 1e6;
-  const untilLastAck = ((cpu1.cpuAtMicros ?? cpu1.cpuMicros) - cpu0.cpuMicros) / 1e6;
-  return {
-    scenario: sc.name,
-    description: sc.description,
-    applies: true,
-    ...(sc.name === 'rotation'
-      ? { note: 'certificate material set on the engine (not a log event); floor and go-control-plane replay the SDS change Weft produced' }
-      : {}),
-    steps,
-    affected: lastStep.size,
-    converged: latencies.length,
-    latencyMs: distribution(latencies),
-    finalConvergenceMs: final,
-    responses: rows.length,
-    responsesByType: byType,
-    responsesToUnaffected: unaffected,
-    ...(sc.expectedNodes === undefined ? {} : { responsesOutsideTarget: outside }),
-    bytes: sumBy(rows, (r) => r[2]),
-    nacks: sumBy(rows, (r) => r[4]),
-    cpuSecondsPerChange: untilLastAck / steps,
-    cpuSecondsPerChangeUntilQuiet: untilQuiet / steps,
-  };
-}
-
 export async function runBenchmark(o: RunOptions): Promise<RunResult> {
   const progress = new Progress(o.progress);
   const mesh = generateMesh({ services: o.services, endpointsPerService: o.endpoints, proxies: o.proxies, calls: o.calls, seed: o.seed });
-  const scenarios = buildScenarios(mesh, o.scenarios);
+  const scenarios = buildScenarios(mesh, o.scenarios, { repeats: o.repeats });
   progress.line(`generated ${o.services} services, ${mesh.podsPerService} pods each, ${mesh.proxies.length} proxies; dumping Weft's resources`, true);
   const dump = await buildDump(mesh, scenarios);
+  // "Affected" comes from the mesh; Weft's dump (the bytes the floor and go-control-plane replay) must agree.
+  const mismatches = dumpMismatches(dump, scenarios);
+  if (mismatches.length > 0) {
+    throw new Error(`Weft's dumped output and the mesh's expectation disagree on which proxies change:\n  ${mismatches.slice(0, 20).join('\n  ')}${mismatches.length > 20 ? `\n  ... ${mismatches.length - 20} more` : ''}`);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-bench-'));
   const dumpFile = path.join(dir, 'dump.json');
   writeDump(dump, dumpFile);
@@ -553,7 +707,7 @@ export async function runBenchmark(o: RunOptions): Promise<RunResult> {
 }
 
 function emptyStorm(n: number): StormResult {
-  return { proxies: n, configured: 0, seconds: NaN, responses: 0, bytes: 0, nacks: 0, serverCpuSeconds: NaN, serverRssBytes: NaN, rssPerProxyBytes: NaN, closedStreams: 0 };
+  return { proxies: n, configured: 0, seconds: NaN, responses: 0, bytes: 0, nacks: 0, serverCpuSeconds: NaN, readySeconds: NaN, serverRssBytes: NaN, readyRssBytes: NaN, rssPerProxyBytes: NaN, closedStreams: 0 };
 }
 
 /** Stores the run: one file per scenario (plus "connect"), each accumulating runs keyed by N and mode. */

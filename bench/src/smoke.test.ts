@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { parseArgs, runBenchmark } from './run.js';
 
 test('harness: 20 proxies, Weft, one endpoint change: all converge with 0 NACKs', { timeout: 60_000 }, async () => {
-  const o = parseArgs(['--proxies', '20', '--services', '20', '--systems', 'weft', '--scenarios', 'endpoint', '--quiet-ms', '200', '--timeout-s', '20', '--no-write', '--no-progress']);
+  const o = parseArgs(['--proxies', '20', '--services', '20', '--systems', 'weft', '--scenarios', 'endpoint', '--repeats', '5', '--gap-ms', '50', '--idle-ms', '200', '--quiet-ms', '200', '--timeout-s', '20', '--no-write', '--no-progress']);
   const run = await runBenchmark(o);
   assert.equal(run.systems.length, 1);
   const weft = run.systems[0]!;

@@ -7,6 +7,7 @@
  *   node child.js --system floor                     bare gRPC server replaying Weft's dumped bytes
  */
 import { CertExternals, silentLogger, XdsServer, type DerivationEngine, type Engine, type Subscription } from '@weft/core';
+import { ENVOY_TYPE_URLS } from '@weft/plugin-envoy';
 import { readDump } from '../dump.js';
 import { buildScenarios, generateMesh, type MeshOptions, type Scenario, type ScenarioName } from '../mesh.js';
 import { nowMicros } from '../sim/worker.js';
@@ -15,8 +16,9 @@ import { FloorServer } from './floor.js';
 import { FullRecomputeEngine } from './full-recompute.js';
 
 export type ChildRequest =
-  | { readonly type: 'start'; readonly id: number; readonly mesh: MeshOptions; readonly scenarios: readonly ScenarioName[]; readonly dumpFile?: string }
-  | { readonly type: 'apply'; readonly id: number; readonly scenario: ScenarioName }
+  | { readonly type: 'start'; readonly id: number; readonly mesh: MeshOptions; readonly scenarios: readonly ScenarioName[]; readonly repeats?: number; readonly dumpFile?: string }
+  /** Without `step`: every step of the scenario, `intervalMs` apart (the burst). With it: that step only. */
+  | { readonly type: 'apply'; readonly id: number; readonly scenario: ScenarioName; readonly step?: number }
   /**
    * `gc`: collect garbage first (for memory figures; never between CPU samples of a scenario). `at` (epoch µs):
    * also answer the CPU time sampled at the first sample at or after that moment (`cpuAtMicros`).
@@ -86,7 +88,8 @@ class CpuSampler {
 
 interface System {
   readonly port: number;
-  apply(scenario: Scenario, index: number): Promise<number[]>;
+  /** Applies the steps `steps` of the scenario (all when undefined); returns each step's time (epoch µs). */
+  apply(scenario: Scenario, index: number, only: number | undefined): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -106,6 +109,16 @@ async function startWeftSystem(mesh: ReturnType<typeof generateMesh>, full: bool
     maxProxies: mesh.proxies.length + 1000,
     logger: silentLogger,
   });
+  // Ready before any proxy connects, like the floor and go-control-plane (which load pre-encoded resources):
+  // every proxy's resources are derived and encoded now, so the RSS baseline and the connect storm measure
+  // the same thing for every system (what connecting proxies cost, not translation).
+  for (const p of mesh.proxies) {
+    for (const t of ENVOY_TYPE_URLS) {
+      const spec = st.adapter.resources(p, t);
+      engine.retain(spec.id);
+      engine.get(spec);
+    }
+  }
   const port = await xds.listen('127.0.0.1', 0);
   // What the runtime does for each batch: fold, invalidate what it touched, tell the proxies holding it.
   const sub: Subscription = st.log.follow(st.log.head(), (batch) => {
@@ -115,10 +128,11 @@ async function startWeftSystem(mesh: ReturnType<typeof generateMesh>, full: bool
   });
   return {
     port,
-    async apply(scenario) {
+    async apply(scenario, _index, only) {
       const at: number[] = [];
       for (const [i, step] of scenario.steps.entries()) {
-        if (i > 0 && scenario.intervalMs > 0) await sleep(scenario.intervalMs);
+        if (only !== undefined && i !== only) continue;
+        if (only === undefined && i > 0 && scenario.intervalMs > 0) await sleep(scenario.intervalMs);
         at.push(nowMicros());
         if (step.kind === 'events') {
           await st.log.append(step.events);
@@ -143,12 +157,13 @@ async function startFloor(dumpFile: string): Promise<System> {
   const port = await floor.listen('127.0.0.1');
   return {
     port,
-    async apply(scenario, index) {
+    async apply(scenario, index, only) {
       const steps = dump.scenarios[index];
       if (steps === undefined || steps.name !== scenario.name) throw new Error(`the dump has no scenario "${scenario.name}" at position ${index}`);
       const at: number[] = [];
       for (const [i, step] of steps.steps.entries()) {
-        if (i > 0 && steps.intervalMs > 0) await sleep(steps.intervalMs);
+        if (only !== undefined && i !== only) continue;
+        if (only === undefined && i > 0 && steps.intervalMs > 0) await sleep(steps.intervalMs);
         at.push(nowMicros());
         floor.applyStep(step);
       }
@@ -178,7 +193,7 @@ function main(): void {
     switch (m.type) {
       case 'start': {
         const mesh = generateMesh(m.mesh);
-        scenarios = buildScenarios(mesh, m.scenarios);
+        scenarios = buildScenarios(mesh, m.scenarios, m.repeats === undefined ? {} : { repeats: m.repeats });
         if (sys === 'floor') {
           if (m.dumpFile === undefined) throw new Error('the floor needs dumpFile');
           system = await startFloor(m.dumpFile);
@@ -189,7 +204,9 @@ function main(): void {
       case 'apply': {
         const index = scenarios.findIndex((s) => s.name === m.scenario);
         if (system === undefined || index < 0) throw new Error(`cannot apply "${m.scenario}": not started or not a configured scenario`);
-        const appendAt = await system.apply(scenarios[index]!, index);
+        const sc = scenarios[index]!;
+        if (m.step !== undefined && (m.step < 0 || m.step >= sc.steps.length)) throw new Error(`scenario "${m.scenario}" has no step ${m.step}`);
+        const appendAt = await system.apply(sc, index, m.step);
         reply({ type: 'applied', id: m.id, appendAt, stats: cpuStats() });
         return;
       }

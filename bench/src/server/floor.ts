@@ -35,6 +35,25 @@ function method(name: string): grpc.MethodDefinition<Buffer, Buffer> {
   };
 }
 
+/** Types every SotW response must carry in full (the protocol's full-state types). */
+export const FULL_STATE_TYPES: ReadonlySet<string> = new Set([
+  'type.googleapis.com/envoy.config.listener.v3.Listener',
+  'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+]);
+
+/**
+ * What one push of a type carries, as Weft sends it: the first response (`before` undefined) the whole set;
+ * after a change, SotW LDS/CDS the whole set (full state), SotW EDS/RDS/SDS and every delta type only the
+ * resources that are new or changed (a changed resource has a new dump id), delta also the removed ones.
+ */
+export function planPush(typeUrl: string, before: readonly number[] | undefined, after: readonly number[], delta: boolean): { send: number[]; removed: number[] } {
+  if (before === undefined) return { send: [...after], removed: [] };
+  if (!delta && FULL_STATE_TYPES.has(typeUrl)) return { send: [...after], removed: [] };
+  const prev = new Set(before);
+  const now = new Set(after);
+  return { send: after.filter((id) => !prev.has(id)), removed: delta ? before.filter((id) => !now.has(id)) : [] };
+}
+
 export class FloorServer {
   private readonly resources = new Map<number, Res>();
   private readonly state = new Map<string, number[][]>();
@@ -100,16 +119,13 @@ export class FloorServer {
     const ids = this.state.get(node)![type]!;
     const typeUrl = this.dump.types[type]!;
     const nonce = String(++this.counter);
-    let buf: Buffer;
-    if (!stream.delta) {
-      buf = encodeSotwResponse(typeUrl, nonce, nonce, ids.map((id) => this.resources.get(id)!.any));
-    } else {
-      const prev = new Set(before ?? []);
-      const now = ids.map((id) => this.resources.get(id)!);
-      const names = new Set(now.map((r) => r.name));
-      const removed = (before ?? []).map((id) => this.resources.get(id)!.name).filter((n) => !names.has(n));
-      buf = encodeDeltaResponse(typeUrl, nonce, ids.filter((id) => !prev.has(id)).map((id) => this.resources.get(id)!), removed);
-    }
+    const plan = planPush(typeUrl, before, ids, stream.delta);
+    if (plan.send.length === 0 && plan.removed.length === 0 && before !== undefined) return;
+    const send = plan.send.map((id) => this.resources.get(id)!);
+    const removed = plan.removed.map((id) => this.resources.get(id)!.name).filter((n) => !send.some((r) => r.name === n) && !ids.some((id) => this.resources.get(id)!.name === n));
+    const buf = stream.delta
+      ? encodeDeltaResponse(typeUrl, nonce, send, removed)
+      : encodeSotwResponse(typeUrl, nonce, nonce, send.map((r) => r.any));
     this.pushes++;
     stream.call.write(buf);
   }

@@ -1,7 +1,7 @@
 /**
  * A child process holding many simulated proxies. Each proxy has its own channel (its own TCP connection:
- * no shared subchannel pool) and its own ADS stream, SotW or delta. It decodes only the response envelope,
- * ACKs at once, subscribes by name the way Envoy does (EDS from clusters, RDS from listeners, SDS from both)
+ * no shared subchannel pool) and its own ADS stream, SotW or delta. It sends its node on every request and
+ * decodes every resource it receives into its Envoy type (as Envoy does), ACKs at once, subscribes by name the way Envoy does (EDS from clusters, RDS from listeners, SDS from both)
  * and reports every response to the parent with the ACK time in epoch microseconds, which is comparable
  * across processes.
  */
@@ -9,7 +9,9 @@ import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import {
   clusterRefs,
+  decodeResources,
   decodeResponse,
+  encodeNode,
   encodeDeltaRequest,
   encodeSotwRequest,
   listenerRefs,
@@ -68,6 +70,8 @@ export class SimProxy {
   private readonly listeners = new Map<string, ListenerRefs>();
   private configured = false;
   private closed = false;
+  /** Sent on every request, as Envoy does by default (`set_node_on_first_message_only: false`). */
+  private readonly node: Buffer;
 
   constructor(
     readonly index: number,
@@ -76,6 +80,8 @@ export class SimProxy {
     readonly mode: Mode,
     private readonly sink: Sink,
   ) {
+    // The node id is "<uuid>.<kind>.<sa>.<ns>.<trust domain>"; Envoy's cluster is the service account.
+    this.node = encodeNode(nodeId, nodeId.split('.')[2] ?? '');
     this.client = new grpc.Client(target, grpc.credentials.createInsecure(), {
       'grpc.use_local_subchannel_pool': 1,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
@@ -95,12 +101,12 @@ export class SimProxy {
 
   private send(typeUrl: string, o: { first?: boolean; nonce?: string; version?: string; error?: string; subscribe?: string[]; unsubscribe?: string[] }): void {
     if (this.closed) return;
-    const nodeId = o.first === true ? this.nodeId : undefined;
+    const node = this.node;
     const buf =
       this.mode === 'delta'
         ? encodeDeltaRequest({
             typeUrl,
-            ...(nodeId === undefined ? {} : { nodeId }),
+            node,
             ...(o.nonce === undefined ? {} : { nonce: o.nonce }),
             ...(o.error === undefined ? {} : { error: o.error }),
             ...(o.subscribe === undefined ? {} : { subscribe: o.subscribe }),
@@ -108,7 +114,7 @@ export class SimProxy {
           })
         : encodeSotwRequest({
             typeUrl,
-            ...(nodeId === undefined ? {} : { nodeId }),
+            node,
             ...(o.nonce === undefined ? {} : { nonce: o.nonce }),
             ...(o.error === undefined ? {} : { error: o.error }),
             version: o.version ?? this.acked.get(typeUrl) ?? '',
@@ -129,6 +135,13 @@ export class SimProxy {
     }
     const type = env.typeUrl;
     let problem = env.problem;
+    if (problem === undefined) {
+      try {
+        decodeResources(buf, env);
+      } catch (err) {
+        problem = `cannot decode a ${type} resource: ${(err as Error).message}`;
+      }
+    }
     if (problem === undefined && (type === T.CDS || type === T.LDS)) {
       try {
         this.learn(buf, env);

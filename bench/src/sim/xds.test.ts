@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeAnyBytes, envoyType } from '@weft/core';
-import { clusterRefs, decodeRequest, decodeResponse, encodeDeltaRequest, encodeDeltaResponse, encodeSotwRequest, encodeSotwResponse, listenerRefs, T } from './xds.js';
+import { clusterRefs, decodeRequest, decodeResources, decodeResponse, encodeDeltaRequest, encodeDeltaResponse, encodeNode, encodeSotwRequest, encodeSotwResponse, listenerRefs, T } from './xds.js';
 import { envoyProtos } from '@weft/protos';
 
 function any(typeUrl: string, obj: object): Uint8Array {
@@ -70,4 +70,29 @@ test('clusters and listeners name what Envoy subscribes to next', () => {
   const lresp = encodeSotwResponse(T.LDS, '1', '1', [listener]);
   const lenv = decodeResponse(lresp, false);
   assert.deepEqual(listenerRefs(lresp, lenv.resources[0]!.value), { routes: ['rds-1'], secrets: [] });
+});
+
+test('simulated proxies send the whole node on every request, as Envoy does by default', () => {
+  const node = encodeNode('uuid.envoy.sa.ns.cluster.local', 'sa');
+  for (const buf of [encodeSotwRequest({ node, typeUrl: T.EDS, nonce: '3', version: '2' }), encodeSotwRequest({ node, typeUrl: T.CDS })]) {
+    const decoded = envoyProtos().lookupType('envoy.service.discovery.v3.DiscoveryRequest').decode(buf).toJSON() as { node: Record<string, unknown> };
+    assert.equal(decoded.node.id, 'uuid.envoy.sa.ns.cluster.local');
+    assert.equal(decoded.node.cluster, 'sa');
+    assert.equal(decoded.node.userAgentName, 'envoy');
+    assert.ok(Array.isArray(decoded.node.clientFeatures));
+  }
+  const delta = envoyProtos().lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest').decode(encodeDeltaRequest({ node, typeUrl: T.RDS, nonce: '1' })).toJSON() as { node: { id: string } };
+  assert.equal(delta.node.id, 'uuid.envoy.sa.ns.cluster.local');
+});
+
+test('simulated proxies decode every resource into its Envoy type, nested Anys included, and fail on garbage', () => {
+  const hcmUrl = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+  const hcm = envoyType(hcmUrl);
+  const hcmBytes = hcm.encode(hcm.fromObject({ statPrefix: 's', rds: { routeConfigName: 'rds-1', configSource: { ads: {} } } })).finish();
+  const listener = any(T.LDS, { name: 'l1', filterChains: [{ filters: [{ name: 'hcm', typedConfig: { type_url: hcmUrl, value: hcmBytes } }] }] });
+  const resp = encodeSotwResponse(T.LDS, '1', '1', [listener, listener]);
+  // Two listeners, each with one HttpConnectionManager inside.
+  assert.equal(decodeResources(resp, decodeResponse(resp, false)), 4);
+  const bad = encodeSotwResponse(T.EDS, '1', '1', [encodeAnyBytes(T.EDS, Uint8Array.from([0x0a, 0x05, 0x61]))]);
+  assert.throws(() => decodeResources(bad, decodeResponse(bad, false)));
 });

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { coldAndWarm, cpuPerChange, distribution, idleRate, observeStep } from './measure.js';
+import type { ResponseRow } from './sim/worker.js';
+
+const row = (proxy: number, ackMicros: number, bytes = 100, nack = 0): ResponseRow => [proxy, 2, bytes, ackMicros, nack, 1, 'v'];
+
+test('p99 of 100 repeated changes is a percentile, not the maximum of one event', () => {
+  const v = Array.from({ length: 100 }, (_, i) => i + 1); // 1..100 ms
+  const d = distribution(v);
+  assert.equal(d.p50, 50);
+  assert.equal(d.p99, 99);
+  assert.equal(d.max, 100);
+  // With one change (the old harness), p99 was that change's value.
+  assert.equal(distribution([42]).p99, 42);
+  assert.ok(Number.isNaN(distribution([]).p50));
+});
+
+test('one change: each affected proxy is graded by its last ACK after the change; others count as unaffected', () => {
+  const at = 1_000_000;
+  const rows = [row(1, at + 2000), row(1, at + 5000), row(2, at + 3000), row(7, at + 1000), row(3, at - 10)];
+  const ob = observeStep(at, rows, new Set([1, 2, 3]));
+  assert.equal(ob.affected, 3);
+  assert.deepEqual([...ob.latenciesMs].sort((a, b) => a - b), [3, 5]); // proxy 3 answered only before the change
+  assert.equal(ob.finalMs, 5);
+  assert.equal(ob.responsesToUnaffected, 1);
+  assert.equal(ob.responses, 5);
+  assert.equal(ob.bytes, 500);
+  assert.equal(ob.lastAckMicros, at + 5000);
+});
+
+test('cold is the first change, warm pools every later (change, proxy) pair', () => {
+  const steps = [0, 1, 2, 3].map((k) => observeStep(k * 1e6, [row(1, k * 1e6 + (k === 0 ? 40_000 : 1000 * k)), row(2, k * 1e6 + 2000)], new Set([1, 2])));
+  const { cold, warm } = coldAndWarm(steps);
+  assert.equal(cold!.changes, 1);
+  assert.equal(cold!.latencyMs.max, 40);
+  assert.equal(warm.changes, 3);
+  assert.equal(warm.affected, 6);
+  assert.equal(warm.converged, 6);
+  assert.equal(warm.latencyMs.max, 3); // the cold 40 ms is not in the warm figures
+  assert.deepEqual(warm.perChangeMs.count, 3);
+});
+
+test('idle CPU is subtracted as rate x window, the same way for every system, never below zero', () => {
+  const rate = idleRate(0, 20_000, 1000); // 20 ms of CPU per second idle: 2%
+  assert.equal(rate, 0.02);
+  // 10 changes over 2 s used 140 ms of CPU; 40 ms of it is idle work.
+  assert.ok(Math.abs(cpuPerChange(140_000, 2_000_000, rate, 10) - 0.01) < 1e-12);
+  assert.ok(Math.abs(cpuPerChange(140_000, 2_000_000, 0, 10) - 0.014) < 1e-12);
+  assert.equal(cpuPerChange(10_000, 2_000_000, rate, 1), 0);
+  assert.ok(Number.isNaN(cpuPerChange(1, 1, rate, 0)));
+});
