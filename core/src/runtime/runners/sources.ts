@@ -1,0 +1,89 @@
+import type { Catalog } from '../../catalog/catalog.js';
+import type { EventLog } from '../../log/types.js';
+import type { Logger } from '../../observe/logger.js';
+import type { WeftMetrics } from '../../observe/metrics.js';
+import type { ResourceSource } from '../../plugin/api.js';
+import type { AppendHealth, Readiness } from '../readiness.js';
+import { APPEND_RETRY, createSourceSink, START_APPEND_RETRIES } from '../source-sink.js';
+import type { Runner } from './runner.js';
+
+/**
+ * The sources run only on the log's writer: on a shared log (Kafka) one replica appends, the others
+ * follow; they start when this replica becomes the writer and stop when it no longer is. Started last,
+ * once everything that serves what they append is up.
+ */
+export class SourcesRunner implements Runner {
+  readonly name = 'sources';
+  private readonly running: ResourceSource[] = [];
+  // Aborted when this replica stops being the writer: that tenure's append retries end.
+  private tenure = new AbortController();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly inputs: {
+      readonly sources: readonly ResourceSource[];
+      readonly log: Pick<EventLog, 'leadership'>;
+      /** The log's appends, counted for readiness; a lost writer role forgets their failures. */
+      readonly appends: AppendHealth;
+      readonly catalog: Catalog;
+      /** While its phase is 'sources', an append gives up after START_APPEND_RETRIES. */
+      readonly readiness: Pick<Readiness, 'phase'>;
+      readonly metrics: WeftMetrics;
+      readonly logger: Logger;
+      /** Aborted as the whole instance stops: retries end and no writer change starts a source again. */
+      readonly stopping: AbortSignal;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    const { log, appends, metrics, logger, stopping } = this.inputs;
+    const leadership = log.leadership;
+    if (leadership !== undefined) {
+      metrics.measureLogWriter(() => leadership.state());
+      // Changes handled one after the other: a stop never overlaps the start it follows.
+      let turn = Promise.resolve();
+      this.unsubscribe = leadership.onChange((state) => {
+        turn = turn.then(async () => {
+          if (stopping.aborted) return;
+          if (state.role !== 'writer') appends.forget('this replica is no longer the writer');
+          if (state.role === 'writer' && this.running.length === 0) await this.startSources();
+          else if (state.role !== 'writer' && this.running.length > 0) await this.stopSources();
+        }).catch((err: unknown) => logger.error('starting or stopping the sources on a writer change failed', { error: (err as Error).message }));
+      });
+    }
+    if (leadership === undefined || leadership.state().role === 'writer') await this.startSources();
+    else logger.info('this replica follows the event log; the sources run on the writer', { writer: leadership.state().writerId });
+  }
+
+  async stop(): Promise<void> {
+    // The role watch first, so that no writer change starts a source while they stop.
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.stopSources();
+  }
+
+  private async startSources(): Promise<void> {
+    const { sources, appends, catalog, readiness, logger, stopping } = this.inputs;
+    this.tenure = new AbortController();
+    const signal = AbortSignal.any([stopping, this.tenure.signal]);
+    for (const source of sources) {
+      const sink = createSourceSink(source, appends, catalog, logger, () => ({
+        ...APPEND_RETRY,
+        retries: readiness.phase === 'sources' ? START_APPEND_RETRIES : Infinity,
+        signal,
+      }));
+      await source.start(sink);
+      this.running.push(source);
+      logger.info('source started', { source: source.name });
+    }
+  }
+
+  private async stopSources(): Promise<void> {
+    const { logger } = this.inputs;
+    this.tenure.abort();
+    for (const source of this.running.splice(0).reverse()) {
+      await source.stop().catch((err: unknown) => logger.error('stopping a source failed', { source: source.name, error: (err as Error).message }));
+      logger.info('source stopped', { source: source.name });
+    }
+  }
+}
