@@ -1,77 +1,50 @@
-import { performance } from 'node:perf_hooks';
 import { assign, fromPromise, setup } from 'xstate';
-import type { AdsRequest } from '../xds/wire.js';
-import type { PushCause, RequestOutcome, XdsSession } from '../xds/protocol.js';
 
 /**
- * One connected proxy's life as a state machine (xstate v5), written as data: the behaviour lives in the
- * named actions, guards and actors below; the protocol bookkeeping in XdsSession; I/O behind ProxyPort.
+ * One connected proxy's life as a state machine (xstate v5), written as data. Its context is plain data; its
+ * I/O (retaining roots, preparing certificates, asking for a push, reading the NACK state) is given through
+ * `provide()`, once per server, by stream id.
  *
- *   handshake -> syncing -> settling -> idle <-> dirty -> pushing -> settling -> awaitingAck
- *                                        \-> holding (last response NACKed: the proxy keeps its last good config)
+ *   handshake -> syncing -> idle <-> holding      (holding: the newest response of a type was NACKed; the proxy
+ *                             \        /            keeps its last good config until it accepts a newer one)
+ *                              coalescing          (a push fell inside the coalescing window: wait out the rest)
  *   any -> closed (roots released)
  *
- * `settling` is transient: it picks the next resting state from the session (more to send, a response in
- * flight, a NACK held, or nothing).
+ * The machine is off the per-change path: a log batch marks sessions dirty and one flush pushes every proxy
+ * that is idle or holding and outside its window, without an event to its actor. Only a proxy pushed within
+ * the last window is sent DEFER, and only then does a timer run for it.
  */
 
-/** What the machine needs from the outside world; the ADS server implements it per stream. */
-export interface ProxyPort {
-  /** Retains the proxy's root derivations (called once, on connect). */
-  retain(): void;
-  /** Releases them (called once, on close). */
-  release(): void;
-  /** Work needed before the first push, e.g. making sure the identity has a certificate. */
-  prepare(): Promise<void>;
-  /** Waits for a slot under the global bound on concurrent pushes; call the result to give it back. */
-  acquireSlot(): Promise<() => void>;
-  /** Plans and writes one push; called while holding a slot. */
-  push(): void;
-  /** Metrics, logs and convergence for a processed request. */
-  requestHandled(outcome: RequestOutcome): void;
-  /** A push or preparation failed; the port ends the stream with a status. */
-  failed(error: unknown): void;
-}
-
 export interface ProxyMachineInput {
-  readonly session: XdsSession;
-  readonly port: ProxyPort;
-  readonly coalesceMs: number;
+  /** The stream the provided implementations act on. */
+  readonly streamId: number;
 }
 
-export interface ProxyMachineContext extends ProxyMachineInput {
-  readonly pushes: number;
-  /** performance.now() when the last push finished; -Infinity before the first. */
-  readonly lastPushAt: number;
+export interface ProxyMachineContext {
+  readonly streamId: number;
+  /** How long the current coalescing wait lasts (ms), from the DEFER that started it. */
+  readonly waitMs: number;
+  /** Pushes deferred into a coalescing window over the proxy's life. */
+  readonly deferrals: number;
 }
 
 export type ProxyMachineEvent =
+  /** The stream is accepted: retain the proxy's roots and prepare its first push. */
   | { readonly type: 'CONNECTED' }
-  | { readonly type: 'REQUEST'; readonly request: AdsRequest }
-  | { readonly type: 'INVALIDATE'; readonly cause: PushCause }
+  /** A push is due but the proxy was pushed less than a window ago: push after `waitMs`. */
+  | { readonly type: 'DEFER'; readonly waitMs: number }
+  /** The proxy NACKed the newest response of a type. */
+  | { readonly type: 'NACKED' }
+  /** The proxy accepted a response newer than the one it NACKed. */
+  | { readonly type: 'RECOVERED' }
   | { readonly type: 'CLOSE' };
 
-const pushOnce = fromPromise<void, { port: ProxyPort; first: boolean }>(async ({ input }) => {
-  if (input.first) await input.port.prepare();
-  const release = await input.port.acquireSlot();
-  try {
-    input.port.push();
-  } finally {
-    release();
-  }
-});
+export type ProxyStateName = 'handshake' | 'syncing' | 'idle' | 'holding' | 'coalescing' | 'settling' | 'closed';
 
-const whileOpen = {
-  REQUEST: { actions: 'applyRequest' },
-  INVALIDATE: { actions: 'recordCause' },
-  CLOSE: { target: '#proxy.closed' },
-} as const;
-
-const resting = {
-  REQUEST: { target: 'settling', actions: 'applyRequest' },
-  INVALIDATE: { target: 'dirty', actions: 'recordCause' },
-  CLOSE: { target: 'closed' },
-} as const;
+/** Stand-ins for the implementations a server provides; a machine used without them fails loudly. */
+const unprovided = (name: string) => (): never => {
+  throw new Error(`proxy machine: "${name}" was not provided`);
+};
 
 export const proxyMachine = setup({
   types: {
@@ -79,78 +52,68 @@ export const proxyMachine = setup({
     events: {} as ProxyMachineEvent,
     input: {} as ProxyMachineInput,
   },
-  actors: { pushOnce },
+  actors: {
+    /** Work needed before the first push (e.g. making sure the identity has a certificate). */
+    prepare: fromPromise<void, { streamId: number }>(async () => undefined),
+  },
   actions: {
-    retainRoots: ({ context }) => context.port.retain(),
-    releaseRoots: ({ context }) => context.port.release(),
-    applyRequest: ({ context, event }) => {
-      if (event.type !== 'REQUEST') return;
-      context.port.requestHandled(context.session.onRequest(event.request));
-    },
-    recordCause: ({ context, event }) => {
-      if (event.type !== 'INVALIDATE') return;
-      context.session.invalidate(event.cause);
-    },
-    countPush: assign({ pushes: ({ context }) => context.pushes + 1, lastPushAt: () => performance.now() }),
-    reportFailure: ({ context, event }) => {
-      context.port.failed((event as { error?: unknown }).error);
-    },
+    /** Retains the proxy's root derivations (once, on connect). */
+    retainRoots: unprovided('retainRoots'),
+    /** Releases them (once, on close). */
+    releaseRoots: unprovided('releaseRoots'),
+    /** Queues the proxy for the next flush, which plans and writes its push. */
+    requestPush: unprovided('requestPush'),
+    /** Preparation failed: the stream is ended with a status. */
+    reportFailure: unprovided('reportFailure'),
+    recordWait: assign({
+      waitMs: ({ event }) => (event.type === 'DEFER' ? Math.max(0, event.waitMs) : 0),
+      deferrals: ({ context }) => context.deferrals + 1,
+    }),
   },
   guards: {
-    needsPush: ({ context }) => context.session.needsPush,
-    hasInflight: ({ context }) => context.session.hasInflight,
-    holdingNack: ({ context }) => context.session.holdingNack,
+    /** The session still holds a NACKed response as its newest of some type. */
+    holdingNack: unprovided('holdingNack'),
   },
   delays: {
-    // Leading edge: a change after a quiet window goes out at once (the rest of its batch still joins it, as
-    // invalidations of one batch arrive synchronously); only a proxy pushed within the window waits out the rest
-    // of it, so a busy proxy still gets at most one push per window.
-    coalesce: ({ context }) => Math.max(0, Math.min(context.coalesceMs, context.lastPushAt + context.coalesceMs - performance.now())),
+    coalesce: ({ context }) => context.waitMs,
   },
 }).createMachine({
   id: 'proxy',
-  context: ({ input }) => ({ ...input, pushes: 0, lastPushAt: -Infinity }),
+  context: ({ input }) => ({ streamId: input.streamId, waitMs: 0, deferrals: 0 }),
   initial: 'handshake',
+  on: {
+    CLOSE: { target: '.closed' },
+  },
   states: {
     handshake: {
-      on: {
-        CONNECTED: { target: 'syncing', actions: 'retainRoots' },
-        REQUEST: { actions: 'applyRequest' },
-        CLOSE: { target: 'closed' },
-      },
+      on: { CONNECTED: { target: 'syncing', actions: 'retainRoots' } },
     },
     syncing: {
       invoke: {
-        src: 'pushOnce',
-        input: ({ context }) => ({ port: context.port, first: true }),
-        onDone: { target: 'settling', actions: 'countPush' },
+        src: 'prepare',
+        input: ({ context }) => ({ streamId: context.streamId }),
+        onDone: { target: 'idle', actions: 'requestPush' },
         onError: { target: 'closed', actions: 'reportFailure' },
       },
-      on: whileOpen,
+    },
+    idle: {
+      on: {
+        DEFER: { target: 'coalescing', actions: 'recordWait' },
+        NACKED: { target: 'holding' },
+      },
+    },
+    holding: {
+      on: {
+        DEFER: { target: 'coalescing', actions: 'recordWait' },
+        RECOVERED: { target: 'idle' },
+      },
+    },
+    coalescing: {
+      // NACKED and RECOVERED need no handling here: `settling` reads the session when the wait is over.
+      after: { coalesce: { target: 'settling', actions: 'requestPush' } },
     },
     settling: {
-      always: [
-        { guard: 'needsPush', target: 'dirty' },
-        { guard: 'hasInflight', target: 'awaitingAck' },
-        { guard: 'holdingNack', target: 'holding' },
-        { target: 'idle' },
-      ],
-    },
-    idle: { on: resting },
-    awaitingAck: { on: resting },
-    holding: { on: resting },
-    dirty: {
-      after: { coalesce: { target: 'pushing' } },
-      on: whileOpen,
-    },
-    pushing: {
-      invoke: {
-        src: 'pushOnce',
-        input: ({ context }) => ({ port: context.port, first: false }),
-        onDone: { target: 'settling', actions: 'countPush' },
-        onError: { target: 'closed', actions: 'reportFailure' },
-      },
-      on: whileOpen,
+      always: [{ guard: 'holdingNack', target: 'holding' }, { target: 'idle' }],
     },
     closed: {
       type: 'final',
@@ -158,14 +121,3 @@ export const proxyMachine = setup({
     },
   },
 });
-
-export type ProxyStateName =
-  | 'handshake'
-  | 'syncing'
-  | 'settling'
-  | 'idle'
-  | 'awaitingAck'
-  | 'holding'
-  | 'dirty'
-  | 'pushing'
-  | 'closed';

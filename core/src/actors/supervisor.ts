@@ -1,45 +1,5 @@
 import type { PushCause } from '../xds/protocol.js';
 
-/**
- * Bounds how many proxy pushes run at once, so that a storm of changes cannot starve the event loop (and the
- * requests of every other stream) while thousands of actors push. Waiters are served first come, first served.
- */
-export class Semaphore {
-  private active = 0;
-  private readonly waiters: (() => void)[] = [];
-
-  constructor(readonly max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxConcurrentPushes must be a positive integer, got ${max}`);
-  }
-
-  acquire(): Promise<() => void> {
-    if (this.active < this.max) {
-      this.active++;
-      return Promise.resolve(this.releaser());
-    }
-    return new Promise((resolve) => this.waiters.push(() => resolve(this.releaser())));
-  }
-
-  get inUse(): number {
-    return this.active;
-  }
-
-  get waiting(): number {
-    return this.waiters.length;
-  }
-
-  private releaser(): () => void {
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      const next = this.waiters.shift();
-      if (next !== undefined) next();
-      else this.active--;
-    };
-  }
-}
-
 /** What the supervisor knows of a connected proxy. */
 export interface SupervisedProxy {
   /** Ids of the root derivations the proxy retains (its resource sets per type). */
@@ -54,11 +14,6 @@ export interface SupervisedProxy {
 export class ProxySupervisor<P extends SupervisedProxy = SupervisedProxy> {
   private readonly byRoot = new Map<string, Set<P>>();
   private readonly all = new Set<P>();
-  readonly semaphore: Semaphore;
-
-  constructor(options: { maxConcurrentPushes: number }) {
-    this.semaphore = new Semaphore(options.maxConcurrentPushes);
-  }
 
   add(proxy: P): void {
     this.all.add(proxy);
@@ -82,7 +37,10 @@ export class ProxySupervisor<P extends SupervisedProxy = SupervisedProxy> {
     }
   }
 
-  /** Sends the invalidation to each proxy holding one of `ids`, once per proxy; returns how many. */
+  /**
+   * Marks each proxy holding one of `ids` dirty, once per proxy, synchronously (a plain call, not an actor
+   * event); returns how many.
+   */
   notify(ids: Iterable<string>, cause: PushCause): number {
     const touched = new Set<P>();
     for (const id of ids) {

@@ -2,8 +2,9 @@ import { X509Certificate } from 'node:crypto';
 import type * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import { createActor, type Actor } from 'xstate';
-import { proxyMachine, type ProxyPort } from '../actors/proxy-machine.js';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { proxyMachine } from '../actors/proxy-machine.js';
+import { PushQueue } from '../actors/push-queue.js';
 import { ProxySupervisor, type SupervisedProxy } from '../actors/supervisor.js';
 import type { IdentityCertificates } from '../certs/types.js';
 import type { DerivationEngine, DerivationSpec } from '../derive/types.js';
@@ -137,10 +138,23 @@ export const adsServiceDefinition: grpc.ServiceDefinition = {
   DeltaAggregatedResources: method('DeltaAggregatedResources', decodeDeltaRequest),
 };
 
+/** What a connected proxy's stream does for its actor and its pushes; built by XdsServer.connect. */
+interface ProxyIo {
+  retain(): void;
+  release(): void;
+  prepare(): Promise<void>;
+  /** Plans and writes one push. */
+  push(): void;
+  requestHandled(outcome: RequestOutcome): void;
+  failed(error: unknown): void;
+}
+
 class ConnectedProxy implements SupervisedProxy {
   readonly actor: Actor<typeof proxyMachine>;
   readonly rootIds: readonly string[];
   readonly connectedAt = new Date();
+  /** performance.now() of the last push that wrote something; -Infinity before the first. */
+  lastPushAt = -Infinity;
   constructor(
     readonly id: number,
     readonly identity: ProxyIdentity,
@@ -148,17 +162,51 @@ class ConnectedProxy implements SupervisedProxy {
     readonly peer: string,
     readonly specs: ReadonlyMap<string, DerivationSpec<ResourceSet>>,
     readonly secretOwnerOf: SecretOwnerOf,
-    port: ProxyPort,
-    coalesceMs: number,
+    readonly io: ProxyIo,
+    machine: typeof proxyMachine,
+    private readonly queue: PushQueue<ConnectedProxy>,
   ) {
     this.rootIds = [...new Set([...specs.values()].map((s) => s.id))];
-    this.actor = createActor(proxyMachine, { input: { session, port, coalesceMs } });
+    this.actor = createActor(machine, { input: { streamId: id } });
   }
+  /** A log batch touched one of the proxy's roots: marked dirty now, pushed by the batch's flush. */
   invalidate(cause: PushCause): void {
-    this.actor.send({ type: 'INVALIDATE', cause });
+    this.session.invalidate(cause);
+    this.queue.add(this);
+  }
+  /** Applies a request; an ACK freeing a blocked type or a subscription change queues a push. */
+  request(request: AdsRequest): void {
+    const outcome = this.session.onRequest(request);
+    this.io.requestHandled(outcome);
+    const value = this.actor.getSnapshot().value;
+    if (outcome.nack !== undefined && value === 'idle') this.actor.send({ type: 'NACKED' });
+    else if (value === 'holding' && !this.session.holdingNack) this.actor.send({ type: 'RECOVERED' });
+    if (this.session.needsPush) this.queue.add(this);
+  }
+  /**
+   * Called by the flush: pushes now when the proxy is ready and outside its coalescing window; a proxy pushed
+   * within the window is handed to its actor, which waits out the rest of it (a busy proxy gets at most one
+   * push per window). A proxy still syncing or already waiting is skipped: its actor queues it again.
+   */
+  flush(coalesceMs: number): void {
+    const value = this.actor.getSnapshot().value;
+    if (value !== 'idle' && value !== 'holding') return;
+    if (!this.session.needsPush) return;
+    const wait = this.lastPushAt + coalesceMs - performance.now();
+    if (wait > 0) {
+      this.actor.send({ type: 'DEFER', waitMs: wait });
+      return;
+    }
+    try {
+      this.io.push();
+    } catch (err) {
+      this.io.failed(err);
+    }
   }
   get state(): string {
-    return String(this.actor.getSnapshot().value);
+    const value = String(this.actor.getSnapshot().value);
+    // Waiting for an ACK is the session's business, not a state of the machine; shown as before.
+    return value === 'idle' && this.session.hasInflight ? 'awaitingAck' : value;
   }
   snapshot(): ProxySnapshot {
     return {
@@ -183,7 +231,10 @@ class ConnectedProxy implements SupervisedProxy {
  */
 export class XdsServer {
   private readonly server: grpc.Server;
-  private readonly supervisor: ProxySupervisor<ConnectedProxy>;
+  private readonly supervisor = new ProxySupervisor<ConnectedProxy>();
+  private readonly queue: PushQueue<ConnectedProxy>;
+  private readonly streams = new Map<number, ConnectedProxy>();
+  private readonly machine: typeof proxyMachine;
   private readonly logger: Logger;
   private readonly trustDomain: string;
   private readonly maxProxies: number;
@@ -225,7 +276,28 @@ export class XdsServer {
         fix: 'raise the open-files limit (ulimit -n) or set xds.maxConnections, or lower xds.maxProxies',
       });
     }
-    this.supervisor = new ProxySupervisor({ maxConcurrentPushes: options.maxConcurrentPushes ?? 64 });
+    this.queue = new PushQueue({ maxPerSlice: options.maxConcurrentPushes ?? 64, push: (p) => p.flush(this.coalesceMs) });
+    // The machine's I/O, provided once for every stream: implementations find their stream by id.
+    const io = (streamId: number): ProxyIo | undefined => this.streams.get(streamId)?.io;
+    this.machine = proxyMachine.provide({
+      actions: {
+        retainRoots: ({ context }) => io(context.streamId)?.retain(),
+        releaseRoots: ({ context }) => io(context.streamId)?.release(),
+        requestPush: ({ context }) => {
+          const p = this.streams.get(context.streamId);
+          if (p !== undefined) this.queue.add(p);
+        },
+        reportFailure: ({ context, event }) => io(context.streamId)?.failed((event as { error?: unknown }).error),
+      },
+      guards: {
+        holdingNack: ({ context }) => this.streams.get(context.streamId)?.session.holdingNack ?? false,
+      },
+      actors: {
+        prepare: fromPromise<void, { streamId: number }>(async ({ input }) => {
+          await io(input.streamId)?.prepare();
+        }),
+      },
+    });
     if (options.tls.mode === 'mtls') {
       if (options.tls.ca.length === 0) throw new ConfigError('xds mTLS needs a trust bundle (tls.ca) to verify proxy certificates');
       this.bundle = options.tls.ca.map((pem) => new X509Certificate(pem));
@@ -323,7 +395,7 @@ export class XdsServer {
       streams: this.calls.size,
       proxies: this.supervisor.size,
       roots: this.supervisor.rootCount,
-      pushesWaiting: this.supervisor.semaphore.waiting,
+      pushesWaiting: this.queue.waiting,
     };
   }
 
@@ -357,6 +429,8 @@ export class XdsServer {
     p.actor.send({ type: 'CLOSE' });
     p.actor.stop();
     this.supervisor.remove(p);
+    this.queue.delete(p);
+    this.streams.delete(p.id);
   }
 
   private handleStream(call: AdsCall, mode: XdsMode): void {
@@ -462,7 +536,7 @@ export class XdsServer {
       }
       const { request, refused } = withoutForeignSecrets(req, proxy.identity, proxy.secretOwnerOf);
       this.reportRefusedSecrets(refused, 'subscribed', proxy.identity, problem);
-      proxy.actor.send({ type: 'REQUEST', request });
+      proxy.request(request);
     });
   }
 
@@ -561,7 +635,7 @@ export class XdsServer {
     const adapterOwner = adapter.secretOwner?.bind(adapter);
     const secretOwnerOf: SecretOwnerOf = adapterOwner === undefined ? osmSecretOwner : (name) => adapterOwner(name) ?? osmSecretOwner(name);
 
-    const port: ProxyPort = {
+    const io: ProxyIo = {
       retain: () => {
         retained = rootIds.slice();
         for (const id of retained) engine.retain(id);
@@ -575,7 +649,6 @@ export class XdsServer {
           await this.options.certificates.ensure({ namespace: identity.namespace, serviceAccount: identity.serviceAccount });
         }
       },
-      acquireSlot: () => this.supervisor.semaphore.acquire(),
       push: () => {
         if (ended(call)) return;
         const start = performance.now();
@@ -602,6 +675,7 @@ export class XdsServer {
           metrics?.pushes.inc({ type });
         }
         if (responses.length > 0) {
+          proxy.lastPushAt = performance.now();
           const seconds = (performance.now() - start) / 1000;
           metrics?.pushDuration.observe(seconds);
           for (const t of new Set(responses.map((r) => typeLabel(r.typeUrl)))) {
@@ -617,7 +691,8 @@ export class XdsServer {
       },
     };
 
-    const proxy = new ConnectedProxy(streamId, identity, session, call.getPeer(), specs, secretOwnerOf, port, this.coalesceMs);
+    const proxy = new ConnectedProxy(streamId, identity, session, call.getPeer(), specs, secretOwnerOf, io, this.machine, this.queue);
+    this.streams.set(streamId, proxy);
     proxy.actor.subscribe({
       error: (err: unknown) => {
         problem('actor-failed', 'proxy actor failed; stream ended', { error: (err as Error)?.message ?? String(err) });
