@@ -10,7 +10,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CompactingFold, silentLogger } from '@weft/core';
+import { silentLogger } from '@weft/core';
+import { CompactingFold } from '@weft/core/testing';
 import { KafkaEventLog } from '@weft/plugin-kafka';
 import { meshEvents } from './log-bench.js';
 import { arg, cpuMs, stringArg } from './util.js';

@@ -12,10 +12,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  Catalog,
-  CompactingFold,
-  canonicalJson,
-  FileEventLog,
   silentLogger,
   type Endpoints,
   type EventInput,
@@ -24,6 +20,7 @@ import {
   type Service,
   type Workload,
 } from '@weft/core';
+import { Catalog, CompactingFold, canonicalJson, FileEventLog } from '@weft/core/testing';
 import { arg, cpuMs, stringArg } from './util.js';
 
 const NAMESPACES = 20;

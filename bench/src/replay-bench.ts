@@ -13,15 +13,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  FileEventLog,
-  parseManifests,
-  Replay,
-  silentLogger,
-  type Endpoints,
-  type EventInput,
-  type Workload,
-} from '@weft/core';
+import { parseManifests, silentLogger, type Endpoints, type EventInput, type Workload } from '@weft/core';
+import { FileEventLog, Replay } from '@weft/core/testing';
 import { EnvoyAdapter } from '@weft/plugin-envoy';
 import { arg, cpuMs, stringArg } from './util.js';
 

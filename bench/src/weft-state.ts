@@ -4,7 +4,8 @@
  * not parse them), so that every process that builds this state gets byte-identical resources.
  */
 import { createHash } from 'node:crypto';
-import { CertExternals, Catalog, Engine, MemoryEventLog, type EventInput, type LogBatch, type ServiceCertificate } from '@weft/core';
+import { CertExternals, type EventInput, type LogBatch, type ServiceCertificate } from '@weft/core';
+import { Catalog, Engine, MemoryEventLog } from '@weft/core/testing';
 import { EnvoyAdapter } from '@weft/plugin-envoy';
 import type { GeneratedMesh } from './mesh.js';
 

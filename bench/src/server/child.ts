@@ -6,7 +6,8 @@
  *   node child.js --system weft [--full-recompute]   Weft: event log -> catalog -> engine -> ADS server
  *   node child.js --system floor                     bare gRPC server replaying Weft's dumped bytes
  */
-import { CertExternals, silentLogger, XdsServer, type DerivationEngine, type Engine, type Subscription } from '@weft/core';
+import { CertExternals, silentLogger, type DerivationEngine, type Subscription } from '@weft/core';
+import { XdsServer, type Engine } from '@weft/core/testing';
 import { ENVOY_TYPE_URLS } from '@weft/plugin-envoy';
 import { readDump } from '../dump.js';
 import { buildScenarios, generateMesh, type MeshOptions, type Scenario, type ScenarioName } from '../mesh.js';

@@ -3,7 +3,8 @@
  * is regenerated and re-encoded, and every proxy is told. Implemented as an engine whose inner Engine is
  * replaced by a fresh one over the same catalog on each change; retains and externals carry over.
  */
-import { Engine, type DepKey, type DerivationEngine, type DerivationResult, type DerivationSpec, type EngineStats, type MeshView } from '@weft/core';
+import type { DepKey, DerivationEngine, DerivationResult, DerivationSpec, EngineStats, MeshView } from '@weft/core';
+import { Engine } from '@weft/core/testing';
 
 export class FullRecomputeEngine implements DerivationEngine {
   private inner: Engine;

@@ -5,7 +5,8 @@
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TypeUrl, checkFields, testing } from '@weft/core';
+import { TypeUrl, checkFields } from '@weft/core';
+import * as testing from '@weft/core/testing';
 import { GOLDEN_SUFFIXES, TESTDATA, caseDirs, goldenFiles, loadCase, proxyResources } from './harness.js';
 
 testing.defineGoldenSuite(

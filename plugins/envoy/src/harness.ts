@@ -6,7 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { CertExternals, testing, type EncodedResource, type Engine, type EngineOptions, type ProxyIdentity, type ServiceCertificate } from '@weft/core';
+import { CertExternals, type EncodedResource, type ProxyIdentity, type ServiceCertificate } from '@weft/core';
+import type { Engine, EngineOptions } from '@weft/core/testing';
+import * as testing from '@weft/core/testing';
 import { EnvoyAdapter, ENVOY_TYPE_URLS } from './adapter.js';
 import { TYPE_SHORT } from './sets.js';
 

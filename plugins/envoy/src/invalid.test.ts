@@ -4,7 +4,7 @@
  * UPDATE_GOLDEN=1 rewrites the expected files.
  */
 import { describe, it } from 'node:test';
-import { testing } from '@weft/core';
+import * as testing from '@weft/core/testing';
 import { INVALID_TESTDATA, invalidCaseOptions } from './harness.js';
 
 testing.defineInvalidSuite(

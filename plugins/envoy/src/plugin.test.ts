@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PluginConfigError, Tokens, TypeUrl, createPluginContainer, type PluginContext, type ProxyAdapter } from '@weft/core';
+import { PluginConfigError, Tokens, TypeUrl, type PluginContext, type ProxyAdapter } from '@weft/core';
+import { createPluginContainer } from '@weft/core/testing';
 import plugin, { type EnvoyPluginConfig } from './index.js';
 
 const context = { logger: undefined, dataDir: '.', configDir: '.', trustDomain: 'cluster.local' } as unknown as PluginContext;

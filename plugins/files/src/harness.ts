@@ -7,11 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  builtinBackends,
   captureLogger,
-  Catalog,
-  createSourceSink,
-  openLog,
   silentLogger,
   Tokens,
   type EventLog,
@@ -20,6 +16,7 @@ import {
   type SourceSink,
   type Subscription,
 } from '@weft/core';
+import { builtinBackends, Catalog, createSourceSink, openLog } from '@weft/core/testing';
 import { parseManifestText } from './parse.js';
 import { plugin, sameContent } from './index.js';
 import { FilesSource } from './source.js';

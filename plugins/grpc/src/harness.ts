@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { testing, type EncodedResource, type ProxyIdentity } from '@weft/core';
+import type { EncodedResource, ProxyIdentity } from '@weft/core';
+import * as testing from '@weft/core/testing';
 import { GRPC_TYPE_URLS, GrpcAdapter, type GrpcAdapterOptions } from './adapter.js';
 
 export const TESTDATA = path.resolve(__dirname, '..', 'testdata');

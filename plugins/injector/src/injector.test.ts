@@ -13,8 +13,6 @@ import type { DependencyContainer } from 'tsyringe';
 import {
   captureLogger,
   ConfigError,
-  loadConfiguredPlugins,
-  normalizeConfig,
   PluginConfigError,
   servingCertificateRequest,
   silentLogger,
@@ -23,6 +21,7 @@ import {
   type ProxyAdapter,
   type SourceSink,
 } from '@weft/core';
+import { loadConfiguredPlugins, normalizeConfig } from '@weft/core/testing';
 import { AdmissionReviewError, type AdmissionRequest } from './admission.js';
 import { validateInjectorConfig } from './config.js';
 import { SidecarInjector } from './injector.js';

@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { createPluginContainer, silentLogger, testing } from '@weft/core';
+import { silentLogger } from '@weft/core';
+import { createPluginContainer } from '@weft/core/testing';
+import * as testing from '@weft/core/testing';
 import { validateInjectorConfig } from './config.js';
 import { InjectorSource } from './source.js';
 import {

@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import * as grpc from '@grpc/grpc-js';
-import { captureLogger, envoyType, normalizeConfig, startWeft, type RunningWeft } from '@weft/core';
+import { captureLogger, envoyType } from '@weft/core';
+import { normalizeConfig, startWeft, type RunningWeft } from '@weft/core/testing';
 import { InjectorSource } from './source.js';
 import { Admin, findApiServer, type ApiServerLookup } from './testing.js';
 

@@ -8,17 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  captureLogger,
-  createPluginContainer,
-  decodeEventBody,
-  eventLogConformance,
-  Tokens,
-  type EventInput,
-  type EventLog,
-  type EventLogBackend,
-  type LogBatch,
-} from '@weft/core';
+import { captureLogger, Tokens, type EventInput, type EventLog, type EventLogBackend, type LogBatch } from '@weft/core';
+import { createPluginContainer, decodeEventBody, eventLogConformance } from '@weft/core/testing';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { DEFAULT_KAFKA_CONFIG, type KafkaPluginConfig } from './config.js';
 import { KafkaEventLog } from './kafka-log.js';

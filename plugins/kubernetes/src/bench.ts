@@ -9,7 +9,8 @@
  * PATCH to the change in the catalog (20 changes), and the heap the running source holds.
  */
 import { randomBytes } from 'node:crypto';
-import { builtinBackends, Catalog, createSourceSink, silentLogger } from '@weft/core';
+import { silentLogger } from '@weft/core';
+import { builtinBackends, Catalog, createSourceSink } from '@weft/core/testing';
 import { KubernetesSource } from './source.js';
 import { connectKubernetes } from '@weft/kube-client';
 import { Admin, findApiServer } from './testing.js';

@@ -11,20 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
-import {
-  builtinBackends,
-  captureLogger,
-  Catalog,
-  createSourceSink,
-  normalizeConfig,
-  silentLogger,
-  startWeft,
-  type EventLog,
-  type LogBatch,
-  type RunningWeft,
-  type SourceSink,
-  type Subscription,
-} from '@weft/core';
+import { captureLogger, silentLogger, type EventLog, type LogBatch, type SourceSink, type Subscription } from '@weft/core';
+import { builtinBackends, Catalog, createSourceSink, normalizeConfig, startWeft, type RunningWeft } from '@weft/core/testing';
 import { connectKubernetes, type KubeClient, type ResourceInformer } from '@weft/kube-client';
 import { watchedKinds, type WatchedKind } from './kinds.js';
 import { KubernetesSource } from './source.js';

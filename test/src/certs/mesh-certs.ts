@@ -1,13 +1,5 @@
-import {
-  CertExternals,
-  CertificateManager,
-  ManualClock,
-  captureLogger,
-  createMemoryLogBackend,
-  type CertificateIssuer,
-  type EventLog,
-  type ServiceCertificate,
-} from '@weft/core';
+import { CertExternals, captureLogger, type CertificateIssuer, type EventLog, type ServiceCertificate } from '@weft/core';
+import { CertificateManager, ManualClock, createMemoryLogBackend } from '@weft/core/testing';
 import type { Credentials } from './tls-support.js';
 
 export const bookstore = { namespace: 'bookstore', serviceAccount: 'bookstore' };

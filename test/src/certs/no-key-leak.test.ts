@@ -7,16 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import {
   captureLogger,
-  normalizeConfig,
   proxyCertificateRequest,
-  startWeft,
   Tokens,
   TypeUrl,
-  xdsServerNames,
   type CertificateIssuer,
   type IssuedCertificate,
-  type RunningWeft,
 } from '@weft/core';
+import { normalizeConfig, startWeft, xdsServerNames, type RunningWeft } from '@weft/core/testing';
 import { DeltaClient } from '../support/delta-client.js';
 import { applyDelta, assertProxiesLoad, heldResources, type Held } from '../support/load-check.js';
 import { leaks } from './key-forms.js';

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  CertExternals,
-  CertificateManager,
-  Catalog,
-  Engine,
-  ManualClock,
-  captureLogger,
-  createMemoryLogBackend,
-  type DerivationSpec,
-  type ServiceCertificate,
-} from '@weft/core';
+import { CertExternals, captureLogger, type DerivationSpec, type ServiceCertificate } from '@weft/core';
+import { CertificateManager, Catalog, Engine, ManualClock, createMemoryLogBackend } from '@weft/core/testing';
 import { LocalCa } from '@weft/plugin-ca-local';
 import { bookbuyer, bookstore } from './mesh-certs.js';
 

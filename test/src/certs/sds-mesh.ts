@@ -1,20 +1,17 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { captureLogger, proxyCertificateRequest, TypeUrl, type ProxyAdapter } from '@weft/core';
 import {
-  captureLogger,
   Catalog,
   CertificateManager,
   countIssuedCertificates,
   Engine,
   ManualClock,
-  proxyCertificateRequest,
+  MemoryEventLog,
   pushCertificateChanges,
-  TypeUrl,
   WeftMetrics,
   XdsServer,
-  type ProxyAdapter,
-} from '@weft/core';
-import { MemoryEventLog } from '@weft/core/dist/log/memory-log.js';
+} from '@weft/core/testing';
 import { LocalCa } from '@weft/plugin-ca-local';
 import { EnvoyAdapter } from '@weft/plugin-envoy';
 import { DeltaClient, SotwClient, type DecodedResource, type DeltaResponseView } from '../support/delta-client.js';

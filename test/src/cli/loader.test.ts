@@ -3,16 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  captureLogger,
-  createPluginContainer,
-  loadPlugins,
-  normalizeConfig,
-  PluginLoadError,
-  Tokens,
-  type ProxyAdapter,
-  type PluginEntry,
-} from '@weft/core';
+import { captureLogger, PluginLoadError, Tokens, type ProxyAdapter } from '@weft/core';
+import { createPluginContainer, loadPlugins, normalizeConfig, type PluginEntry } from '@weft/core/testing';
 
 const FIXTURES = path.resolve(__dirname, '../../fixtures/plugins');
 

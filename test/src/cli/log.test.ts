@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FileEventLog, type EventInput, type Service } from '@weft/core';
+import type { EventInput, Service } from '@weft/core';
+import { FileEventLog } from '@weft/core/testing';
 import { REPO, runWeft, until, WEFT_BIN, type LogLine } from './helpers.js';
 
 /**

@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadConfigFile, normalizeConfig, parseConfigText } from '@weft/core';
+import { loadConfigFile, normalizeConfig, parseConfigText } from '@weft/core/testing';
 import { REPO, runWeft, scratchWithExample, WeftProcess } from './helpers.js';
 
 /**

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { captureLogger, normalizeConfig, startWeft, TypeUrl, type RunningWeft } from '@weft/core';
+import { captureLogger, TypeUrl } from '@weft/core';
+import { normalizeConfig, startWeft, type RunningWeft } from '@weft/core/testing';
 import { DeltaClient } from '../support/delta-client.js';
 import { FIXTURE_PLUGINS, getJson } from './helpers.js';
 

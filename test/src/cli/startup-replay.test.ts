@@ -3,18 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import {
-  Catalog,
-  FileEventLog,
-  INDEX_NAMES,
-  captureLogger,
-  normalizeConfig,
-  startWeft,
-  type EventInput,
-  type RunningWeft,
-  type Service,
-  type Workload,
-} from '@weft/core';
+import { captureLogger, type EventInput, type Service, type Workload } from '@weft/core';
+import { Catalog, FileEventLog, INDEX_NAMES, normalizeConfig, startWeft, type RunningWeft } from '@weft/core/testing';
 
 const meta = (namespace: string, name: string, labels: Record<string, string> = {}): Workload['meta'] => ({ namespace, name, labels, annotations: {} });
 

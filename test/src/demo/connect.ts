@@ -26,15 +26,13 @@ import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import {
   createLogger,
-  loadConfiguredPlugins,
   proxyCertificateRequest,
-  readTokenFile,
   serviceCertificateRequest,
   Tokens,
   WeftError,
   type CertificateIssuer,
-  type WeftConfig,
 } from '@weft/core';
+import { loadConfiguredPlugins, readTokenFile, type WeftConfig } from '@weft/core/testing';
 import { grpcBootstrap, writeCertificateFiles } from '@weft/plugin-grpc';
 
 export interface DemoOptions {

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfigFile, startWeft, type RunningWeft } from '@weft/core';
+import { loadConfigFile, startWeft, type RunningWeft } from '@weft/core/testing';
 import { runDemo } from './connect.js';
 
 const EXAMPLE = path.resolve(__dirname, '..', '..', '..', 'deploy', 'examples', 'bookstore');

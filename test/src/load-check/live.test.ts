@@ -15,15 +15,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import {
-  TypeUrl,
-  encodeAnyBytes,
-  envoyType,
-  parseManifests,
-  type EncodedResource,
-  type EventInput,
-  type RunningWeft,
-} from '@weft/core';
+import { TypeUrl, encodeAnyBytes, envoyType, parseManifests, type EncodedResource, type EventInput } from '@weft/core';
+import type { RunningWeft } from '@weft/core/testing';
 import { checkProxies, ensureChecker, formatViolations, proxyConfig } from '@weft/plugin-envoy/dist/load-check.js';
 import { AckingProxy, settled } from '../replay/live-client.js';
 import { randomMesh } from './random-mesh.js';

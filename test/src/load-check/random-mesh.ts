@@ -20,7 +20,8 @@
  * per-route limits); MeshConfig with permissive mode and global egress on or off.
  */
 import fc from 'fast-check';
-import { parseManifests, testing } from '@weft/core';
+import { parseManifests } from '@weft/core';
+import * as testing from '@weft/core/testing';
 
 type AppProto = 'http' | 'tcp' | 'grpc' | 'tcp-server-first' | 'https';
 

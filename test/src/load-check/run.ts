@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { checkProxies, formatViolations, StreamingChecker, type LoadViolation } from '@weft/plugin-envoy/dist/load-check.js';
 import { meshYaml, randomMesh, type MeshPlan } from './random-mesh.js';
 import { counted, type TranslatedProxy } from './translate.js';
-import type { testing } from '@weft/core';
+import * as testing from '@weft/core/testing';
 
 export type Translate = (file: testing.ManifestFile, label: string) => TranslatedProxy[];
 

@@ -13,16 +13,9 @@
  * where a rule would be waived, with the reason, and is empty.
  */
 import { createHash } from 'node:crypto';
-import {
-  Catalog,
-  CertExternals,
-  Engine,
-  testing,
-  type EncodedResource,
-  type ProxyAdapter,
-  type ProxyIdentity,
-  type ServiceCertificate,
-} from '@weft/core';
+import { CertExternals, type EncodedResource, type ProxyAdapter, type ProxyIdentity, type ServiceCertificate } from '@weft/core';
+import { Catalog, Engine } from '@weft/core/testing';
+import * as testing from '@weft/core/testing';
 import { EnvoyAdapter } from '@weft/plugin-envoy';
 import { GrpcAdapter } from '@weft/plugin-grpc';
 import { proxyConfig, type LoadViolation, type ProxyConfigInput } from '@weft/plugin-envoy/dist/load-check.js';

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { captureLogger, loadConfigFile, PluginLoadError, startWeft, TypeUrl, type RunningWeft } from '@weft/core';
+import { captureLogger, PluginLoadError, TypeUrl } from '@weft/core';
+import { loadConfigFile, startWeft, type RunningWeft } from '@weft/core/testing';
 import { DeltaClient, SotwClient } from '../support/delta-client.js';
 import { assertProxiesLoad, heldResources, holdEverything } from '../support/load-check.js';
 

@@ -2,19 +2,16 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { TypeUrl, captureLogger, pemFingerprint, type Endpoints } from '@weft/core';
 import {
-  TypeUrl,
-  captureLogger,
   loadConfigFile,
   openReplay,
-  pemFingerprint,
   type ConfigDump,
-  type Endpoints,
   type EnvoyConfigDump,
   type OpenedReplay,
   type RunningWeft,
-} from '@weft/core';
-import { main } from '@weft/core/dist/cli/main.js';
+} from '@weft/core/testing';
+import { cliMain as main } from '@weft/core/testing';
 import { getJson, runWeft } from '../cli/helpers.js';
 import { AckingProxy, settled } from './live-client.js';
 import { startExampleWeft } from '../support/example-weft.js';

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { captureLogger } from '@weft/core';
-import { main } from '@weft/core/dist/cli/main.js';
+import { cliMain as main } from '@weft/core/testing';
 import { REPO, runWeft } from '../cli/helpers.js';
 import { AckingProxy, settled } from './live-client.js';
 import { startExampleWeft } from '../support/example-weft.js';

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { captureLogger, loadConfigFile, startWeft, type RunningWeft } from '@weft/core';
+import { captureLogger } from '@weft/core';
+import { loadConfigFile, startWeft, type RunningWeft } from '@weft/core/testing';
 import { EXAMPLE } from '../cli/helpers.js';
 
 /** A Weft in-process on a copy of the example mesh: file log, local CA, Envoy adapter, insecure ADS. */

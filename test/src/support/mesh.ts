@@ -1,8 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { captureLogger, WeftMetrics, XdsServer, type EventInput, type ProxyAdapter, type XdsServerOptions, type XdsTls } from '@weft/core';
-import { Catalog } from '@weft/core/dist/catalog/catalog.js';
-import { Engine } from '@weft/core/dist/derive/engine.js';
-import { MemoryEventLog } from '@weft/core/dist/log/memory-log.js';
+import { captureLogger, type EventInput, type ProxyAdapter } from '@weft/core';
+import { WeftMetrics, XdsServer, type XdsServerOptions, type XdsTls, Catalog, Engine, MemoryEventLog } from '@weft/core/testing';
 import { grpcTestAdapter } from './grpc-test-adapter.js';
 
 /**

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DebugServer, TypeUrl } from '@weft/core';
+import { TypeUrl } from '@weft/core';
+import { DebugServer } from '@weft/core/testing';
 import { DeltaClient, type DeltaResponseView } from '../support/delta-client.js';
 import { endpointsBody, serviceBody } from '../support/grpc-test-adapter.js';
 import { startMesh, waitFor, type TestMesh } from '../support/mesh.js';
