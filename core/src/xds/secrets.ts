@@ -1,5 +1,8 @@
 import { TypeUrl, type ProxyIdentity, type ResourceSet } from './adapter.js';
 import type { AdsRequest } from './wire.js';
+import type { SecretOwner } from './osm-names.js';
+
+export { osmSecretOwner, secretOwnerFor, SERVICE_CERT_SECRET_PREFIX, type SecretOwner } from './osm-names.js';
 
 /**
  * Which SDS secrets carry an identity's private key, so that the ADS server can hold the rule "a proxy is
@@ -7,25 +10,6 @@ import type { AdsRequest } from './wire.js';
  * for. A secret name names an owner when it is an identity secret; other secrets (validation contexts with
  * only public roots) have no owner and anyone may subscribe to them.
  */
-
-/** The identity an identity secret belongs to. */
-export interface SecretOwner {
-  readonly namespace: string;
-  readonly serviceAccount: string;
-}
-
-/** Prefix of OSM's service certificate secret names: `service-cert:<namespace>/<service-account>`. */
-export const SERVICE_CERT_SECRET_PREFIX = 'service-cert:';
-
-/** The owner of a secret named OSM's way (`service-cert:<ns>/<sa>`); undefined for any other name. */
-export function osmSecretOwner(name: string): SecretOwner | undefined {
-  if (!name.startsWith(SERVICE_CERT_SECRET_PREFIX)) return undefined;
-  const rest = name.slice(SERVICE_CERT_SECRET_PREFIX.length);
-  const slash = rest.indexOf('/');
-  // A malformed identity secret name still claims to hold a key: an owner nobody has refuses it for all.
-  if (slash <= 0 || slash === rest.length - 1 || rest.indexOf('/', slash + 1) >= 0) return { namespace: rest, serviceAccount: '' };
-  return { namespace: rest.slice(0, slash), serviceAccount: rest.slice(slash + 1) };
-}
 
 /** Reads a secret name's owner; adapters may name their identity secrets another way (ProxyAdapter.secretOwner). */
 export type SecretOwnerOf = (name: string) => SecretOwner | undefined;
