@@ -55,7 +55,11 @@ export interface SourceSink {
 /** Watches something (a folder, the Kubernetes API) and turns changes into events. */
 export interface ResourceSource {
   readonly name: string;
-  /** Appends the initial state as one batch, then keeps watching until stop(). */
+  /**
+   * Appends the initial state as one batch, then keeps watching until stop(). On a shared log a source runs
+   * only while its replica is the writer, so the same instance is started again after a stop when the
+   * replica becomes the writer again: it must then reconcile from `sink.known()`, not from its last run.
+   */
   start(sink: SourceSink): Promise<void>;
   stop(): Promise<void>;
 }

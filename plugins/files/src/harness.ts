@@ -101,6 +101,11 @@ export class Harness {
     return source;
   }
 
+  /** Starts a source that ran and was stopped again, as the runtime does when a replica becomes the writer again. */
+  async startAgain(source: ResourceSource): Promise<void> {
+    await this.run(source);
+  }
+
   private async run(source: ResourceSource): Promise<void> {
     const sink: SourceSink = createSourceSink(source, this.log, this.catalog, this.logger);
     await source.start(sink);

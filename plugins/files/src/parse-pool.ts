@@ -28,12 +28,10 @@ export class ParseWorker {
   private worker: Worker | undefined;
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
-  private closed = false;
 
   constructor(private readonly options: { readonly maxHeapMb: number; readonly timeoutMs: number }) {}
 
   async parse(text: string, file: string, maxResources: number): Promise<ParseOutcome> {
-    if (this.closed) throw new Error('the manifest parser is closed');
     const id = this.nextId++;
     const reply = await new Promise<ParseDone>((resolve, reject) => {
       this.pending.set(id, { file, resolve, reject, timer: undefined });
@@ -57,9 +55,11 @@ export class ParseWorker {
     return { resources, errors: reply.errors, ignored: reply.ignored };
   }
 
-  /** Ends the worker; parses in flight fail. */
+  /**
+   * Ends the worker; parses in flight fail. A parse after close() starts a new worker: the source that owns
+   * this parser is started again when its replica becomes the log's writer again.
+   */
   async close(): Promise<void> {
-    this.closed = true;
     const worker = this.worker;
     this.worker = undefined;
     this.failPending(() => new Error('the manifest parser was closed'));

@@ -136,6 +136,20 @@ describe('files source', () => {
     assert.equal(h.port('web'), 81);
   });
 
+  it('runs again when started after a stop (a replica that is the log writer again), with the worker parser', async () => {
+    h = await new Harness().open();
+    h.write('a.yaml', svc('web', 80));
+    const source = await h.startPlugin();
+    await h.stopAll();
+    // Made while stopped: the next start reconciles them; made after it: the watch sees them.
+    h.write('b.yaml', svc('api', 8080));
+    await h.startAgain(source);
+    assert.equal(h.port('api'), 8080, 'the start after a stop appends what changed meanwhile');
+    h.write('a.yaml', svc('web', 81));
+    await until('an edit after the second start', () => h.port('web') === 81);
+    assert.deepEqual(h.errors(), []);
+  });
+
   it('picks up changes through the periodic rescan when no watch event arrives', async () => {
     h = await new Harness().open();
     h.write('a.yaml', svc('web', 80));

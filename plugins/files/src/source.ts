@@ -65,8 +65,18 @@ export class FilesSource implements ResourceSource {
     this.name = options.name;
   }
 
+  /**
+   * Starts watching. A start after stop() (a replica that is the log's writer again) begins from what the
+   * catalog holds now, not from what this instance published in its last run: another writer may have
+   * appended since.
+   */
   async start(sink: SourceSink): Promise<void> {
     this.sink = sink;
+    this.stopped = false;
+    this.again = false;
+    this.published = new Map();
+    this.reportedConflicts = new Set();
+    this.reportedDangling = new Set();
     for (const [id, r] of sink.known()) this.published.set(id, { kind: r.kind, key: r.key, body: r.body });
     await this.scan();
     this.watch();
