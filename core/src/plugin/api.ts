@@ -56,6 +56,11 @@ export interface SourceSink {
 export interface ResourceSource {
   readonly name: string;
   /**
+   * True for a source that appends nothing (a webhook such as the sidecar injector's): it runs on every
+   * replica of a shared log, writer or not. Absent or false: it runs only on the log's writer.
+   */
+  readonly everyReplica?: boolean;
+  /**
    * Appends the initial state as one batch, then keeps watching until stop(). On a shared log a source runs
    * only while its replica is the writer, so the same instance is started again after a stop when the
    * replica becomes the writer again: it must then reconcile from `sink.known()`, not from its last run.

@@ -55,6 +55,12 @@ export function servingNames(config: InjectorConfig): { dnsNames: string[]; ipAd
 
 export class InjectorSource implements ResourceSource {
   readonly name = 'sidecar-injector';
+  /**
+   * It appends nothing, so it runs on every replica of a shared log: the API server reaches the webhook
+   * through a Service over all of them. Its Secret collector deletes with a uid precondition and takes an
+   * already deleted Secret as done, so replicas collecting at once do not conflict.
+   */
+  readonly everyReplica = true;
   private server: WebhookServer | undefined;
   private listeningPort = 0;
   private renewTimer: NodeJS.Timeout | undefined;

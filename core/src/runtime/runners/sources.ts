@@ -8,13 +8,17 @@ import { APPEND_RETRY, createSourceSink, START_APPEND_RETRIES } from '../source-
 import type { Runner } from './runner.js';
 
 /**
- * The sources run only on the log's writer: on a shared log (Kafka) one replica appends, the others
- * follow; they start when this replica becomes the writer and stop when it no longer is. Started last,
- * once everything that serves what they append is up.
+ * The sources that append run only on the log's writer: on a shared log (Kafka) one replica appends, the
+ * others follow; they start when this replica becomes the writer and stop when it no longer is. A source
+ * that appends nothing (`everyReplica`, the injector's webhook) runs on every replica for the instance's
+ * whole life, so that the API server can reach the webhook on any of them. Started last, once everything
+ * that serves what they append is up.
  */
 export class SourcesRunner implements Runner {
   readonly name = 'sources';
   private readonly running: ResourceSource[] = [];
+  /** The everyReplica sources started, stopped only with the instance. */
+  private readonly always: ResourceSource[] = [];
   // Aborted when this replica stops being the writer: that tenure's append retries end.
   private tenure = new AbortController();
   private unsubscribe: (() => void) | undefined;
@@ -51,6 +55,11 @@ export class SourcesRunner implements Runner {
         }).catch((err: unknown) => logger.error('starting or stopping the sources on a writer change failed', { error: (err as Error).message }));
       });
     }
+    for (const source of this.inputs.sources.filter((s) => s.everyReplica === true)) {
+      await source.start(this.sink(source, stopping));
+      this.always.push(source);
+      logger.info('source started', { source: source.name, everyReplica: true });
+    }
     if (leadership === undefined || leadership.state().role === 'writer') await this.startSources();
     else logger.info('this replica follows the event log; the sources run on the writer', { writer: leadership.state().writerId });
   }
@@ -60,30 +69,38 @@ export class SourcesRunner implements Runner {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     await this.stopSources();
+    for (const source of this.always.splice(0).reverse()) await this.stopSource(source);
+  }
+
+  private sink(source: ResourceSource, signal: AbortSignal): ReturnType<typeof createSourceSink> {
+    const { appends, catalog, readiness, logger } = this.inputs;
+    return createSourceSink(source, appends, catalog, logger, () => ({
+      ...APPEND_RETRY,
+      retries: readiness.phase === 'sources' ? START_APPEND_RETRIES : Infinity,
+      signal,
+    }));
   }
 
   private async startSources(): Promise<void> {
-    const { sources, appends, catalog, readiness, logger, stopping } = this.inputs;
+    const { sources, logger, stopping } = this.inputs;
     this.tenure = new AbortController();
     const signal = AbortSignal.any([stopping, this.tenure.signal]);
     for (const source of sources) {
-      const sink = createSourceSink(source, appends, catalog, logger, () => ({
-        ...APPEND_RETRY,
-        retries: readiness.phase === 'sources' ? START_APPEND_RETRIES : Infinity,
-        signal,
-      }));
-      await source.start(sink);
+      if (source.everyReplica === true) continue;
+      await source.start(this.sink(source, signal));
       this.running.push(source);
       logger.info('source started', { source: source.name });
     }
   }
 
   private async stopSources(): Promise<void> {
-    const { logger } = this.inputs;
     this.tenure.abort();
-    for (const source of this.running.splice(0).reverse()) {
-      await source.stop().catch((err: unknown) => logger.error('stopping a source failed', { source: source.name, error: (err as Error).message }));
-      logger.info('source stopped', { source: source.name });
-    }
+    for (const source of this.running.splice(0).reverse()) await this.stopSource(source);
+  }
+
+  private async stopSource(source: ResourceSource): Promise<void> {
+    const { logger } = this.inputs;
+    await source.stop().catch((err: unknown) => logger.error('stopping a source failed', { source: source.name, error: (err as Error).message }));
+    logger.info('source stopped', { source: source.name });
   }
 }
