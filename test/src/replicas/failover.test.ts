@@ -641,10 +641,7 @@ plugins:
     await checkConverged(t, 'after the writer froze and woke');
   });
 
-  // Known to fail in some runs (passed 4 of 5 clean runs): after the leader broker is killed, the writer's
-  // appends sometimes never resume, so the next change never reaches the proxies. Kept running, and named
-  // by npm test's known-failures line, until the writer's recovery after a leader change is fixed.
-  it('3. kill -9 the partition leader broker during appends: nothing acknowledged lost, nothing twice', { timeout: 180_000, todo: 'after a leader broker kill the writer sometimes stops appending' }, async (t) => {
+  it('3. kill -9 the partition leader broker during appends: nothing acknowledged lost, nothing twice', { timeout: 180_000 }, async (t) => {
     if (skip !== false) return t.skip(skip);
     await wholeIsr();
     const before = await partitionState(brokers, topic);
@@ -680,7 +677,7 @@ plugins:
   });
 
   // Runs on the writer scenario 3 leaves: when that one stopped appending, this fails on the same cause.
-  it('4. kill -9 a serving replica: its proxies reconnect to the others and converge', { timeout: 120_000, todo: 'fails when scenario 3 left the writer not appending' }, async (t) => {
+  it('4. kill -9 a serving replica: its proxies reconnect to the others and converge', { timeout: 120_000 }, async (t) => {
     if (skip !== false) return t.skip(skip);
     const w = await writer();
     // The follower serving the most proxies, so that this is about serving, not about the writer's role
@@ -724,11 +721,11 @@ plugins:
     await startReplica(victim);
   });
 
-  // Known failure, kept running so that it shows (npm test's last lines name it): after all three nodes
-  // were killed and started again, every replica is ready again within ~2 s (the former writer forgets the
-  // append failures it recorded: AppendHealth.forget, found by this scenario), but in some runs the changes
-  // made meanwhile never reach the topic (passed 1 of 2 runs).
-  it('5. all brokers down for 30 s: not ready, serving last-good config, catching up; the changes made meanwhile land once', { timeout: 240_000, todo: 'after a restart of every broker, the changes made during the outage sometimes never reach the topic' }, async (t) => {
+  // The former writer forgets the append failures it recorded when it loses the role (AppendHealth.forget),
+  // else it would stay not ready; the writer elected afterwards may be one that was the writer before, so
+  // its sources start a second time (found by this scenario and scenario 3: a restarted files source
+  // scanned nothing).
+  it('5. all brokers down for 30 s: not ready, serving last-good config, catching up; the changes made meanwhile land once', { timeout: 240_000 }, async (t) => {
     if (skip !== false) return t.skip(skip);
     await wholeIsr();
     startStreaming();
