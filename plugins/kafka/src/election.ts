@@ -9,7 +9,8 @@
  * group leader's assigner keeps it there, so a replica joining (a rolling update) does not move the writer.
  */
 import { AssignerProtocol, type Consumer, type Kafka, type PartitionAssigner } from 'kafkajs';
-import type { Logger } from '@weft/core';
+import { retry, type Logger } from '@weft/core';
+import { leaderMoving } from './errors.js';
 
 export interface ElectionOptions {
   readonly kafka: Kafka;
@@ -134,7 +135,9 @@ export class WriterElection {
       if (this.assigned) void this.changed(false);
     });
     await c.connect();
-    await c.subscribe({ topic, fromBeginning: false });
+    // Right after the topic was created (the first replica creates it) the broker asked may not know it
+    // yet (UNKNOWN_TOPIC_OR_PARTITION), and kafkajs does not retry a subscribe: ask again while it settles.
+    await retry(() => c.subscribe({ topic, fromBeginning: false }), { retries: 8, initialRetryTime: 100, maxRetryTime: 1000, isRetriable: leaderMoving });
     await c.run({ autoCommit: false, eachBatch: () => Promise.resolve() });
     c.pause([{ topic }]);
   }

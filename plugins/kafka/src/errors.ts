@@ -156,3 +156,9 @@ export function isFenced(err: unknown): boolean {
     return typeof t === 'string' && FENCED_TYPES.has(t);
   });
 }
+
+/** A partition whose leader is not settled yet (a topic just created, a leader moving): ask again later. */
+export function leaderMoving(error: unknown): boolean {
+  const e = error as { retriable?: unknown; type?: unknown } | null;
+  return e?.retriable === true || ['NOT_LEADER_FOR_PARTITION', 'UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE'].includes(String(e?.type));
+}
