@@ -4,7 +4,8 @@ import type { PushCause } from '../xds/protocol.js';
 export interface SupervisedProxy {
   /** Ids of the root derivations the proxy retains (its resource sets per type). */
   readonly rootIds: readonly string[];
-  invalidate(cause: PushCause): void;
+  /** `ids` is the whole invalidation; the proxy picks its own roots out of it. */
+  invalidate(cause: PushCause, ids: ReadonlySet<string>): void;
 }
 
 /**
@@ -41,13 +42,13 @@ export class ProxySupervisor<P extends SupervisedProxy = SupervisedProxy> {
    * Marks each proxy holding one of `ids` dirty, once per proxy, synchronously (a plain call, not an actor
    * event); returns how many.
    */
-  notify(ids: Iterable<string>, cause: PushCause): number {
+  notify(ids: ReadonlySet<string>, cause: PushCause): number {
     const touched = new Set<P>();
     for (const id of ids) {
       const set = this.byRoot.get(id);
       if (set !== undefined) for (const p of set) touched.add(p);
     }
-    for (const p of touched) p.invalidate(cause);
+    for (const p of touched) p.invalidate(cause, ids);
     return touched.size;
   }
 

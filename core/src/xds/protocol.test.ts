@@ -167,4 +167,45 @@ describe('XdsSession (delta)', () => {
     assert.deepEqual(namesOf(r!), ['b']);
     assert.deepEqual(r!.removed, ['gone']);
   });
+
+  it('asks only for the types an invalidation named, and for all of them when it named none', () => {
+    const s = new XdsSession({ mode: 'delta', typeUrls: [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment], invalidationsNameTypes: true });
+    const sets: Record<string, EncodedResource[]> = {
+      [TypeUrl.Cluster]: [res(TypeUrl.Cluster, 'a', '1')],
+      [TypeUrl.ClusterLoadAssignment]: [res(TypeUrl.ClusterLoadAssignment, 'a', '1')],
+    };
+    const asked: string[] = [];
+    const desired = (t: string): DesiredSet => {
+      asked.push(t);
+      return desiredOf(sets)(t);
+    };
+    const ackAll = (out: AdsResponse[]) => {
+      for (const r of out) s.onRequest(delta(r.typeUrl, { responseNonce: r.nonce }));
+    };
+    s.onRequest(delta(TypeUrl.Cluster));
+    s.onRequest(delta(TypeUrl.ClusterLoadAssignment, { subscribe: ['a'] }));
+    ackAll(s.push(desired));
+    assert.deepEqual(asked.sort(), [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment].sort());
+
+    asked.length = 0;
+    sets[TypeUrl.ClusterLoadAssignment] = [res(TypeUrl.ClusterLoadAssignment, 'a', '2')];
+    s.invalidate({ offsets: [1], appendedAt: undefined }, [TypeUrl.ClusterLoadAssignment]);
+    const out = s.push(desired);
+    assert.deepEqual(asked, [TypeUrl.ClusterLoadAssignment], 'the clean CDS set is not asked for');
+    assert.deepEqual(
+      out.map((r) => r.typeUrl),
+      [TypeUrl.ClusterLoadAssignment],
+    );
+    ackAll(out);
+
+    asked.length = 0;
+    sets[TypeUrl.Cluster] = [res(TypeUrl.Cluster, 'a', '2')];
+    s.invalidate({ offsets: [2], appendedAt: undefined });
+    const all = s.push(desired);
+    assert.deepEqual(asked.sort(), [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment].sort(), 'an invalidation naming no type looks at all');
+    assert.deepEqual(
+      all.map((r) => r.typeUrl),
+      [TypeUrl.Cluster],
+    );
+  });
 });

@@ -112,6 +112,11 @@ export interface SessionOptions {
   readonly typeUrls: readonly string[];
   readonly historySize?: number;
   readonly now?: () => number;
+  /**
+   * Every change of a desired set comes with an invalidate() naming its type (the ADS server's case): a push
+   * then asks only for the named types and those owing a response. Without it, a push asks for every type.
+   */
+  readonly invalidationsNameTypes?: boolean;
 }
 
 const MAX_CAUSE_OFFSETS = 64;
@@ -149,6 +154,14 @@ export class XdsSession {
   private dirty = false;
   /** The last push left work behind because a type had a response in flight. */
   private blocked = false;
+  /** Subscribed types in send order; rebuilt when a type is first requested. */
+  private order: readonly string[] = [];
+  /**
+   * Types whose desired set may have moved since it was last planned; undefined means all of them (the
+   * invalidation did not say which). A type not in it, in sync and owing no response, is not even asked for.
+   */
+  private staleTypes: Set<string> | undefined;
+  private readonly precise: boolean;
   private causeOffsets: number[] = [];
   private causeAppendedAt: number | undefined;
   private readonly pushes: Ring<PushRecord>;
@@ -158,6 +171,8 @@ export class XdsSession {
     this.mode = options.mode;
     this.served = new Set(options.typeUrls);
     this.now = options.now ?? Date.now;
+    this.precise = options.invalidationsNameTypes ?? false;
+    this.staleTypes = this.precise ? new Set() : undefined;
     this.pushes = new Ring(options.historySize ?? 32);
     this.acks = new Ring(options.historySize ?? 32);
   }
@@ -181,12 +196,17 @@ export class XdsSession {
 
   /** Types the client subscribed to (in ADD_ORDER first, then any others the adapter serves). */
   subscribedTypes(): string[] {
-    return orderTypes([...this.types.keys()]);
+    return [...this.order];
   }
 
-  /** Records an invalidation; the next push carries its offsets. */
-  invalidate(cause: PushCause): void {
+  /**
+   * Records an invalidation; the next push carries its offsets. `typeUrls` names the types whose sets it may
+   * change (the types of the invalidated roots); without it every type is looked at again.
+   */
+  invalidate(cause: PushCause, typeUrls?: Iterable<string>): void {
     this.dirty = true;
+    if (typeUrls === undefined) this.staleTypes = undefined;
+    else if (this.staleTypes !== undefined) for (const t of typeUrls) this.staleTypes.add(t);
     for (const o of cause.offsets) this.causeOffsets.push(o);
     if (this.causeOffsets.length > MAX_CAUSE_OFFSETS) this.causeOffsets = this.causeOffsets.slice(-MAX_CAUSE_OFFSETS);
     if (cause.appendedAt !== undefined) {
@@ -218,6 +238,7 @@ export class XdsSession {
         lastNack: undefined,
       };
       this.types.set(typeUrl, st);
+      this.order = orderTypes([...this.types.keys()]);
     }
 
     let stale = false;
@@ -318,7 +339,9 @@ export class XdsSession {
     this.dirty = false;
     this.blocked = false;
     const cause: PushCause = { offsets: [...this.causeOffsets], appendedAt: this.causeAppendedAt };
-    const order = this.subscribedTypes();
+    const order = this.order;
+    const stale = this.staleTypes;
+    this.staleTypes = this.precise ? new Set() : undefined;
     interface Plan {
       st: TypeState;
       d: DesiredSet;
@@ -332,6 +355,8 @@ export class XdsSession {
     const computed = new Map<string, DesiredSet>();
     for (const typeUrl of order) {
       const st = this.types.get(typeUrl)!;
+      // In sync at a hash nothing invalidated since: its set is what was planned, no need to ask for it.
+      if (stale !== undefined && !stale.has(typeUrl) && st.syncedHash !== undefined && !st.needsResponse) continue;
       const d = desired(typeUrl);
       if (st.syncedHash === d.hash && !st.needsResponse) continue;
       computed.set(typeUrl, d);

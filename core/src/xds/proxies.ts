@@ -68,7 +68,8 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
     private readonly hub: ProxyHub,
     typeUrls: readonly string[],
   ) {
-    this.session = new XdsSession({ mode, typeUrls, historySize: hub.options.historySize });
+    // Every change reaches the proxy through invalidate(), which names the types of the invalidated roots.
+    this.session = new XdsSession({ mode, typeUrls, historySize: hub.options.historySize, invalidationsNameTypes: true });
     this.rootIds = [...new Set([...specs.values()].map((s) => s.id))];
     this.actor = createActor(hub.machine, { input: { streamId: stream.id } });
   }
@@ -90,8 +91,10 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
   }
 
   /** A log batch touched one of the proxy's roots: marked dirty now, pushed by the batch's flush. */
-  invalidate(cause: PushCause): void {
-    this.session.invalidate(cause);
+  invalidate(cause: PushCause, ids: ReadonlySet<string>): void {
+    const types: string[] = [];
+    for (const [typeUrl, spec] of this.specs) if (ids.has(spec.id)) types.push(typeUrl);
+    this.session.invalidate(cause, types);
     this.hub.queue.add(this);
   }
 
