@@ -437,6 +437,8 @@ export class Engine implements DerivationEngine {
   }
 
   private rewire(node: Node, keys: Set<DepKey>, deps: Set<Node>): void {
+    // A recompute nearly always reads what it read before: then the indexes stand as they are.
+    if (sameMembers(node.keys, keys) && sameMembers(node.deps, deps)) return;
     for (const k of node.keys) {
       if (keys.has(k)) continue;
       const readers = this.keyIndex.get(k);
@@ -500,4 +502,11 @@ export class Engine implements DerivationEngine {
   private emit(type: EngineEvent['type'], node: Node): void {
     if (this.onEvent !== undefined) this.onEvent({ type, id: node.id, revision: this.rev });
   }
+}
+
+/** Whether `a` (no duplicates) holds exactly the members of `b`. */
+function sameMembers<T>(a: ReadonlySet<T> | readonly T[], b: ReadonlySet<T>): boolean {
+  if ((a instanceof Set ? a.size : (a as readonly T[]).length) !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
 }
