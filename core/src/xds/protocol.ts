@@ -122,14 +122,21 @@ export interface SessionOptions {
 const MAX_CAUSE_OFFSETS = 64;
 
 function versionOf(entries: Iterable<readonly [string, string]>): string {
-  const h = createHash('sha256');
-  for (const [name, version] of entries) h.update(name).update('\0').update(version).update('\n');
-  return h.digest('hex').slice(0, 16);
+  // One update of one string: a hash update per field cost more than the hashing itself.
+  let text = '';
+  for (const [name, version] of entries) text += `${name}\0${version}\n`;
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
-/** The version of everything a client holds of a type (delta, and SotW named types sent piecemeal). */
+/**
+ * The version of everything a client holds of a type (delta, and SotW named types sent piecemeal). Entries
+ * in the order of their "name,version" text, as versions have always been computed.
+ */
 function versionOfSent(sent: ReadonlyMap<string, { readonly version: string }>): string {
-  return versionOf([...sent.entries()].map(([n, e]) => [n, e.version] as const).sort());
+  const keyed: { readonly key: string; readonly entry: readonly [string, string] }[] = [];
+  for (const [name, e] of sent) keyed.push({ key: `${name},${e.version}`, entry: [name, e.version] });
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return versionOf(keyed.map((k) => k.entry));
 }
 
 class Ring<T> {
