@@ -12,7 +12,7 @@ import type { RequestOutcome } from './protocol.js';
 import { withoutForeignSecrets, type RefusedSecret } from './secrets.js';
 import { StreamRefusal, type AdsStream, type StreamCallbacks } from './stream.js';
 import type { TlsFront } from './tls-front.js';
-import type { AdsRequest, AdsResponse, MalformedRequest } from './wire.js';
+import { MalformedNodeError, type AdsRequest, type AdsResponse, type MalformedRequest, type NodeInfo } from './wire.js';
 
 export interface ServerCallbacksOptions {
   readonly logger: Logger;
@@ -92,12 +92,24 @@ export class ServerCallbacks implements StreamCallbacks {
 
   /** The first request fixes who the proxy is: its certificate (whose node must agree) or, insecure, its node. */
   private identify(stream: AdsStream, first: AdsRequest): void {
+    let node: NodeInfo | undefined;
+    try {
+      node = first.node;
+    } catch (err) {
+      if (!(err instanceof MalformedNodeError)) throw err;
+      throw new StreamRefusal(
+        grpc.status.INVALID_ARGUMENT,
+        `request is not a valid ${stream.mode === 'sotw' ? 'DiscoveryRequest' : 'DeltaDiscoveryRequest'}: ${err.message}`,
+        'malformed',
+        { error: err.message, bytes: err.size },
+      );
+    }
     let identity: ProxyIdentity;
     if (stream.certIdentity !== undefined) {
-      checkNodeMatches(stream.certIdentity, first.node);
+      checkNodeMatches(stream.certIdentity, node);
       identity = stream.certIdentity;
     } else {
-      identity = identityFromNode(first.node, this.options.trustDomain);
+      identity = identityFromNode(node, this.options.trustDomain);
     }
     stream.identity = identity;
     stream.secretOwnerOf = secretOwnerFor(this.options.adapters.get(identity.kind) ?? {});

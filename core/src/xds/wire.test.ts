@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { envoyType } from '@weft/protos';
 import { TypeUrl } from './adapter.js';
 import { encodeResource } from './encode.js';
-import { decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse } from './wire.js';
+import { decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse, fullDelta, fullSotw, MalformedNodeError, type AdsRequest, type MalformedRequest } from './wire.js';
 
 describe('ADS wire format', () => {
   const a = encodeResource(TypeUrl.Cluster, 'ns/a', { name: 'ns/a', connectTimeout: { seconds: 1 } });
@@ -52,5 +52,81 @@ describe('ADS wire format', () => {
     assert.equal(req.errorDetail?.message, 'no');
     const bad = decodeDeltaRequest(Buffer.from([0xff, 0xff, 0xff]));
     assert.equal(bad.kind, 'malformed');
+  });
+
+  /** A seeded generator, so a failure names a case that can be run again. */
+  const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const plain = (r: AdsRequest | MalformedRequest): unknown => {
+    if (r.kind === 'malformed') return 'malformed';
+    let node: unknown;
+    try {
+      node = r.node;
+    } catch {
+      node = 'bad node';
+    }
+    // Copied field by field: a spread or a rest pattern would read the node's getter again.
+    const rest: Record<string, unknown> = {};
+    for (const k of Object.keys(r)) if (k !== 'node') rest[k] = (r as unknown as Record<string, unknown>)[k];
+    return { ...rest, node, ...(r.kind === 'delta' ? { initialResourceVersions: [...r.initialResourceVersions] } : {}) };
+  };
+  const pick = <T>(next: () => number, xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+
+  it('the lean envelope reader decodes what protobufjs decodes, and never refuses what protobufjs accepts', () => {
+    const sotwT = envoyType('envoy.service.discovery.v3.DiscoveryRequest');
+    const deltaT = envoyType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+    const next = rng(16);
+    const names = ['a', 'ns/b', 'outbound|8080||svc.ns', 'é', ''];
+    let agreed = 0;
+    for (let i = 0; i < 400; i++) {
+      const node = next() < 0.7 ? { id: `p-${i}`, cluster: 'c', metadata: { fields: { kind: { stringValue: 'envoy' }, n: { numberValue: i }, b: { boolValue: true } } } } : undefined;
+      const errorDetail = next() < 0.3 ? { code: Math.floor(next() * 20) - 2, message: pick(next, names) } : undefined;
+      const sotwBytes = sotwT
+        .encode(sotwT.fromObject({ versionInfo: pick(next, names), node, resourceNames: names.filter(() => next() < 0.5), typeUrl: pick(next, [TypeUrl.Cluster, TypeUrl.Listener]), responseNonce: String(i), errorDetail }))
+        .finish();
+      const deltaBytes = deltaT
+        .encode(
+          deltaT.fromObject({
+            node,
+            typeUrl: TypeUrl.ClusterLoadAssignment,
+            resourceNamesSubscribe: names.filter(() => next() < 0.5),
+            resourceNamesUnsubscribe: names.filter(() => next() < 0.2),
+            initialResourceVersions: next() < 0.3 ? { a: '1', 'ns/b': '2' } : {},
+            responseNonce: String(i),
+            errorDetail,
+          }),
+        )
+        .finish();
+      for (const [bytes, lean, full] of [
+        [sotwBytes, decodeSotwRequest, fullSotw],
+        [deltaBytes, decodeDeltaRequest, fullDelta],
+      ] as const) {
+        assert.deepEqual(plain(lean(bytes)), plain(full(bytes)), `case ${i}`);
+        // The same bytes damaged: a byte changed, or cut short.
+        const bad = Buffer.from(bytes);
+        if (bad.length === 0) continue;
+        if (next() < 0.5) bad[Math.floor(next() * bad.length)] = Math.floor(next() * 256);
+        const damaged = next() < 0.5 ? bad : bad.subarray(0, Math.floor(next() * bad.length));
+        const l = plain(lean(damaged));
+        const f = plain(full(damaged));
+        if (f !== 'malformed') {
+          assert.notEqual(l, 'malformed', `case ${i}: lean refused what protobufjs accepts`);
+          assert.deepEqual(l, f, `case ${i}: damaged`);
+          agreed++;
+        }
+      }
+    }
+    assert.ok(agreed > 50, `only ${agreed} damaged cases were still valid: the comparison proved little`);
+  });
+
+  it('a node is decoded only when read, and a malformed one says so then', () => {
+    const t = envoyType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+    // Field 1 (node) holding one byte: the tag of the node's id with no length after it.
+    const bytes = Buffer.concat([Buffer.from([0x0a, 0x01, 0x0f]), t.encode(t.fromObject({ typeUrl: TypeUrl.Cluster })).finish()]);
+    const r = decodeDeltaRequest(bytes);
+    assert.equal(r.kind, 'delta');
+    if (r.kind !== 'delta') return;
+    assert.equal(r.typeUrl, TypeUrl.Cluster);
+    assert.throws(() => r.node, (e: unknown) => e instanceof MalformedNodeError && e.size === 1);
+    assert.equal(fullDelta(bytes).kind, 'malformed', 'protobufjs refuses the whole request');
   });
 });

@@ -1,11 +1,12 @@
 import { envoyType } from '@weft/protos';
 import type { EncodedResource } from './adapter.js';
 import { varint } from './encode.js';
+import { EnvelopeError, expectLen, NeedsFullDecode, readFields, readStatus, readStringMapEntry } from './request-decode.js';
 
 /**
  * Wire format of the ADS messages. Responses are written by hand around the pre-encoded Any bytes of each
  * resource, so a resource version is protobuf-encoded once no matter how many streams send it. Requests are
- * decoded with protobufjs (they are small and rare compared with responses).
+ * read by a lean reader of their envelope (request-decode.ts); the node is decoded by protobufjs when read.
  */
 
 export interface SotwResponse {
@@ -158,8 +159,186 @@ function decodeErrorDetail(e: unknown): ErrorDetail | undefined {
 
 let sotwType: ReturnType<typeof envoyType> | undefined;
 let deltaType: ReturnType<typeof envoyType> | undefined;
+let nodeType: ReturnType<typeof envoyType> | undefined;
 
+/** A request's node could not be decoded: the request is malformed, found when the node is first read. */
+export class MalformedNodeError extends Error {
+  constructor(
+    message: string,
+    /** Size of the node's bytes. */
+    readonly size: number,
+  ) {
+    super(message);
+    this.name = 'MalformedNodeError';
+  }
+}
+
+/** The node, decoded on first read (most requests' nodes are never read). */
+function lazyNode(bytes: Buffer | undefined): () => NodeInfo | undefined {
+  if (bytes === undefined) return () => undefined;
+  let node: NodeInfo | undefined;
+  let decoded = false;
+  return () => {
+    if (!decoded) {
+      nodeType ??= envoyType('envoy.config.core.v3.Node');
+      try {
+        node = decodeNode(nodeType.decode(bytes));
+      } catch (err) {
+        throw new MalformedNodeError((err as Error).message, bytes.length);
+      }
+      decoded = true;
+    }
+    return node;
+  };
+}
+
+/** The field a message may hold once: a second occurrence merges (protobuf's rule), left to the full decoder. */
+function once<T>(seen: T | undefined): void {
+  if (seen !== undefined) throw new NeedsFullDecode('a message field repeated');
+}
+
+function leanSotw(buf: Uint8Array): SotwRequest {
+  let versionInfo = '';
+  let node: Buffer | undefined;
+  const resourceNames: string[] = [];
+  let typeUrl = '';
+  let responseNonce = '';
+  let errorDetail: ErrorDetail | undefined;
+  readFields(buf, (r, n, wt) => {
+    switch (n) {
+      case 1:
+        expectLen(wt);
+        versionInfo = r.string();
+        return true;
+      case 2:
+        expectLen(wt);
+        once(node);
+        node = r.bytes();
+        return true;
+      case 3:
+        expectLen(wt);
+        resourceNames.push(r.string());
+        return true;
+      case 4:
+        expectLen(wt);
+        typeUrl = r.string();
+        return true;
+      case 5:
+        expectLen(wt);
+        responseNonce = r.string();
+        return true;
+      case 6:
+        expectLen(wt);
+        once(errorDetail);
+        errorDetail = readStatus(r.bytes());
+        return true;
+      case 7:
+        // resource_locators: not read by Weft; checked as a message by the full decoder.
+        throw new NeedsFullDecode('resource locators');
+      default:
+        return false;
+    }
+  });
+  const readNode = lazyNode(node);
+  return {
+    kind: 'sotw',
+    get node() {
+      return readNode();
+    },
+    versionInfo,
+    resourceNames,
+    typeUrl,
+    responseNonce,
+    errorDetail,
+  };
+}
+
+function leanDelta(buf: Uint8Array): DeltaRequest {
+  let node: Buffer | undefined;
+  let typeUrl = '';
+  const subscribe: string[] = [];
+  const unsubscribe: string[] = [];
+  const initialResourceVersions = new Map<string, string>();
+  let responseNonce = '';
+  let errorDetail: ErrorDetail | undefined;
+  readFields(buf, (r, n, wt) => {
+    switch (n) {
+      case 1:
+        expectLen(wt);
+        once(node);
+        node = r.bytes();
+        return true;
+      case 2:
+        expectLen(wt);
+        typeUrl = r.string();
+        return true;
+      case 3:
+        expectLen(wt);
+        subscribe.push(r.string());
+        return true;
+      case 4:
+        expectLen(wt);
+        unsubscribe.push(r.string());
+        return true;
+      case 5: {
+        expectLen(wt);
+        const [name, version] = readStringMapEntry(r.bytes());
+        initialResourceVersions.set(name, version);
+        return true;
+      }
+      case 6:
+        expectLen(wt);
+        responseNonce = r.string();
+        return true;
+      case 7:
+        expectLen(wt);
+        once(errorDetail);
+        errorDetail = readStatus(r.bytes());
+        return true;
+      case 8:
+      case 9:
+        throw new NeedsFullDecode('resource locators');
+      default:
+        return false;
+    }
+  });
+  const readNode = lazyNode(node);
+  return {
+    kind: 'delta',
+    get node() {
+      return readNode();
+    },
+    typeUrl,
+    subscribe,
+    unsubscribe,
+    initialResourceVersions,
+    responseNonce,
+    errorDetail,
+  };
+}
+
+/** A DiscoveryRequest (state of the world); never throws: garbage becomes a malformed value. */
 export function decodeSotwRequest(buf: Uint8Array): SotwRequest | MalformedRequest {
+  try {
+    return leanSotw(buf);
+  } catch (err) {
+    if (err instanceof EnvelopeError) return { kind: 'malformed', error: err.message, size: buf.length };
+    return fullSotw(buf);
+  }
+}
+
+/** A DeltaDiscoveryRequest; never throws: garbage becomes a malformed value. */
+export function decodeDeltaRequest(buf: Uint8Array): DeltaRequest | MalformedRequest {
+  try {
+    return leanDelta(buf);
+  } catch (err) {
+    if (err instanceof EnvelopeError) return { kind: 'malformed', error: err.message, size: buf.length };
+    return fullDelta(buf);
+  }
+}
+
+/** protobufjs decodes the whole request (the node too): envelopes the lean reader leaves to it. */
+export function fullSotw(buf: Uint8Array): SotwRequest | MalformedRequest {
   sotwType ??= envoyType('envoy.service.discovery.v3.DiscoveryRequest');
   try {
     const m = sotwType.decode(buf) as unknown as {
@@ -184,7 +363,7 @@ export function decodeSotwRequest(buf: Uint8Array): SotwRequest | MalformedReque
   }
 }
 
-export function decodeDeltaRequest(buf: Uint8Array): DeltaRequest | MalformedRequest {
+export function fullDelta(buf: Uint8Array): DeltaRequest | MalformedRequest {
   deltaType ??= envoyType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
   try {
     const m = deltaType.decode(buf) as unknown as {
