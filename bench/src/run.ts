@@ -14,7 +14,7 @@ import { buildDump, dumpMismatches, writeDump, type Dump } from './dump.js';
 import { coldAndWarm, cpuPerChange, distribution, idleRate, observeStep, type Distribution, type Phase, type StepObservation } from './measure.js';
 import { buildScenarios, generateMesh, parseScenarios, SCENARIOS, type GeneratedMesh, type Scenario, type ScenarioName } from './mesh.js';
 import { markdownReport } from './report.js';
-import type { ChildReply, ChildRequest, CpuStats } from './server/child.js';
+import type { ChildReply, ChildRequest } from './server/child.js';
 import { nowMicros, type ConnectMessage, type Mode, type ResponseRow, type WorkerReport } from './sim/worker.js';
 import { TYPE_LABEL } from './sim/xds.js';
 
