@@ -52,6 +52,39 @@ describe('WriterElection', () => {
     await election.stop();
   });
 
+  it('starts when the group consumer crashed during its first join (pause then refused) and joins on its restart', async () => {
+    const topic = 'weft-events';
+    const fake = fakeKafka(0, topic);
+    const base = fake.kafka.consumer({ groupId: 'g' }) as unknown as Record<string, unknown> & { on: (n: string, fn: (e: unknown) => void) => void };
+    let join: ((e: unknown) => void) | undefined;
+    const crashed = {
+      ...base,
+      on: (name: string, fn: (e: unknown) => void) => {
+        if (name === 'group_join') join = fn;
+        base.on(name, fn);
+      },
+      // The first join failed: kafkajs crashed the consumer (its group is gone until the restart) and run() returned.
+      run: async () => undefined,
+      pause: () => {
+        throw new Error('Consumer group was not initialized, consumer#run must be called first');
+      },
+    };
+    const election = new WriterElection({
+      kafka: { consumer: () => crashed } as unknown as Kafka,
+      topic,
+      replicaId: 'r1',
+      sessionTimeoutMs: 6000,
+      logger: captureLogger(),
+      onChange: () => undefined,
+    });
+    await election.start();
+    assert.equal(election.holds, false);
+    // The restart joins; its pause is refused as well here, and the role is taken all the same.
+    join!({ payload: { memberAssignment: { [topic]: [0] } } });
+    assert.equal(election.holds, true);
+    await election.stop();
+  });
+
   it('gives up on an error that a wait does not mend, with that error', async () => {
     const fake = fakeKafka(0, 'weft-events');
     const election = new WriterElection({

@@ -127,7 +127,7 @@ export class WriterElection {
       this.lastContact = performance.now();
       const assigned = (e.payload.memberAssignment[topic] ?? []).includes(0);
       // The topic is never read through this group: no fetch after a (re)join either.
-      c.pause([{ topic }]);
+      this.pause(c);
       void this.changed(assigned);
     });
     c.on(c.events.CRASH, (e) => {
@@ -139,7 +139,20 @@ export class WriterElection {
     // yet (UNKNOWN_TOPIC_OR_PARTITION), and kafkajs does not retry a subscribe: ask again while it settles.
     await retry(() => c.subscribe({ topic, fromBeginning: false }), { retries: 8, initialRetryTime: 100, maxRetryTime: 1000, isRetriable: leaderMoving });
     await c.run({ autoCommit: false, eachBatch: () => Promise.resolve() });
-    c.pause([{ topic }]);
+    this.pause(c);
+  }
+
+  /**
+   * Pauses the topic. kafkajs refuses while the consumer has no group: its first join failed and crashed it
+   * (run() returns all the same), and the restart has not joined yet. Nothing to pause then: the restart's
+   * join pauses (GROUP_JOIN), and the election's outcome waits for that join.
+   */
+  private pause(c: Consumer): void {
+    try {
+      c.pause([{ topic: this.o.topic }]);
+    } catch (err) {
+      this.o.logger.debug('writer election: no group to pause yet; the next join pauses', { error: (err as Error).message });
+    }
   }
 
   private async changed(assigned: boolean): Promise<void> {
