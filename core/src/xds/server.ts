@@ -44,7 +44,10 @@ export interface XdsServerOptions {
    * A change reaching a proxy that was not pushed within the last window goes out at once. Default 5 ms.
    */
   readonly coalesceMs?: number;
-  /** Global bound on pushes running at once. Default 64. */
+  /**
+   * Bound on the work of one turn of the event loop: a flush plans and writes at most this many proxies'
+   * pushes, then yields to I/O (the requests and ACKs of every stream) before the next slice. Default 64.
+   */
   readonly maxConcurrentPushes?: number;
   /** A stream sending more requests per second than this (sustained) is ended. Default 200. */
   readonly maxRequestsPerSecond?: number;
