@@ -28,12 +28,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import { captureLogger, TypeUrl, type MeshEvent } from '@weft/core';
 import { DEFAULT_KAFKA_CONFIG, KafkaEventLog, type KafkaPluginConfig } from '@weft/plugin-kafka';
 import { clusterRunDir, findCluster, partitionState, type ClusterLookup } from '@weft/plugin-kafka/dist/testing.js';
-import { envoyType } from '@weft/protos';
 import { EXAMPLE, WeftProcess } from '../cli/helpers.js';
+import { DeltaClient } from '../support/delta-client.js';
 
 const ci = process.env['CI'] === 'true';
 const SESSION_MS = 6000;
@@ -84,86 +83,53 @@ async function getJson<T>(address: string, urlPath: string): Promise<{ status: n
 
 /**
  * A simulated delta-xDS proxy: one ADS stream at a time, wildcard CDS and LDS, every response ACKed at once.
- * It keeps the version of each resource it holds (delta versions are hashes of the resource bytes) and
- * counts the resource bytes it was sent. When `reconnect` is set, a stream that ends is replaced by one to
- * the address `reconnect` picks, sent the versions held as initial_resource_versions.
+ * Its stream keeps the version of each resource it holds (delta versions are hashes of the resource bytes)
+ * and counts the resource bytes it was sent. When `reconnect` is set, a stream that ends is replaced by one
+ * to the address `reconnect` picks, sent the versions held as initial_resource_versions.
  */
 class Proxy {
-  readonly held = new Map<string, Map<string, string>>(TYPES.map((t) => [t, new Map()]));
-  bytes = 0;
   address = '';
-  private client: grpc.Client | undefined;
-  private call: grpc.ClientDuplexStream<Record<string, unknown>, { typeUrl: string; nonce: string; resources: { name: string; version: string; size: number }[]; removed: string[] }> | undefined;
+  private stream: DeltaClient | undefined;
   private closed = false;
-  private generation = 0;
 
   constructor(
     readonly spec: readonly [string, string, string],
     private readonly reconnect: (() => string | undefined) | null,
   ) {}
 
+  /** Name -> version of what it holds of `typeUrl`. */
+  held(typeUrl: string): ReadonlyMap<string, string> {
+    return this.stream?.held(typeUrl) ?? new Map();
+  }
+
+  /** Resource bytes it was sent, over all its streams. */
+  get bytes(): number {
+    return this.stream?.resourceBytes ?? 0;
+  }
+
   connect(address: string): void {
-    this.client?.close();
-    this.address = address;
-    const generation = ++this.generation;
-    const client = new grpc.Client(address, grpc.credentials.createInsecure());
-    this.client = client;
-    const req = envoyType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
-    const res = envoyType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
-    const call = client.makeBidiStreamRequest(
-      '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources',
-      (r: Record<string, unknown>) => Buffer.from(req.encode(req.fromObject(r)).finish()),
-      (buf: Buffer) => {
-        const m = res.decode(buf) as unknown as {
-          typeUrl?: string;
-          nonce?: string;
-          resources?: { name?: string; version?: string; resource?: { value?: Uint8Array } }[];
-          removedResources?: string[];
-        };
-        return {
-          typeUrl: m.typeUrl ?? '',
-          nonce: m.nonce ?? '',
-          resources: (m.resources ?? []).map((r) => ({ name: r.name ?? '', version: r.version ?? '', size: r.resource?.value?.length ?? 0 })),
-          removed: m.removedResources ?? [],
-        };
-      },
-    );
-    this.call = call;
-    call.on('data', (r: { typeUrl: string; nonce: string; resources: { name: string; version: string; size: number }[]; removed: string[] }) => {
-      const held = this.held.get(r.typeUrl);
-      if (held !== undefined) {
-        for (const x of r.resources) {
-          held.set(x.name, x.version);
-          this.bytes += x.size;
-        }
-        for (const name of r.removed) held.delete(name);
-      }
-      call.write({ typeUrl: r.typeUrl, responseNonce: r.nonce });
-    });
-    call.on('error', () => undefined);
-    call.on('status', () => {
-      if (this.closed || generation !== this.generation || this.reconnect === null) return;
-      void this.moveOn(generation);
-    });
-    TYPES.forEach((typeUrl, i) => {
-      const msg: Record<string, unknown> = {
-        typeUrl,
-        resourceNamesSubscribe: ['*'],
-        initialResourceVersions: Object.fromEntries(this.held.get(typeUrl)!),
-      };
-      if (i === 0) msg['node'] = { id: nodeId(this.spec), cluster: 'test' };
-      call.write(msg);
+    const stream = new DeltaClient(address, { id: nodeId(this.spec) }).ackEach();
+    for (const typeUrl of TYPES) stream.request({ typeUrl, subscribe: ['*'] });
+    this.follow(stream);
+  }
+
+  private follow(stream: DeltaClient): void {
+    this.stream = stream;
+    this.address = stream.address;
+    void stream.status.then(() => {
+      if (this.closed || this.stream !== stream || this.reconnect === null) return;
+      void this.moveOn(stream);
     });
   }
 
   /** The stream ended (its replica died): connect to another replica, retrying while none answers. */
-  private async moveOn(generation: number): Promise<void> {
+  private async moveOn(ended: DeltaClient): Promise<void> {
     this.address = '';
-    while (!this.closed && generation === this.generation) {
+    while (!this.closed && this.stream === ended) {
       await sleep(100);
       const next = this.reconnect?.();
       if (next !== undefined) {
-        this.connect(next);
+        this.follow(ended.moveTo(next));
         return;
       }
     }
@@ -171,8 +137,7 @@ class Proxy {
 
   close(): void {
     this.closed = true;
-    this.call?.cancel();
-    this.client?.close();
+    this.stream?.cancel();
   }
 }
 
@@ -207,6 +172,16 @@ function dumpVersions(dump: ConfigDump): Map<string, Map<string, string>> {
     for (const x of c.dynamic_listeners ?? []) out.get(TypeUrl.Listener)!.set(x.name, x.active_state?.version_info ?? '');
   }
   return out;
+}
+
+/** Whether `p` holds what the replica it is connected to, one of `live`, would send it now. */
+async function holdsWhatItIsSent(p: Proxy, live: readonly Replica[]): Promise<boolean> {
+  const r = live.find((x) => x.xds === p.address);
+  if (r === undefined) return false;
+  const { status, body } = await getJson<ConfigDump>(r.debug, `/debug/proxies/${p.spec[0]}/config`);
+  if (status !== 200) return false;
+  const want = dumpVersions(body);
+  return TYPES.every((type) => JSON.stringify([...want.get(type)!].sort()) === JSON.stringify([...p.held(type)].sort()));
 }
 
 function serviceManifest(n: number): string {
@@ -570,14 +545,7 @@ plugins:
     await until(
       'every proxy to converge',
       async () => {
-        for (const p of all) {
-          const r = live.find((x) => x.xds === p.address);
-          if (r === undefined) return false;
-          const { status, body } = await getJson<ConfigDump>(r.debug, `/debug/proxies/${p.spec[0]}/config`);
-          if (status !== 200) return false;
-          const want = dumpVersions(body);
-          for (const type of TYPES) if (JSON.stringify([...want.get(type)!].sort()) !== JSON.stringify([...p.held.get(type)!].sort())) return false;
-        }
+        for (const p of all) if (!(await holdsWhatItIsSent(p, live))) return false;
         return true;
       },
       30_000,
@@ -598,7 +566,7 @@ plugins:
     const madeAtKill = made;
     // Seen end to end: the sample proxy's stream on a follower gets the cluster of such a change.
     const watch = followers[0]!.sample!;
-    await until('appends to resume', () => [...watch.held.get(TypeUrl.Cluster)!.keys()].some((name) => streamNumber(name) > madeAtKill), 30_000, 20);
+    await until('appends to resume', () => [...watch.held(TypeUrl.Cluster).keys()].some((name) => streamNumber(name) > madeAtKill), 30_000, 20);
     const resumeMs = Date.now() - killedAt;
     const next = await writer();
     const electedMs = Date.now() - killedAt;
@@ -667,7 +635,7 @@ plugins:
     const w = await writer();
     // Appends go on: a change made after the kill reaches a follower's sample proxy.
     const watch = alive().find((r) => r !== w)!.sample!;
-    await until('a change made after the kill to reach the proxies', () => [...watch.held.get(TypeUrl.Cluster)!.keys()].some((n) => streamNumber(n) > madeAtKill), 60_000, 20);
+    await until('a change made after the kill to reach the proxies', () => [...watch.held(TypeUrl.Cluster).keys()].some((n) => streamNumber(n) > madeAtKill), 60_000, 20);
     const resumeMs = Date.now() - killedAt;
     await sleep(2000);
     t.diagnostic(`leader broker ${leader} killed (-9): partition leader moved after ${movedMs} ms; changes reached the proxies again after ${resumeMs} ms`);
@@ -698,14 +666,7 @@ plugins:
     await until(
       'the moved proxies to reconnect and converge',
       async () => {
-        for (const p of moving) {
-          const r = alive().find((x) => x.xds === p.address);
-          if (r === undefined) return false;
-          const { status, body } = await getJson<ConfigDump>(r.debug, `/debug/proxies/${p.spec[0]}/config`);
-          if (status !== 200) return false;
-          const want = dumpVersions(body);
-          for (const type of TYPES) if (JSON.stringify([...want.get(type)!].sort()) !== JSON.stringify([...p.held.get(type)!].sort())) return false;
-        }
+        for (const p of moving) if (!(await holdsWhatItIsSent(p, alive()))) return false;
         return true;
       },
       30_000,
@@ -753,7 +714,7 @@ plugins:
           async () => {
             const { status, body } = await getJson<ConfigDump>(live[0]!.debug, `/debug/proxies/${SIDECARS[1]![0]}/config`);
             const want = dumpVersions(body);
-            return status === 200 && want.get(TypeUrl.Cluster)!.size > 0 && JSON.stringify([...want.get(TypeUrl.Cluster)!].sort()) === JSON.stringify([...newcomer.held.get(TypeUrl.Cluster)!].sort());
+            return status === 200 && want.get(TypeUrl.Cluster)!.size > 0 && JSON.stringify([...want.get(TypeUrl.Cluster)!].sort()) === JSON.stringify([...newcomer.held(TypeUrl.Cluster)].sort());
           },
           10_000,
         );

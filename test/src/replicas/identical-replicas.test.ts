@@ -19,12 +19,11 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
 import { captureLogger, TypeUrl } from '@weft/core';
 import { loadConfigFile, startWeft, type RunningWeft } from '@weft/core/testing';
 import { startBroker, stopBroker } from '@weft/plugin-kafka/dist/testing.js';
 import { envoyType } from '@weft/protos';
-import { SotwClient } from '../support/delta-client.js';
+import { DeltaClient, SotwClient, type DeltaResponseView } from '../support/delta-client.js';
 import { assertProxiesLoad, fromWire } from '../support/load-check.js';
 
 const ci = process.env['CI'] === 'true';
@@ -39,90 +38,14 @@ interface Held {
   readonly bytes: string;
 }
 
-interface RawDelta {
-  readonly typeUrl: string;
-  readonly nonce: string;
-  /** Bytes of the whole response on the wire (the gRPC message). */
-  readonly wireBytes: number;
-  readonly resources: readonly { name: string; version: string; value: Buffer }[];
-  readonly removed: readonly string[];
+/** The next response on `s`, ACKed, or undefined when none came within `ms`. */
+async function nextAcked(s: DeltaClient, ms: number): Promise<DeltaResponseView | undefined> {
+  const r = await s.nextOrNone(ms);
+  if (r !== undefined) s.ack(r);
+  return r;
 }
 
-/** A raw delta ADS stream that keeps each response's wire size and each resource's bytes. */
-class CountingDeltaStream {
-  private readonly client: grpc.Client;
-  private readonly call: grpc.ClientDuplexStream<Record<string, unknown>, RawDelta>;
-  private readonly queue: RawDelta[] = [];
-  private waiters: ((r: RawDelta) => void)[] = [];
-  private first = true;
-  ended = false;
-
-  constructor(address: string) {
-    this.client = new grpc.Client(address, grpc.credentials.createInsecure());
-    const req = envoyType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
-    const res = envoyType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
-    this.call = this.client.makeBidiStreamRequest(
-      '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources',
-      (r: Record<string, unknown>) => Buffer.from(req.encode(req.fromObject(r)).finish()),
-      (buf: Buffer): RawDelta => {
-        const m = res.decode(buf) as unknown as {
-          typeUrl?: string;
-          nonce?: string;
-          resources?: { name?: string; version?: string; resource?: { value?: Uint8Array } }[];
-          removedResources?: string[];
-        };
-        return {
-          typeUrl: m.typeUrl ?? '',
-          nonce: m.nonce ?? '',
-          wireBytes: buf.length,
-          resources: (m.resources ?? []).map((r) => ({ name: r.name ?? '', version: r.version ?? '', value: Buffer.from(r.resource?.value ?? new Uint8Array()) })),
-          removed: m.removedResources ?? [],
-        };
-      },
-    );
-    this.call.on('data', (r: RawDelta) => {
-      const w = this.waiters.shift();
-      if (w !== undefined) w(r);
-      else this.queue.push(r);
-    });
-    this.call.on('status', () => (this.ended = true));
-    this.call.on('error', () => undefined);
-  }
-
-  request(typeUrl: string, subscribe: string[], initial: Record<string, string> = {}, nonce = ''): void {
-    const msg: Record<string, unknown> = { typeUrl, resourceNamesSubscribe: subscribe, initialResourceVersions: initial, responseNonce: nonce };
-    if (this.first) msg['node'] = { id: BUYER, cluster: 'test' };
-    this.first = false;
-    this.call.write(msg);
-  }
-
-  /** The next response (ACKed), or undefined when none came within `ms`. */
-  async next(ms: number): Promise<RawDelta | undefined> {
-    const queued = this.queue.shift();
-    const r =
-      queued ??
-      (await new Promise<RawDelta | undefined>((resolve) => {
-        const timer = setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          resolve(undefined);
-        }, ms);
-        const waiter = (x: RawDelta): void => {
-          clearTimeout(timer);
-          resolve(x);
-        };
-        this.waiters.push(waiter);
-      }));
-    if (r !== undefined) this.request(r.typeUrl, [], {}, r.nonce);
-    return r;
-  }
-
-  close(): void {
-    this.call.end();
-    this.client.close();
-  }
-}
-
-const held = (r: RawDelta): Map<string, Held> => new Map(r.resources.map((x) => [x.name, { version: x.version, bytes: x.value.toString('base64') }]));
+const held = (r: DeltaResponseView): Map<string, Held> => new Map(r.resources.map((x) => [x.name, { version: x.version, bytes: x.value.toString('base64') }]));
 const versions = (m: Map<string, Held>): Record<string, string> => Object.fromEntries([...m].map(([k, v]) => [k, v.version]));
 
 function readyz(port: number): Promise<{ status: number; body: { checks?: Record<string, { ok: boolean }> } }> {
@@ -198,14 +121,14 @@ ${withSource ? "  - name: '@weft/plugin-files'\n    config: { dir: manifests, de
   }
 
   /** Subscribes CDS and LDS (wildcard) and EDS (what CDS names); the resources held per type. */
-  async function fetchAll(s: CountingDeltaStream, initial: Map<string, Map<string, Held>> = new Map()): Promise<{ got: Map<string, Map<string, Held>>; bytes: number; resources: number }> {
+  async function fetchAll(s: DeltaClient, initial: Map<string, Map<string, Held>> = new Map()): Promise<{ got: Map<string, Map<string, Held>>; bytes: number; resources: number }> {
     const got = new Map<string, Map<string, Held>>();
     let bytes = 0;
     let resources = 0;
     const ask = async (typeUrl: string, names: string[]): Promise<void> => {
-      s.request(typeUrl, names, versions(initial.get(typeUrl) ?? new Map()));
+      s.request({ typeUrl, subscribe: names, initialResourceVersions: versions(initial.get(typeUrl) ?? new Map()) });
       // A replica that has nothing new for the proxy may answer with an empty response, or not at all.
-      const r = await s.next(initial.has(typeUrl) ? 1000 : 10_000);
+      const r = await nextAcked(s, initial.has(typeUrl) ? 1000 : 10_000);
       if (r === undefined) {
         assert.ok(initial.has(typeUrl), `a first ${typeUrl} response`);
         got.set(typeUrl, new Map());
@@ -239,14 +162,14 @@ ${withSource ? "  - name: '@weft/plugin-files'\n    config: { dir: manifests, de
     assert.ok(a.catalog.list('Workload').some((w) => w.meta.name === 'bookbuyer-0'));
 
     // The proxy on A: everything it is sent.
-    const onA = new CountingDeltaStream(`127.0.0.1:${a.xdsAddress.port}`);
+    const onA = new DeltaClient(`127.0.0.1:${a.xdsAddress.port}`, { id: BUYER });
     streams.push(onA);
     const first = await fetchAll(onA);
     assert.ok(first.resources > 0 && first.bytes > 0);
     onA.close();
 
     // It moves to B holding those versions: B sends no resource.
-    const onB = new CountingDeltaStream(`127.0.0.1:${b.xdsAddress.port}`);
+    const onB = new DeltaClient(`127.0.0.1:${b.xdsAddress.port}`, { id: BUYER });
     streams.push(onB);
     const moved = await fetchAll(onB, first.got);
     console.log(`# first connection to A: ${first.resources} resources, ${first.bytes} bytes; moved to B: ${moved.resources} resources, ${moved.bytes} bytes resent`);
@@ -254,7 +177,7 @@ ${withSource ? "  - name: '@weft/plugin-files'\n    config: { dir: manifests, de
     assert.equal(moved.resources, 0);
 
     // The proxy also holds a stream on A again (as a second proxy would): a change reaches both the same.
-    const againA = new CountingDeltaStream(`127.0.0.1:${a.xdsAddress.port}`);
+    const againA = new DeltaClient(`127.0.0.1:${a.xdsAddress.port}`, { id: BUYER });
     streams.push(againA);
     const stillA = await fetchAll(againA, first.got);
     assert.equal(stillA.resources, 0);
@@ -273,7 +196,7 @@ ${withSource ? "  - name: '@weft/plugin-files'\n    config: { dir: manifests, de
     const text = fs.readFileSync(store, 'utf8');
     assert.ok(text.includes('10.244.2.10'));
     fs.writeFileSync(store, text.replaceAll('10.244.2.10', '10.244.2.99'));
-    const [changedA, changedB] = await Promise.all([againA.next(15_000), onB.next(15_000)]);
+    const [changedA, changedB] = await Promise.all([nextAcked(againA, 15_000), nextAcked(onB, 15_000)]);
     assert.ok(changedA !== undefined && changedB !== undefined, 'both replicas push the change');
     assert.equal(changedA.typeUrl, TypeUrl.ClusterLoadAssignment);
     assert.deepEqual([...held(changedB)], [...held(changedA)], 'the same names, versions and bytes');
