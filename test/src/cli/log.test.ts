@@ -104,15 +104,21 @@ describe('weft log: corruption is refused, never cut; weft log repair cuts it, e
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  it('a byte flipped in an early record of a single-segment log: inspect, tail and start refuse (exit 1), naming segment, byte and what follows', async () => {
+  /** A nine-record log in a fresh directory, with `mask` flipped in the byte `at` bytes into record `record`. */
+  async function corruptLog(record: number, at: number, mask: number): Promise<{ dir: string; logDir: string; file: string; data: Buffer; bounds: number[]; events: number[] }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-logcli-'));
     dirs.push(dir);
     const logDir = path.join(dir, 'log');
     const { bounds, events } = await nineRecordLog(logDir);
     const file = path.join(logDir, SEGMENT);
     const data = fs.readFileSync(file);
-    data[bounds[1]! + 40]! ^= 0x04;
+    data[bounds[record]! + at]! ^= mask;
     fs.writeFileSync(file, data);
+    return { dir, logDir, file, data, bounds, events };
+  }
+
+  it('a byte flipped in an early record of a single-segment log: inspect, tail and start refuse (exit 1), naming segment, byte and what follows', async () => {
+    const { dir, logDir, file, data, bounds, events } = await corruptLog(1, 40, 0x04);
     const following = events.slice(2).reduce((a, b) => a + b, 0);
 
     const inspect = await runWeft(['log', 'inspect', logDir]);
@@ -139,14 +145,7 @@ describe('weft log: corruption is refused, never cut; weft log repair cuts it, e
   });
 
   it('weft log repair: needs --truncate-at, explains itself, plans with --dry-run, then cuts, logs and keeps what it drops; weft start runs again', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-logcli-'));
-    dirs.push(dir);
-    const logDir = path.join(dir, 'log');
-    const { bounds, events } = await nineRecordLog(logDir);
-    const file = path.join(logDir, SEGMENT);
-    const data = fs.readFileSync(file);
-    data[bounds[0]! + 20]! ^= 0x01;
-    fs.writeFileSync(file, data);
+    const { dir, logDir, file, data, events } = await corruptLog(0, 20, 0x01);
 
     const help = await runWeft(['log', 'repair', '--help']);
     assert.equal(help.code, 0);
@@ -227,14 +226,17 @@ describe('weft log: the writer lock is pid + start time + boot', () => {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
   };
-
-  it('Weft finding its own pid in the LOCK it left before a restart takes the lock over and says so', { skip: !linux }, async () => {
+  /** An empty log directory in a fresh directory, with a config that starts Weft on it, and where its LOCK goes. */
+  const emptyLog = (): { logDir: string; config: string; lock: string } => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-logcli-'));
     dirs.push(dir);
     const logDir = path.join(dir, 'log');
     fs.mkdirSync(logDir);
-    const config = writeConfig(dir, logDir);
-    const lock = path.join(logDir, 'LOCK');
+    return { logDir, config: writeConfig(dir, logDir), lock: path.join(logDir, 'LOCK') };
+  };
+
+  it('Weft finding its own pid in the LOCK it left before a restart takes the lock over and says so', { skip: !linux }, async () => {
+    const { logDir, config, lock } = emptyLog();
     // The shell writes its own pid into the LOCK, then execs weft in its place: the pid weft runs as is
     // the one the LOCK names, as for Weft as PID 1 after a container restart. Once with a start time
     // (this version's LOCK), once a bare pid (an older Weft's).
@@ -262,12 +264,7 @@ describe('weft log: the writer lock is pid + start time + boot', () => {
   });
 
   it('a LOCK naming a running process with its start time refuses weft start; the same pid with another start time is stale', { skip: !linux }, async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-logcli-'));
-    dirs.push(dir);
-    const logDir = path.join(dir, 'log');
-    fs.mkdirSync(logDir);
-    const config = writeConfig(dir, logDir);
-    const lock = path.join(logDir, 'LOCK');
+    const { logDir, config, lock } = emptyLog();
     const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     others.push(other);
     const pid = other.pid!;
