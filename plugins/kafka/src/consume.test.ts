@@ -7,25 +7,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import * as net from 'node:net';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Kafka, logLevel, Partitioners, type ISocketFactory } from 'kafkajs';
 import { consumePartition, type ConsumeOptions, type RawMessage } from './consume.js';
 import { KafkaUnavailableError } from './errors.js';
-import { findBroker, type BrokerLookup } from './testing.js';
+import { useTestBroker } from './testing.js';
 
-const lookup: Promise<BrokerLookup> = findBroker();
-let brokers: string[] = [];
-let skip: string | false = false;
 let topic = '';
-
-before(async () => {
-  const found = await lookup;
-  if (found.brokers === null) {
-    if (process.env['CI'] === 'true') throw new Error(`CI=true and ${found.reason}`);
-    skip = found.reason;
-    return;
-  }
-  brokers = found.brokers.split(',');
+const broker = useTestBroker(async (brokers) => {
   // Five messages, Kafka offsets 0..4; their content does not matter to a raw read.
   topic = `weft-test-consume-${randomUUID()}`;
   const kafka = new Kafka({ clientId: 'weft-test', brokers, logLevel: logLevel.NOTHING });
@@ -40,9 +29,6 @@ before(async () => {
     await producer.disconnect();
     await admin.disconnect();
   }
-});
-after(async () => {
-  await (await lookup).stop?.();
 });
 
 /** Kafka's API key of JoinGroup requests (the first int16 after a request's size). */
@@ -69,7 +55,7 @@ function cuttingJoins(times: number): { factory: ISocketFactory; cut: () => numb
 }
 
 function options(kafka: Kafka, extra: Partial<ConsumeOptions> = {}): ConsumeOptions {
-  return { kafka, brokers, topic, start: 2, end: 5, stallMs: 10_000, sessionTimeoutMs: 30_000, maxWaitMs: 100, ...extra };
+  return { kafka, brokers: broker.brokers, topic, start: 2, end: 5, stallMs: 10_000, sessionTimeoutMs: 30_000, maxWaitMs: 100, ...extra };
 }
 
 async function offsetsOf(reader: AsyncIterable<RawMessage[]>): Promise<number[]> {
@@ -86,16 +72,16 @@ function chain(err: unknown): unknown[] {
 }
 
 test('a reader whose group join is cut reads from its start all the same', async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const cutting = cuttingJoins(1);
-  const kafka = new Kafka({ clientId: 'weft-test', brokers, logLevel: logLevel.NOTHING, socketFactory: cutting.factory });
+  const kafka = new Kafka({ clientId: 'weft-test', brokers: broker.brokers, logLevel: logLevel.NOTHING, socketFactory: cutting.factory });
   assert.deepEqual(await offsetsOf(consumePartition(options(kafka))), [2, 3, 4]);
   assert.equal(cutting.cut(), 1, 'the join was cut once');
 });
 
 test('the join cut again and again: the reader gives up with the real cause, not a made-up one', async (t) => {
-  if (skip !== false) return t.skip(skip);
-  const kafka = new Kafka({ clientId: 'weft-test', brokers, logLevel: logLevel.NOTHING, socketFactory: cuttingJoins(1000).factory });
+  if (broker.skip !== false) return t.skip(broker.skip);
+  const kafka = new Kafka({ clientId: 'weft-test', brokers: broker.brokers, logLevel: logLevel.NOTHING, socketFactory: cuttingJoins(1000).factory });
   await assert.rejects(offsetsOf(consumePartition(options(kafka, { stallMs: 3000 }))), (err: unknown) => {
     assert.ok(err instanceof KafkaUnavailableError, String(err));
     assert.doesNotMatch(err.message, /Consumer group was not initialized/);
@@ -107,8 +93,8 @@ test('the join cut again and again: the reader gives up with the real cause, not
 });
 
 test('a group the broker refuses: the reader fails with the broker\'s reason and blames nothing else', async (t) => {
-  if (skip !== false) return t.skip(skip);
-  const kafka = new Kafka({ clientId: 'weft-test', brokers, logLevel: logLevel.NOTHING });
+  if (broker.skip !== false) return t.skip(broker.skip);
+  const kafka = new Kafka({ clientId: 'weft-test', brokers: broker.brokers, logLevel: logLevel.NOTHING });
   // Below the broker's group.min.session.timeout.ms (6 s by default): JoinGroup answers INVALID_SESSION_TIMEOUT.
   await assert.rejects(offsetsOf(consumePartition(options(kafka, { sessionTimeoutMs: 1000 }))), (err: unknown) => {
     assert.ok(err instanceof KafkaUnavailableError, String(err));
@@ -122,12 +108,12 @@ test('a group the broker refuses: the reader fails with the broker\'s reason and
 });
 
 test('a reader that gives up while joining leaves no promise rejected unhandled', async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
   process.on('unhandledRejection', onUnhandled);
   try {
-    const kafka = new Kafka({ clientId: 'weft-test', brokers, logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: 'weft-test', brokers: broker.brokers, logLevel: logLevel.NOTHING });
     // Too short for a join: the read gives up while kafkajs is still starting.
     await assert.rejects(offsetsOf(consumePartition(options(kafka, { stallMs: 5 }))), /no progress in 5 ms/);
     await new Promise((r) => setTimeout(r, 1500));

@@ -7,37 +7,22 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { captureLogger, Tokens, type EventInput, type EventLog, type EventLogBackend, type LogBatch } from '@weft/core';
 import { createPluginContainer, decodeEventBody, eventLogConformance } from '@weft/core/testing';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { DEFAULT_KAFKA_CONFIG, type KafkaPluginConfig } from './config.js';
 import { KafkaEventLog } from './kafka-log.js';
 import { plugin } from './index.js';
-import { findBroker, startBroker, stopBroker, type BrokerLookup } from './testing.js';
+import { startBroker, stopBroker, useTestBroker } from './testing.js';
 
-const lookup: Promise<BrokerLookup> = findBroker();
-let brokers: string[] = [];
-let skip: string | false = false;
-
-before(async () => {
-  const found = await lookup;
-  if (found.brokers === null) {
-    if (process.env['CI'] === 'true') throw new Error(`CI=true and ${found.reason}`);
-    skip = found.reason;
-    return;
-  }
-  brokers = found.brokers.split(',');
-});
-after(async () => {
-  await (await lookup).stop?.();
-});
+const broker = useTestBroker();
 
 const config: KafkaPluginConfig = { ...DEFAULT_KAFKA_CONFIG, clientId: 'weft-test', requestTimeoutMs: 10_000 };
 const newTopic = (): string => `weft-test-${randomUUID()}`;
 
 function open(topic: string, options: { readOnly?: boolean; keepRecords?: boolean } = {}): Promise<KafkaEventLog> {
-  return KafkaEventLog.open({ brokers, topic, config, logger: captureLogger(), ...options });
+  return KafkaEventLog.open({ brokers: broker.brokers, topic, config, logger: captureLogger(), ...options });
 }
 
 async function collect<T>(iter: AsyncIterable<T>): Promise<T[]> {
@@ -65,7 +50,7 @@ async function until(check: () => boolean, what: string, ms = 10_000): Promise<v
 
 // The suite every EventLog passes, each test on a fresh topic; registered once the broker is known.
 describe('KafkaEventLog conformance', async () => {
-  const found = await lookup;
+  const found = await broker.lookup;
   if (found.brokers === null) {
     test('the EventLog conformance suite', (t) => {
       if (process.env['CI'] === 'true') throw new Error(`CI=true and ${found.reason}`);
@@ -80,7 +65,7 @@ describe('KafkaEventLog conformance', async () => {
 });
 
 test('an acknowledged append is readable by a new reader after the writer is gone', async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const topic = newTopic();
   const writer = await open(topic);
   const a = await writer.append(batchOf('a', 3));
@@ -108,7 +93,7 @@ test('an acknowledged append is readable by a new reader after the writer is gon
 });
 
 test('readEncoded gives what read gives, bodies as bytes (also from the records the open kept)', async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const topic = newTopic();
   const writer = await open(topic);
   await writer.append(batchOf('x', 4));
@@ -131,7 +116,7 @@ test('readEncoded gives what read gives, bodies as bytes (also from the records 
 });
 
 test('follow sees appends from another writer; offsets stay one sequence across writers', async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const topic = newTopic();
   const a = await open(topic);
   const b = await open(topic);
@@ -167,9 +152,9 @@ test('follow sees appends from another writer; offsets stay one sequence across 
 });
 
 test('batches fit the topic: a batch over maxBatchBytes is refused, queued batches are sent in groups that fit', async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const small = { ...config, maxBatchBytes: 4096 };
-  const log = await KafkaEventLog.open({ brokers, topic: newTopic(), config: small, logger: captureLogger() });
+  const log = await KafkaEventLog.open({ brokers: broker.brokers, topic: newTopic(), config: small, logger: captureLogger() });
   try {
     await assert.rejects(log.append(batchOf('huge', 60)), (err: unknown) => {
       assert.equal((err as { code?: unknown }).code, 'EVENT_BATCH_TOO_LARGE');
@@ -188,11 +173,11 @@ test('batches fit the topic: a batch over maxBatchBytes is refused, queued batch
 });
 
 test('a message that is not a Weft batch is a typed error naming topic, partition and offset', async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const topic = newTopic();
   const writer = await open(topic);
   await writer.append(batchOf('ok', 2));
-  const kafka = new Kafka({ clientId: 'weft-test-garbage', brokers, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'weft-test-garbage', brokers: broker.brokers, logLevel: logLevel.NOTHING });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   await producer.send({ topic, messages: [{ partition: 0, value: Buffer.from('this is not a protobuf batch \xff\xff\xff') }] });
@@ -212,8 +197,8 @@ test('a message that is not a Weft batch is a typed error naming topic, partitio
 });
 
 test('the topic must have one partition and keep its first message', async (t) => {
-  if (skip !== false) return t.skip(skip);
-  const kafka = new Kafka({ clientId: 'weft-test-admin', brokers, logLevel: logLevel.NOTHING });
+  if (broker.skip !== false) return t.skip(broker.skip);
+  const kafka = new Kafka({ clientId: 'weft-test-admin', brokers: broker.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -277,7 +262,7 @@ test('an unreachable broker fails the open with LOG_UNAVAILABLE, naming it, in b
 });
 
 test('a broker stopped under an open log: appends fail typed and bounded; what was stored stays', async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   // A broker of its own, so stopping it does not disturb the other tests.
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-kafka-stop-'));
   try {
@@ -303,14 +288,14 @@ test('a broker stopped under an open log: appends fail typed and bounded; what w
 });
 
 test('the plugin registers a kafka: backend that opens the location', async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const container = createPluginContainer();
   const cfg = plugin.validateConfig!({ clientId: 'weft-plugin-test' });
   await plugin.register(container, cfg, { logger: captureLogger(), dataDir: '.', configDir: '.', trustDomain: 'cluster.local' });
   const backend = container.resolveAll<EventLogBackend>(Tokens.EventLogBackend).find((b) => b.scheme === 'kafka');
   assert.ok(backend !== undefined);
   const topic = newTopic();
-  const log: EventLog = await backend.open(`kafka://${brokers.join(',')}/${topic}`);
+  const log: EventLog = await backend.open(`kafka://${broker.brokers.join(',')}/${topic}`);
   try {
     assert.deepEqual(await log.append(batchOf('p', 1)), [0]);
   } finally {

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 
@@ -64,6 +65,42 @@ export async function findBroker(): Promise<BrokerLookup> {
       stop: null,
     };
   }
+}
+
+/** The shared test broker as a test file sees it, filled in by the hooks `useTestBroker` registers. */
+export interface TestBroker {
+  /** The lookup itself, for a test that registers tests by what it found. */
+  readonly lookup: Promise<BrokerLookup>;
+  /** Its bootstrap list; empty when there is none. */
+  brokers: string[];
+  /** Why the tests skip: no broker (never under CI=true, where that fails the hook instead). */
+  skip: string | false;
+}
+
+/**
+ * Registers the calling file's before and after hooks for the shared test broker: the lookup starts now
+ * (findBroker, so the broker starts while the file loads), `before` fills in what it found and then runs
+ * `setUp` with it when there is a broker, and `after` stops the broker when this lookup started it. Call it
+ * at the top level of a test file. A file's own set-up goes in `setUp`, not in a `before` of its own:
+ * top-level before hooks do not wait for one another, so that one could run before the broker is known.
+ */
+export function useTestBroker(setUp?: (brokers: string[]) => Promise<void>): TestBroker {
+  const lookup = findBroker();
+  const broker: TestBroker = { lookup, brokers: [], skip: false };
+  before(async () => {
+    const found = await lookup;
+    if (found.brokers === null) {
+      if (process.env['CI'] === 'true') throw new Error(`CI=true and ${found.reason}`);
+      broker.skip = found.reason;
+      return;
+    }
+    broker.brokers = found.brokers.split(',');
+    await setUp?.(broker.brokers);
+  });
+  after(async () => {
+    await (await lookup).stop?.();
+  });
+  return broker;
 }
 
 /** One node of the 3-node test cluster (deploy/kafka/start-cluster.sh), as its `nodes` file lists it. */

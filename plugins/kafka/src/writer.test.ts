@@ -10,28 +10,14 @@ import { randomUUID } from 'node:crypto';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { captureLogger, type EventInput, type LogBatch } from '@weft/core';
 import { Kafka, logLevel, type ISocketFactory } from 'kafkajs';
 import { DEFAULT_KAFKA_CONFIG, type KafkaPluginConfig } from './config.js';
 import { KafkaEventLog } from './kafka-log.js';
-import { findBroker, type BrokerLookup } from './testing.js';
+import { useTestBroker } from './testing.js';
 
-const lookup: Promise<BrokerLookup> = findBroker();
-let brokers: string[] = [];
-let skip: string | false = false;
-before(async () => {
-  const found = await lookup;
-  if (found.brokers === null) {
-    if (process.env['CI'] === 'true') throw new Error(`CI=true and ${found.reason}`);
-    skip = found.reason;
-    return;
-  }
-  brokers = found.brokers.split(',');
-});
-after(async () => {
-  await (await lookup).stop?.();
-});
+const broker = useTestBroker();
 
 /** The broker's smallest session timeout (group.min.session.timeout.ms): a frozen writer is replaced after it. */
 const SESSION_MS = 6000;
@@ -46,7 +32,7 @@ const input = (key: string): EventInput => ({
 });
 
 function replica(topic: string, replicaId: string, extra: { socketFactory?: ISocketFactory } = {}): Promise<KafkaEventLog> {
-  return KafkaEventLog.open({ brokers, topic, config, election: true, replicaId, logger: captureLogger(), ...extra });
+  return KafkaEventLog.open({ brokers: broker.brokers, topic, config, election: true, replicaId, logger: captureLogger(), ...extra });
 }
 
 async function until(check: () => boolean, what: string, ms: number): Promise<void> {
@@ -65,7 +51,7 @@ async function keys(log: KafkaEventLog): Promise<string[]> {
 
 /** Every message on the topic with its batch id, uncommitted and aborted ones too (what the broker stored). */
 async function stored(topic: string): Promise<string[]> {
-  const kafka = new Kafka({ clientId: 'weft-test', brokers, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'weft-test', brokers: broker.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const high = Number((await admin.fetchTopicOffsets(topic))[0]!.high);
@@ -89,7 +75,7 @@ async function stored(topic: string): Promise<string[]> {
 }
 
 test('two replicas on one topic: one writer; the follower refuses appends; closing the writer hands over', { timeout: 60_000 }, async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const topic = newTopic();
   const a = await replica(topic, 'replica-a');
   const b = await replica(topic, 'replica-b');
@@ -121,7 +107,7 @@ interface ChildLine {
 }
 
 function child(topic: string, replicaId: string): { proc: ChildProcessWithoutNullStreams; lines: ChildLine[] } {
-  const proc = spawn(process.execPath, [path.join(__dirname, 'writer-child.js'), brokers.join(','), topic, replicaId, String(SESSION_MS)]);
+  const proc = spawn(process.execPath, [path.join(__dirname, 'writer-child.js'), broker.brokers.join(','), topic, replicaId, String(SESSION_MS)]);
   const lines: ChildLine[] = [];
   readline.createInterface({ input: proc.stdout }).on('line', (l) => lines.push(JSON.parse(l) as ChildLine));
   proc.stderr.resume();
@@ -129,7 +115,7 @@ function child(topic: string, replicaId: string): { proc: ChildProcessWithoutNul
 }
 
 test('a writer frozen past its session is replaced; woken, its append is fenced and stores nothing', { timeout: 120_000 }, async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const topic = newTopic();
   const a = child(topic, 'frozen-a');
   let b: KafkaEventLog | undefined;
@@ -232,9 +218,9 @@ async function commitCutter(broker: string, downMs: number): Promise<{ factory: 
 }
 
 test('a batch whose commit went unanswered, appended again with its id, is stored twice and read once', { timeout: 90_000 }, async (t) => {
-  if (skip !== false) return t.skip(skip);
+  if (broker.skip !== false) return t.skip(broker.skip);
   const topic = newTopic();
-  const cutter = await commitCutter(brokers[0]!, 8000);
+  const cutter = await commitCutter(broker.brokers[0]!, 8000);
   const log = await replica(topic, 'replica-cut', { socketFactory: cutter.factory });
   try {
     assert.equal(log.leadership!.state().role, 'writer');
@@ -263,7 +249,7 @@ test('a batch whose commit went unanswered, appended again with its id, is store
     assert.equal(copies, 2, 'the broker committed the first attempt too, so the topic holds two copies');
     assert.deepEqual(await keys(log), ['ns/first', 'ns/twice-1', 'ns/twice-2', 'ns/next']);
     // A reader opened afresh counts the same offsets.
-    const reader = await KafkaEventLog.open({ brokers, topic, config, readOnly: true, logger: captureLogger() });
+    const reader = await KafkaEventLog.open({ brokers: broker.brokers, topic, config, readOnly: true, logger: captureLogger() });
     try {
       assert.equal(reader.head(), 4);
       assert.deepEqual(await keys(reader), ['ns/first', 'ns/twice-1', 'ns/twice-2', 'ns/next']);
