@@ -12,7 +12,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { Writer } from '../sim/pb.js';
-import { clusterRefs, decodeResponse, listenerRefs, T, TYPE_ORDER, type ClusterRefs, type ListenerRefs } from '../sim/xds.js';
+import { clusterRefs, decodeResponse, listenerRefs, NAMED, namesChanged, T, TYPE_ORDER, type ClusterRefs, type ListenerRefs } from '../sim/xds.js';
 
 export type WorkerRequest =
   | { readonly type: 'connect'; readonly proxies: readonly (readonly [number, string, string])[]; readonly perTick: number; readonly tickMs: number }
@@ -34,7 +34,6 @@ export type WorkerReport =
 
 const ADS_DELTA = '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources';
 const identity = (b: Buffer): Buffer => b;
-const NAMED = [T.EDS, T.RDS, T.SDS] as const;
 
 interface DeltaOut {
   readonly typeUrl: string;
@@ -180,24 +179,7 @@ export class MovingProxy {
 
   /** Subscribes to the names the current clusters and listeners refer to, when they changed. */
   private resubscribe(): void {
-    const want = new Map<string, Set<string>>(NAMED.map((t) => [t, new Set<string>()]));
-    for (const c of this.clusters.values()) {
-      if (c.eds !== undefined) want.get(T.EDS)!.add(c.eds);
-      for (const s of c.secrets) want.get(T.SDS)!.add(s);
-    }
-    for (const l of this.listeners.values()) {
-      for (const r of l.routes) want.get(T.RDS)!.add(r);
-      for (const s of l.secrets) want.get(T.SDS)!.add(s);
-    }
-    for (const t of NAMED) {
-      const next = [...want.get(t)!].sort();
-      const prev = this.names.get(t) ?? [];
-      if (next.length === prev.length && next.every((n, i) => n === prev[i])) continue;
-      this.names.set(t, next);
-      const before = new Set(prev);
-      const after = new Set(next);
-      const subscribe = next.filter((n) => !before.has(n));
-      const unsubscribe = prev.filter((n) => !after.has(n));
+    for (const { typeUrl: t, subscribe, unsubscribe } of namesChanged(this.names, this.clusters.values(), this.listeners.values())) {
       for (const n of unsubscribe) this.held.get(t)!.delete(n);
       // A new subscription is answered (the resource, or its absence): the stream waits for that answer.
       if (subscribe.length > 0) this.awaiting.add(t);

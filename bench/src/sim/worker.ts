@@ -15,6 +15,8 @@ import {
   encodeDeltaRequest,
   encodeSotwRequest,
   listenerRefs,
+  NAMED,
+  namesChanged,
   T,
   TYPE_ORDER,
   type ClusterRefs,
@@ -50,7 +52,6 @@ export function nowMicros(): number {
 
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
 const identity = (b: Buffer): Buffer => b;
-const NAMED = [T.EDS, T.RDS, T.SDS] as const;
 
 interface Sink {
   response(row: ResponseRow): void;
@@ -177,24 +178,9 @@ export class SimProxy {
 
   /** Subscribes to the names the current clusters and listeners refer to, when they changed. */
   private resubscribe(): void {
-    const want = new Map<string, Set<string>>(NAMED.map((t) => [t, new Set<string>()]));
-    for (const c of this.clusters.values()) {
-      if (c.eds !== undefined) want.get(T.EDS)!.add(c.eds);
-      for (const s of c.secrets) want.get(T.SDS)!.add(s);
-    }
-    for (const l of this.listeners.values()) {
-      for (const r of l.routes) want.get(T.RDS)!.add(r);
-      for (const s of l.secrets) want.get(T.SDS)!.add(s);
-    }
-    for (const t of NAMED) {
-      const next = [...want.get(t)!].sort();
-      const prev = this.names.get(t) ?? [];
-      if (next.length === prev.length && next.every((n, i) => n === prev[i])) continue;
-      this.names.set(t, next);
+    for (const { typeUrl: t, subscribe, unsubscribe } of namesChanged(this.names, this.clusters.values(), this.listeners.values())) {
       if (this.mode === 'delta') {
-        const before = new Set(prev);
-        const after = new Set(next);
-        this.send(t, { first: false, subscribe: next.filter((n) => !before.has(n)), unsubscribe: prev.filter((n) => !after.has(n)) });
+        this.send(t, { first: false, subscribe, unsubscribe });
       } else {
         const nonce = this.lastNonce.get(t);
         this.send(t, nonce === undefined ? {} : { nonce });

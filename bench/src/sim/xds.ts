@@ -130,6 +130,43 @@ export function listenerRefs(buf: Uint8Array, value: readonly [number, number]):
   return { routes: [...routes], secrets: [...secrets] };
 }
 
+/** The types a proxy subscribes to by name, as Envoy does: EDS from clusters, RDS from listeners, SDS from both. */
+export const NAMED = [T.EDS, T.RDS, T.SDS] as const;
+
+/** What a proxy sends for one named type whose names changed. */
+export interface NamesChange {
+  readonly typeUrl: string;
+  readonly subscribe: string[];
+  readonly unsubscribe: string[];
+}
+
+/**
+ * The names the clusters and listeners refer to, against the names subscribed so far (`names`: type ->
+ * sorted names, updated here): one change for each NAMED type whose names differ, in NAMED order.
+ */
+export function namesChanged(names: Map<string, string[]>, clusters: Iterable<ClusterRefs>, listeners: Iterable<ListenerRefs>): NamesChange[] {
+  const want = new Map<string, Set<string>>(NAMED.map((t) => [t, new Set<string>()]));
+  for (const c of clusters) {
+    if (c.eds !== undefined) want.get(T.EDS)!.add(c.eds);
+    for (const s of c.secrets) want.get(T.SDS)!.add(s);
+  }
+  for (const l of listeners) {
+    for (const r of l.routes) want.get(T.RDS)!.add(r);
+    for (const s of l.secrets) want.get(T.SDS)!.add(s);
+  }
+  const changes: NamesChange[] = [];
+  for (const t of NAMED) {
+    const next = [...want.get(t)!].sort();
+    const prev = names.get(t) ?? [];
+    if (next.length === prev.length && next.every((n, i) => n === prev[i])) continue;
+    names.set(t, next);
+    const before = new Set(prev);
+    const after = new Set(next);
+    changes.push({ typeUrl: t, subscribe: next.filter((n) => !before.has(n)), unsubscribe: prev.filter((n) => !after.has(n)) });
+  }
+  return changes;
+}
+
 /**
  * envoy.config.core.v3.Node as Envoy fills it from its bootstrap and build: id, cluster, user agent, build
  * version and client features. Envoy also lists its compiled-in extensions (a few hundred entries); they are
