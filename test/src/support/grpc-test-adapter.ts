@@ -154,6 +154,17 @@ export function serviceBody(namespace: string, name: string, annotations: Record
   };
 }
 
+/** The event that sets demo/<name>'s Endpoints to one address on 127.0.0.1 (the xDS tests' endpoint change). */
+export function endpointsEvent(name: string, port: number) {
+  return {
+    source: 'test',
+    op: 'upsert' as const,
+    kind: 'Endpoints' as const,
+    key: `demo/${name}`,
+    body: endpointsBody('demo', name, [{ ip: '127.0.0.1', port }]),
+  };
+}
+
 export function endpointsBody(namespace: string, name: string, addrs: readonly { ip: string; port: number }[]): Endpoints {
   return {
     meta: { namespace, name, labels: {}, annotations: {} },

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { TypeUrl } from '@weft/core';
 import { DebugServer } from '@weft/core/testing';
 import { DeltaClient, type DeltaResponseView } from '../support/delta-client.js';
-import { endpointsBody, serviceBody } from '../support/grpc-test-adapter.js';
+import { endpointsEvent, serviceBody } from '../support/grpc-test-adapter.js';
 import { startMesh, waitFor, type TestMesh } from '../support/mesh.js';
 
 const NODE = { id: 'p-1', metadata: { kind: 'grpc', serviceAccount: 'client', namespace: 'demo' } };
@@ -14,13 +14,7 @@ const svc = (name: string, annotations: Record<string, string> = {}) => ({
   key: `demo/${name}`,
   body: serviceBody('demo', name, annotations),
 });
-const eps = (name: string, port: number) => ({
-  source: 'test',
-  op: 'upsert' as const,
-  kind: 'Endpoints' as const,
-  key: `demo/${name}`,
-  body: endpointsBody('demo', name, [{ ip: '127.0.0.1', port }]),
-});
+const eps = endpointsEvent;
 const del = (kind: 'Service' | 'Endpoints', name: string) => ({ source: 'test', op: 'delete' as const, kind, key: `demo/${name}` });
 
 const names = (r: DeltaResponseView): string[] => r.resources.map((x) => x.name).sort();

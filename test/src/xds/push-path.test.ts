@@ -2,18 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TypeUrl } from '@weft/core';
 import { DeltaClient, type DeltaResponseView } from '../support/delta-client.js';
-import { computeCounts, endpointsBody, serviceBody } from '../support/grpc-test-adapter.js';
+import { computeCounts, endpointsEvent, serviceBody } from '../support/grpc-test-adapter.js';
 import { startMesh, waitFor, type TestMesh } from '../support/mesh.js';
 
 const node = (id: string) => ({ id, metadata: { kind: 'grpc', serviceAccount: `sa-${id}`, namespace: 'demo' } });
 const svc = (name: string) => ({ source: 'test', op: 'upsert' as const, kind: 'Service' as const, key: `demo/${name}`, body: serviceBody('demo', name) });
-const eps = (name: string, port: number) => ({
-  source: 'test',
-  op: 'upsert' as const,
-  kind: 'Endpoints' as const,
-  key: `demo/${name}`,
-  body: endpointsBody('demo', name, [{ ip: '127.0.0.1', port }]),
-});
+const eps = endpointsEvent;
 const portOf = (r: DeltaResponseView): number =>
   (r.resources[0]!.message['endpoints'] as { lbEndpoints: { endpoint: { address: { socketAddress: { portValue: number } } } }[] }[])[0]!
     .lbEndpoints[0]!.endpoint.address.socketAddress.portValue;
