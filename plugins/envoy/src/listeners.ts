@@ -28,7 +28,7 @@ import {
   splitKey,
   upstreamClusterName,
 } from './names.js';
-import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
+import { egressPlan, inboundTargets, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
 import { ADS_SOURCE, T, durationMs, encode, filter, hashResource, u32 } from './proto.js';
 
 type Listener = envoy.config.listener.v3.Listener;
@@ -243,7 +243,7 @@ export function inboundListener(identity: string, services: readonly string[]): 
     hash: hashResource,
     compute(r) {
       const { permissive } = r.derive(meshSettings);
-      const policy = permissive ? null : r.derive(inboundPolicy(identity));
+      const targets = permissive ? null : r.derive(inboundTargets(identity));
       const chains: FilterChain[] = [];
       for (const svcKey of services) {
         const [ns, svc] = splitKey(svcKey);
@@ -251,9 +251,9 @@ export function inboundListener(identity: string, services: readonly string[]): 
         for (const p of inboundPorts(r, svcKey)) {
           const http = isHttp(p.protocol);
           const filters: Filter[] = [];
-          if (policy !== null) {
+          if (targets !== null) {
             const policies: Record<string, envoy.config.rbac.v3.Policy> = {};
-            for (const t of policy.targets) {
+            for (const t of targets) {
               const ports = http ? (t.http ? null : undefined) : t.tcpPorts === null ? null : t.tcpPorts.includes(p.targetPort) || t.tcpPorts.includes(p.port) ? null : undefined;
               if (ports === undefined || t.principals.length === 0) continue;
               policies[t.name] = { permissions: [{ any: true }], principals: t.principals.map(authenticated) };
@@ -266,7 +266,7 @@ export function inboundListener(identity: string, services: readonly string[]): 
           if (tcpLimit !== undefined) filters.push(tcpLimit);
           if (http) {
             const httpFilters: HttpFilter[] = [];
-            if (policy !== null) httpFilters.push(filter(RBAC_FILTER, T.HttpRbac, {}));
+            if (targets !== null) httpFilters.push(filter(RBAC_FILTER, T.HttpRbac, {}));
             const routeLimits = setting !== null && (setting.rateLimit?.http != null || setting.httpRoutes.some((h) => h.rateLimit !== null));
             if (routeLimits) httpFilters.push(filter(RATE_LIMIT_FILTER, T.HttpLocalRateLimit, { statPrefix: `inbound_${svcKey}_http` }));
             filters.push(hcm(`mesh-http-conn-manager.${rdsInbound(p.targetPort)}`, rdsInbound(p.targetPort), httpFilters));

@@ -3,11 +3,21 @@
  * ingress and egress. They hold names and ports, not weights or addresses, so a weight or endpoint change
  * stops here (early cut-off) and re-runs only the translators that read those directly.
  */
+import { createHash } from 'node:crypto';
 import { meshSettings, type AppProtocol, type DerivationSpec, type Reader, type envoy } from '@weft/core';
 import { inboundPorts, outboundServices, servicePorts } from './mesh.js';
 import { principalName, splitKey } from './names.js';
 
 type Principal = envoy.config.rbac.v3.Principal;
+
+/**
+ * Hash of a plain tree built in a fixed key order, with no Map, Set, undefined or bytes: its JSON text is
+ * then already canonical, and JSON.stringify costs a fraction of the engine's general canonical form,
+ * which the inbound policy of every edited identity pays on each route group change.
+ */
+function jsonHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('base64url');
+}
 
 export interface ClusterRef {
   readonly svc: string;
@@ -91,6 +101,7 @@ export interface InboundPolicy {
 export function inboundPolicy(identity: string): DerivationSpec<InboundPolicy> {
   return {
     id: `envoy/inbound-policy@${identity}`,
+    hash: jsonHash,
     compute(r) {
       const { trustDomain } = r.derive(meshSettings);
       const targets: InboundPolicy['targets'][number][] = [];
@@ -133,6 +144,20 @@ export function inboundPolicy(identity: string): DerivationSpec<InboundPolicy> {
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       return { targets, routes: merged };
     },
+  };
+}
+
+/**
+ * The network side of an identity's inbound policy: its targets (principals, TCP ports, whether HTTP),
+ * without the HTTP routes. The inbound listener reads only this, so a route group edit that changes the
+ * routes alone leaves the listener clean (cut off) instead of translating and encoding it again to the
+ * same bytes; only the inbound route configuration, which does use the routes, is rebuilt.
+ */
+export function inboundTargets(identity: string): DerivationSpec<InboundPolicy['targets']> {
+  return {
+    id: `envoy/inbound-targets@${identity}`,
+    hash: jsonHash,
+    compute: (r) => r.derive(inboundPolicy(identity)).targets,
   };
 }
 
