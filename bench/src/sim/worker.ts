@@ -87,6 +87,10 @@ export class SimProxy {
       'grpc.use_local_subchannel_pool': 1,
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.enable_retries': 0,
+      // Envoy's reconnect backoff for its xDS stream (500 ms doubling to 30 s), not grpc-js's (1 s to 120 s): a
+      // proxy whose first connect the storm refused comes back as an Envoy would, for every system alike.
+      'grpc.initial_reconnect_backoff_ms': 500,
+      'grpc.max_reconnect_backoff_ms': 30_000,
     });
     const method = ADS + (mode === 'delta' ? 'DeltaAggregatedResources' : 'StreamAggregatedResources');
     // Like Envoy, keep trying to connect while the server is busy (a connect storm overflows its accept
