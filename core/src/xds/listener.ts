@@ -33,7 +33,8 @@ interface Connection {
   tls: PeerTls | undefined;
   /** ADS streams open on this connection. */
   streams: number;
-  timer: NodeJS.Timeout | undefined;
+  /** The idle timer, or (once it expired) the check after the next poll phase. */
+  timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 }
 
 /**
@@ -112,7 +113,7 @@ export class AdsListener {
     const c = this.connections.get(address);
     if (c === undefined) return () => undefined;
     c.streams++;
-    clearTimeout(c.timer);
+    clear(c.timer);
     c.timer = undefined;
     let ended = false;
     return () => {
@@ -138,7 +139,7 @@ export class AdsListener {
     this.options.metrics?.xdsConnections.inc();
     this.arm(c);
     socket.once('close', () => {
-      clearTimeout(c.timer);
+      clear(c.timer);
       if (this.connections.get(key) === c) this.connections.delete(key);
       this.options.metrics?.xdsConnections.dec();
       if (this.full && this.connections.size < this.options.maxConnections) this.full = false;
@@ -160,20 +161,27 @@ export class AdsListener {
   }
 
   private arm(c: Connection): void {
-    clearTimeout(c.timer);
+    clear(c.timer);
     c.timer = setTimeout(() => {
-      c.timer = undefined;
-      if (c.streams > 0 || c.socket.destroyed) return;
-      const reason: ConnectionRejection = this.options.tls !== undefined && c.tls === undefined ? 'handshake' : 'idle';
-      this.options.metrics?.xdsConnectionsRejected.inc({ reason });
-      this.options.logger.debug(reason === 'handshake' ? 'connection closed: TLS handshake not done in time' : 'connection closed: no ADS stream', {
-        peer: peerKey(c.socket.remoteAddress, c.socket.remotePort),
-        timeoutMs: this.options.idleTimeoutMs,
-      });
-      c.socket.destroy();
+      // The timers phase runs before the poll phase: after a long stretch of work (a connect storm) the timer
+      // can expire with the peer's stream already in the socket's receive buffer, unread. The decision waits
+      // for one poll phase (setImmediate runs after it), which reads that and opens the stream if there is one.
+      c.timer = setImmediate(() => this.expire(c));
     }, this.options.idleTimeoutMs);
     // An idle timer never keeps the process alive on its own.
     c.timer.unref();
+  }
+
+  private expire(c: Connection): void {
+    c.timer = undefined;
+    if (c.streams > 0 || c.socket.destroyed) return;
+    const reason: ConnectionRejection = this.options.tls !== undefined && c.tls === undefined ? 'handshake' : 'idle';
+    this.options.metrics?.xdsConnectionsRejected.inc({ reason });
+    this.options.logger.debug(reason === 'handshake' ? 'connection closed: TLS handshake not done in time' : 'connection closed: no ADS stream', {
+      peer: peerKey(c.socket.remoteAddress, c.socket.remotePort),
+      timeoutMs: this.options.idleTimeoutMs,
+    });
+    c.socket.destroy();
   }
 
   private dropped(peer: { remoteAddress?: string; remotePort?: number } | undefined): void {
@@ -185,6 +193,12 @@ export class AdsListener {
       peer: peerKey(peer?.remoteAddress, peer?.remotePort),
     });
   }
+}
+
+function clear(timer: NodeJS.Timeout | NodeJS.Immediate | undefined): void {
+  if (timer === undefined) return;
+  if ('refresh' in timer) clearTimeout(timer);
+  else clearImmediate(timer);
 }
 
 /** The key grpc-js's call.getPeer() gives for a connection. */
