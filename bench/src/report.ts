@@ -33,13 +33,13 @@ export function markdownReport(run: RunResult): string {
     '',
     '**Connect storm**',
     '',
-    '| system | ready (s) | RSS ready (MiB) | configured | time (s) | responses | bytes (MiB) | NACKs | server CPU (s) | server RSS (MiB) | RSS per proxy (KiB) | idle CPU % |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| system | ready (s) | RSS ready (MiB) | configured | time (s) | responses | bytes (MiB) | NACKs | server CPU (s) | server RSS (MiB) | RSS per proxy (KiB) | idle CPU % | streams ended by the server |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const s of run.systems) {
     const st = s.storm;
     lines.push(
-      `| ${s.system} | ${f(st.readySeconds, 2)} | ${mib(st.readyRssBytes)} | ${st.configured}/${st.proxies} | ${f(st.seconds, 2)} | ${st.responses} | ${mib(st.bytes)} | ${st.nacks} | ${f(st.serverCpuSeconds, 2)} | ${mib(st.serverRssBytes)} | ${kib(st.rssPerProxyBytes)} | ${f(s.idleCpu * 100, 1)} |` +
+      `| ${s.system} | ${f(st.readySeconds, 2)} | ${mib(st.readyRssBytes)} | ${st.configured}/${st.proxies} | ${f(st.seconds, 2)} | ${st.responses} | ${mib(st.bytes)} | ${st.nacks} | ${f(st.serverCpuSeconds, 2)} | ${mib(st.serverRssBytes)} | ${kib(st.rssPerProxyBytes)} | ${f(s.idleCpu * 100, 1)} | ${st.closedStreams} |` +
         (s.error === undefined ? '' : ` error: ${s.error}`),
     );
   }

@@ -42,6 +42,8 @@ export interface RunOptions {
   readonly repeats: number;
   /** After a change's affected proxies all answered: how long nothing must arrive before the next change. */
   readonly gapMs: number;
+  /** Where the Node servers' CPU profiles go, one per phase (`<system>-<N>-<mode>-<phase>.cpuprofile`); unset: none. */
+  readonly cpuProfDir?: string;
   /** The fixed window over which each server's idle CPU rate is measured before each scenario. */
   readonly idleMs: number;
   /** A scenario ends once every proxy it changes has answered and nothing arrived for this long. */
@@ -71,6 +73,7 @@ export interface StormResult {
   readonly readyRssBytes: number;
   /** (RSS with every proxy connected - RSS when ready) / proxies. */
   readonly rssPerProxyBytes: number;
+  /** Streams the server ended during the storm (each proxy then opened a new one, as Envoy does). */
   readonly closedStreams: number;
 }
 
@@ -150,7 +153,7 @@ export function parseArgs(argv: readonly string[]): RunOptions {
       i++;
     }
   }
-  const known = ['proxies', 'mode', 'systems', 'scenarios', 'services', 'endpoints', 'calls', 'seed', 'per-worker', 'repeats', 'gap-ms', 'idle-ms', 'quiet-ms', 'timeout-s', 'out', 'no-write', 'gcp-bin', 'no-progress'];
+  const known = ['proxies', 'mode', 'systems', 'scenarios', 'services', 'endpoints', 'calls', 'seed', 'per-worker', 'repeats', 'gap-ms', 'idle-ms', 'quiet-ms', 'timeout-s', 'out', 'no-write', 'gcp-bin', 'no-progress', 'cpu-prof'];
   for (const k of Object.keys(opts)) if (!known.includes(k)) throw new UsageError(`unknown option --${k}; options: ${known.map((x) => `--${x}`).join(' ')}`);
   const int = (k: string, d: number, min: number): number => {
     const v = opts[k] === undefined ? d : Number(opts[k]);
@@ -186,6 +189,7 @@ export function parseArgs(argv: readonly string[]): RunOptions {
     outDir: opts['no-write'] === 'true' ? undefined : path.resolve(opts.out ?? path.join(benchDir, 'results')),
     gcpBin: path.resolve(opts['gcp-bin'] ?? path.join(benchDir, 'gcp', 'bin', 'gcp-server')),
     progress: opts['no-progress'] !== 'true',
+    cpuProfDir: opts['cpu-prof'] === undefined ? undefined : path.resolve(opts['cpu-prof']),
   };
 }
 
@@ -346,6 +350,8 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
     const before = (await server.call({ type: 'stats', gc: true }, 'stats')).stats;
 
     // Connect storm.
+    const profile = phaseProfiler(server, system, o, N);
+    await profile.start();
     const count = Math.max(1, Math.ceil(N / o.perWorker));
     for (let w = 0; w < count; w++) {
       const child = fork(path.join(__dirname, 'sim', 'worker.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -360,12 +366,12 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
     });
     const deadline = Date.now() + o.timeoutMs + N * 5;
     while (collector.configured.size < N && Date.now() < deadline) {
-      if (collector.closed.length > 0 && collector.configured.size + collector.closed.length >= N) break;
       progress.line(`${label} connect storm: ${collector.configured.size}/${N} configured, ${collector.rows.length} responses, ${((nowMicros() - t0) / 1e6).toFixed(1)} s`);
       await sleep(50);
     }
     // Late responses of the storm (re-subscriptions) belong to it, not to the first scenario.
     await waitQuiet(collector, o.quietMs, Date.now() + o.timeoutMs);
+    await profile.stop('connect');
     const stormRows = collector.reset();
     const lastConfigured = Math.max(t0, ...collector.configured.values());
     const after = (await server.call({ type: 'stats', gc: true }, 'stats')).stats;
@@ -385,7 +391,7 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
     };
     progress.done(
       `${label} connect storm: ${storm.configured}/${N} configured in ${storm.seconds.toFixed(2)} s, RSS ${(after.rss / 2 ** 20).toFixed(0)} MiB` +
-        (collector.closed.length > 0 ? `, ${collector.closed.length} streams closed (first: ${collector.closed[0]!.details})` : ''),
+        (collector.closed.length > 0 ? `, ${collector.closed.length} streams ended by the server and opened again (first: ${collector.closed[0]!.details})` : ''),
     );
     if (storm.configured < N) {
       return { system, label: SYSTEM_LABEL[system], storm, idleCpu: NaN, scenarios: [], error: `only ${storm.configured} of ${N} proxies were configured` };
@@ -403,7 +409,9 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
       const idle = await measureIdle(server, o.idleMs);
       collector.reset();
       const run = sc.drive === 'burst' ? runBurst : runRepeat;
+      await profile.start();
       const r = await run({ server, collector, mesh, sc, steps: dsc.steps.length, o, idle, progress: (t) => progress.line(`${label} ${sc.name}: ${t}`) });
+      await profile.stop(sc.name);
       results.push(r);
       const cold = r.cold === undefined ? '' : `cold p99 ${r.cold.latencyMs.p99.toFixed(1)} ms, `;
       progress.done(
@@ -425,6 +433,17 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
 }
 
 /** The server's idle CPU rate (seconds per second) over a fixed window, for every system alike. */
+/** Profiles one phase of a Node server at a time when `--cpu-prof` is given; does nothing otherwise. */
+function phaseProfiler(server: ServerHandle, system: SystemName, o: RunOptions, n: number): { start(): Promise<void>; stop(phase: string): Promise<void> } {
+  const dir = o.cpuProfDir;
+  if (dir === undefined || system === 'gcp') return { start: async () => undefined, stop: async () => undefined };
+  fs.mkdirSync(dir, { recursive: true });
+  return {
+    start: async () => void (await server.call({ type: 'profile' }, 'profiled')),
+    stop: async (phase) => void (await server.call({ type: 'profile', file: path.join(dir, `${system}-${n}-${o.mode}-${phase}.cpuprofile`) }, 'profiled')),
+  };
+}
+
 async function measureIdle(server: ServerHandle, ms: number): Promise<number> {
   const a = (await server.call({ type: 'stats' }, 'stats')).stats;
   const t = Date.now();

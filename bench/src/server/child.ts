@@ -6,6 +6,8 @@
  *   node child.js --system weft [--full-recompute]   Weft: event log -> catalog -> engine -> ADS server
  *   node child.js --system floor                     bare gRPC server replaying Weft's dumped bytes
  */
+import * as fs from 'node:fs';
+import * as inspector from 'node:inspector';
 import { CertExternals, silentLogger, type DerivationEngine, type Subscription } from '@weft/core';
 import { XdsServer, type Engine } from '@weft/core/testing';
 import { ENVOY_TYPE_URLS } from '@weft/plugin-envoy';
@@ -25,6 +27,8 @@ export type ChildRequest =
    * also answer the CPU time sampled at the first sample at or after that moment (`cpuAtMicros`).
    */
   | { readonly type: 'stats'; readonly id: number; readonly gc?: boolean; readonly at?: number }
+  /** Starts the CPU profiler, or stops it and writes the profile to `file` (`--cpu-prof`). */
+  | { readonly type: 'profile'; readonly id: number; readonly file?: string }
   | { readonly type: 'stop'; readonly id: number };
 
 export interface CpuStats {
@@ -41,12 +45,39 @@ export type ChildReply =
   | { readonly type: 'applied'; readonly id: number; readonly appendAt: readonly number[]; readonly stats: CpuStats }
   | { readonly type: 'stats'; readonly id: number; readonly stats: CpuStats }
   | { readonly type: 'stopped'; readonly id: number }
+  | { readonly type: 'profiled'; readonly id: number }
   | { readonly type: 'error'; readonly id: number; readonly message: string };
 
 export function cpuStats(): CpuStats {
   const c = process.cpuUsage();
   const m = process.memoryUsage();
   return { cpuMicros: c.user + c.system, rss: m.rss, heapUsed: m.heapUsed };
+}
+
+/** The V8 CPU profiler over one phase of a run (the storm, a scenario): started, then stopped into a file. */
+class PhaseProfiler {
+  private session: inspector.Session | undefined;
+
+  async toggle(file: string | undefined): Promise<void> {
+    if (file === undefined) {
+      this.session ??= new inspector.Session();
+      this.session.connect();
+      await this.post('Profiler.enable');
+      await this.post('Profiler.start');
+      return;
+    }
+    const { profile } = (await this.post('Profiler.stop')) as { profile: object };
+    this.session?.disconnect();
+    this.session = undefined;
+    fs.writeFileSync(file, JSON.stringify(profile));
+  }
+
+  private post(method: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.session === undefined) return reject(new Error(`profiler: ${method} without a started profile`));
+      this.session.post(method, (err, result) => (err === null ? resolve(result) : reject(err)));
+    });
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -187,6 +218,7 @@ function main(): void {
   let system: System | undefined;
   let scenarios: Scenario[] = [];
   const sampler = new CpuSampler();
+  const profiler = new PhaseProfiler();
   const reply = (r: ChildReply): void => {
     process.send?.(r);
   };
@@ -217,6 +249,10 @@ function main(): void {
         reply({ type: 'stats', id: m.id, stats: m.at === undefined ? stats : { ...stats, cpuAtMicros: await sampler.at(m.at) } });
         return;
       }
+      case 'profile':
+        await profiler.toggle(m.file);
+        reply({ type: 'profiled', id: m.id });
+        return;
       case 'stop':
         await system?.close();
         reply({ type: 'stopped', id: m.id });

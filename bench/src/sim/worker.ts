@@ -43,6 +43,7 @@ export type ResponseRow = [number, number, number, number, number, number, strin
 export type WorkerReport =
   | { readonly type: 'responses'; readonly rows: readonly ResponseRow[] }
   | { readonly type: 'configured'; readonly rows: readonly (readonly [number, number])[] }
+  /** The server ended a proxy's stream; the proxy opens a new one (Envoy's backoff). */
   | { readonly type: 'closed'; readonly proxy: number; readonly code: number; readonly details: string }
   | { readonly type: 'connected'; readonly count: number };
 
@@ -62,7 +63,11 @@ interface Sink {
 /** One simulated proxy: the Envoy side of ADS reduced to what the benchmark needs. */
 export class SimProxy {
   private readonly client: grpc.Client;
-  private readonly stream: grpc.ClientDuplexStream<Buffer, Buffer>;
+  private stream: grpc.ClientDuplexStream<Buffer, Buffer>;
+  private readonly method: string;
+  /** Streams the server ended so far: the next reconnect waits Envoy's backoff for this many failures. */
+  private ended = 0;
+  private readonly endedStreams = new WeakSet<grpc.ClientDuplexStream<Buffer, Buffer>>();
   private readonly acked = new Map<string, string>();
   private readonly lastNonce = new Map<string, string>();
   private readonly ackCount = new Map<string, number>();
@@ -92,16 +97,27 @@ export class SimProxy {
       'grpc.initial_reconnect_backoff_ms': 500,
       'grpc.max_reconnect_backoff_ms': 30_000,
     });
-    const method = ADS + (mode === 'delta' ? 'DeltaAggregatedResources' : 'StreamAggregatedResources');
-    // Like Envoy, keep trying to connect while the server is busy (a connect storm overflows its accept
-    // queue): without waitForReady a reset connection would fail the stream at once.
-    this.stream = this.client.makeBidiStreamRequest(method, identity, identity, new grpc.Metadata({ waitForReady: true }));
-    this.stream.on('data', (buf: Buffer) => this.onResponse(buf));
-    this.stream.on('error', (err: grpc.ServiceError) => this.onClosed(err.code ?? -1, err.details ?? err.message));
-    this.stream.on('end', () => this.onClosed(0, 'stream ended by the server'));
+    this.method = ADS + (mode === 'delta' ? 'DeltaAggregatedResources' : 'StreamAggregatedResources');
+    this.stream = this.open();
+  }
+
+  /**
+   * Opens the ADS stream and sends what Envoy sends first. Like Envoy, keep trying to connect while the server
+   * is busy (a connect storm overflows its accept queue): without waitForReady a reset connection would fail
+   * the stream at once.
+   */
+  private open(): grpc.ClientDuplexStream<Buffer, Buffer> {
+    const stream = this.client.makeBidiStreamRequest(this.method, identity, identity, new grpc.Metadata({ waitForReady: true }));
+    stream.on('data', (buf: Buffer) => {
+      if (stream === this.stream) this.onResponse(buf);
+    });
+    stream.on('error', (err: grpc.ServiceError) => this.onEnded(stream, err.code ?? -1, err.details ?? err.message));
+    stream.on('end', () => this.onEnded(stream, 0, 'stream ended by the server'));
+    this.stream = stream;
     // Envoy starts with the wildcard types; the named ones follow from what they contain.
     this.send(T.CDS, { first: true });
     this.send(T.LDS, {});
+    return stream;
   }
 
   private send(typeUrl: string, o: { first?: boolean; nonce?: string; version?: string; error?: string; subscribe?: string[]; unsubscribe?: string[] }): void {
@@ -202,6 +218,27 @@ export class SimProxy {
     if (this.closed) return;
     this.closed = true;
     this.sink.closed(this.index, code, details);
+  }
+
+  /**
+   * The server ended the stream (or its connection): reported, then opened again after Envoy's xDS backoff
+   * (500 ms doubling to 30 s, fully jittered), from scratch, as Envoy does.
+   */
+  private onEnded(stream: grpc.ClientDuplexStream<Buffer, Buffer>, code: number, details: string): void {
+    // A stream ends once, though grpc-js may report it twice (an error, then its end).
+    if (this.closed || stream !== this.stream || this.endedStreams.has(stream)) return;
+    this.endedStreams.add(stream);
+    this.sink.closed(this.index, code, details);
+    this.acked.clear();
+    this.lastNonce.clear();
+    this.ackCount.clear();
+    this.names.clear();
+    this.clusters.clear();
+    this.listeners.clear();
+    const backoff = Math.min(30_000, 500 * 2 ** this.ended++);
+    setTimeout(() => {
+      if (!this.closed) this.open();
+    }, Math.random() * backoff);
   }
 
   close(): void {
