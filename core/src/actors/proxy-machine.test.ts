@@ -4,8 +4,11 @@ import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { proxyMachine } from './proxy-machine.js';
 import { PushQueue } from './push-queue.js';
 
-/** A machine whose I/O records what it was asked to do; `holding` stands for the session's NACK state. */
-function harness(options: { prepare?: () => Promise<void> } = {}) {
+/**
+ * A machine whose I/O records what it was asked to do; `holding` stands for the session's NACK state and
+ * `needsPreparation` for whether the proxy has something to await before its first push (it has by default).
+ */
+function harness(options: { prepare?: () => Promise<void>; needsPreparation?: boolean } = {}) {
   const calls: string[] = [];
   const state = { holding: false };
   const machine = proxyMachine.provide({
@@ -15,7 +18,7 @@ function harness(options: { prepare?: () => Promise<void> } = {}) {
       requestPush: () => void calls.push('push'),
       reportFailure: ({ event }) => void calls.push(`failed:${String((event as { error?: unknown }).error)}`),
     },
-    guards: { holdingNack: () => state.holding },
+    guards: { holdingNack: () => state.holding, needsPreparation: () => options.needsPreparation ?? true },
     actors: {
       prepare: fromPromise<void, { streamId: number }>(async () => {
         calls.push('prepare');
@@ -42,6 +45,29 @@ describe('proxy machine', () => {
     actor.send({ type: 'CLOSE' });
     assert.equal(actor.getSnapshot().status, 'done');
     assert.deepEqual(calls.slice(-1), ['release:7']);
+  });
+
+  it('a proxy with nothing to prepare goes straight to idle and asks for its push without invoking prepare', async () => {
+    const { calls, actor } = harness({ needsPreparation: false });
+    actor.send({ type: 'CONNECTED' });
+    assert.equal(actor.getSnapshot().value, 'idle', 'no syncing step: nothing is awaited');
+    assert.deepEqual(calls, ['retain:7', 'push']);
+    await settle();
+    assert.deepEqual(calls, ['retain:7', 'push'], 'prepare is never invoked later either');
+    assert.deepEqual(Object.keys(actor.getSnapshot().children), []);
+  });
+
+  it('a proxy with something to prepare waits in syncing until the preparation is done', async () => {
+    let finish!: () => void;
+    const { calls, actor } = harness({ needsPreparation: true, prepare: () => new Promise<void>((r) => (finish = r)) });
+    actor.send({ type: 'CONNECTED' });
+    await settle();
+    assert.equal(actor.getSnapshot().value, 'syncing');
+    assert.deepEqual(calls, ['retain:7', 'prepare'], 'no push before the preparation is done');
+    finish();
+    await settle();
+    assert.equal(actor.getSnapshot().value, 'idle');
+    assert.deepEqual(calls, ['retain:7', 'prepare', 'push']);
   });
 
   it('a failed preparation closes the machine and reports the error', async () => {

@@ -6,9 +6,15 @@ import { assign, fromPromise, setup } from 'xstate';
  * `provide()`, once per server, by stream id.
  *
  *   handshake -> syncing -> idle <-> holding      (holding: the newest response of a type was NACKed; the proxy
- *                             \        /            keeps its last good config until it accepts a newer one)
+ *        \________________/  \        /            keeps its last good config until it accepts a newer one)
  *                              coalescing          (a push fell inside the coalescing window: wait out the rest)
  *   any -> closed (roots released)
+ *
+ * `syncing` runs the `prepare` actor (e.g. issuing the identity's first certificate) and is entered only when
+ * something must be awaited before the first push; a proxy with nothing to prepare (no certificate manager,
+ * or its identity's certificate is already current) goes from handshake straight to idle and asks for its
+ * push in the same step. In a connect storm nearly every proxy takes that path, so it costs no child actor,
+ * no promise and no extra turn of the event loop.
  *
  * The machine is off the per-change path: a log batch marks sessions dirty and one flush pushes every proxy
  * that is idle or holding and outside its window, without an event to its actor. Only a proxy pushed within
@@ -73,6 +79,11 @@ export const proxyMachine = setup({
   guards: {
     /** The session still holds a NACKed response as its newest of some type. */
     holdingNack: unprovided('holdingNack'),
+    /**
+     * The proxy has something to await before its first push. Prepared unless a server says otherwise: the
+     * default `prepare` does nothing, so skipping it is an optimisation a server opts into.
+     */
+    needsPreparation: () => true,
   },
   delays: {
     coalesce: ({ context }) => context.waitMs,
@@ -86,7 +97,12 @@ export const proxyMachine = setup({
   },
   states: {
     handshake: {
-      on: { CONNECTED: { target: 'syncing', actions: 'retainRoots' } },
+      on: {
+        CONNECTED: [
+          { guard: 'needsPreparation', target: 'syncing', actions: 'retainRoots' },
+          { target: 'idle', actions: ['retainRoots', 'requestPush'] },
+        ],
+      },
     },
     syncing: {
       invoke: {

@@ -206,6 +206,25 @@ describe('CertificateManager', () => {
     assert.equal(h.certsOf('bookstore', 'bookstore').length, 1);
   });
 
+  it('says an identity is ready only once its certificate is issued and set, and until it is forgotten', async () => {
+    let fail = true;
+    const h = harness({ failLog: () => fail });
+    assert.equal(h.manager.isReady(bookstore), false, 'never ensured');
+    await assert.rejects(h.manager.ensure(bookstore));
+    assert.equal(h.manager.isReady(bookstore), false, 'the issuance could not be recorded');
+    fail = false;
+    const ensuring = h.manager.ensure(bookstore);
+    assert.equal(h.manager.isReady(bookstore), false, 'still being issued');
+    await ensuring;
+    assert.equal(h.manager.isReady(bookstore), true);
+    assert.equal(h.manager.isReady(bookbuyer), false, 'per identity');
+    h.manager.forget(bookstore);
+    assert.equal(h.manager.isReady(bookstore), false, 'forgotten');
+    await h.manager.ensure(bookbuyer);
+    h.manager.close();
+    assert.equal(h.manager.isReady(bookbuyer), false, 'closed: ensure would fail');
+  });
+
   it('walks a root rotation through its phases in order', async () => {
     const h = harness();
     const phases: RootRotationPhase[] = [];

@@ -219,6 +219,12 @@ export class CertificateManager implements IdentityCertificates {
     await this.issue(entry, entry.cert === undefined ? 'initial' : 'rotation');
   }
 
+  isReady(identity: ServiceIdentityRef): boolean {
+    if (this.closed) return false;
+    const cert = this.entries.get(`${identity.namespace}/${identity.serviceAccount}`)?.cert;
+    return cert !== undefined && cert.notAfter.getTime() > this.clock.now();
+  }
+
   /** Stops rotating an identity's certificate (no proxy of it is connected any more). */
   forget(identity: ServiceIdentityRef): void {
     const key = `${identity.namespace}/${identity.serviceAccount}`;

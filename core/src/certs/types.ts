@@ -83,4 +83,9 @@ export const CertExternals = {
 export interface IdentityCertificates {
   /** Makes sure the identity has a current certificate set as an external input (issues one if needed). */
   ensure(identity: { readonly namespace: string; readonly serviceAccount: string }): Promise<void>;
+  /**
+   * The identity already has a current certificate set, so `ensure` would have nothing to do. Lets a proxy
+   * of an identity seen before get its first push without awaiting anything.
+   */
+  isReady(identity: { readonly namespace: string; readonly serviceAccount: string }): boolean;
 }

@@ -160,6 +160,12 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
     this.stream.end(grpc.status.INTERNAL, `xds server could not build this proxy's config: ${message}`);
   }
 
+  /** Something must be awaited before the first push: the identity has no current certificate yet. */
+  get needsPreparation(): boolean {
+    const certificates = this.hub.options.certificates;
+    return certificates !== undefined && !certificates.isReady(this.identity);
+  }
+
   async prepare(): Promise<void> {
     const certificates = this.hub.options.certificates;
     if (certificates !== undefined) await certificates.ensure({ namespace: this.identity.namespace, serviceAccount: this.identity.serviceAccount });
@@ -218,6 +224,7 @@ export class ProxyHub implements ProxySource {
       },
       guards: {
         holdingNack: ({ context }) => proxy(context.streamId)?.session.holdingNack ?? false,
+        needsPreparation: ({ context }) => proxy(context.streamId)?.needsPreparation ?? false,
       },
       actors: {
         prepare: fromPromise<void, { streamId: number }>(async ({ input }) => {

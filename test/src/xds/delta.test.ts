@@ -28,6 +28,7 @@ describe('delta ADS protocol', () => {
         ensure: async (id) => {
           ensured.push(`${id.namespace}/${id.serviceAccount}`);
         },
+        isReady: () => false,
       },
     });
     await mesh.append([svc('a'), svc('b'), eps('a', 1001), eps('b', 2001)]);
