@@ -69,6 +69,33 @@ function packChecked(typeUrl: string, message: object): { typeUrl: string; type_
 }
 
 /**
+ * The encoded values of inline Anys built by `encodedTypedAny`, by the Any object itself: `pack` splices these
+ * bytes instead of converting and encoding the same tree again. A copy (a spread, an edited clone) is not
+ * in the map and is encoded afresh, and the object and everything under it are frozen, so the bytes cannot
+ * go stale under it.
+ */
+const preEncoded = new WeakMap<object, Uint8Array>();
+
+/**
+ * An inline Any encoded now, once: it reads and dumps like `typedAny`'s, and every resource that holds
+ * this object gets its bytes spliced in. For a block that repeats (the same per-route RBAC on every route
+ * of a route configuration, and in the next configuration built from the same principals), where one
+ * object can be shared by all its uses. The tree is typed by the generated Envoy interfaces, so its fields
+ * are the compiler's to check (as for `encodeTypedResource`). It is frozen: callers pass a tree of their own.
+ */
+export function encodedTypedAny<N extends keyof EnvoyMessages>(typeUrl: `type.googleapis.com/${N}`, message: EnvoyMessages[N]): Msg {
+  const any = deepFreeze(typedAny(typeUrl, message as Msg));
+  preEncoded.set(any, packChecked(typeUrl, message).value);
+  return any;
+}
+
+function deepFreeze<V>(value: V): V {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
+  for (const v of Object.values(value)) deepFreeze(v);
+  return Object.freeze(value);
+}
+
+/**
  * Types by type URL or name. The root's lookup walks namespaces on every call, and every resource and every
  * nested Any of every resource asks: a few hundred thousand lookups in a connect storm.
  */
@@ -86,9 +113,14 @@ function typeOf(typeUrl: string): Type {
 function pack(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(pack);
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
+  const msg = value as Msg;
+  const url = msg['@type'];
+  if (typeof url === 'string') {
+    const encoded = preEncoded.get(msg);
+    if (encoded !== undefined) return { typeUrl: url, type_url: url, value: encoded };
+  }
   const out: Msg = {};
   let typeUrl: string | undefined;
-  const msg = value as Msg;
   for (const k of Object.keys(msg)) {
     if (k === '@type') typeUrl = String(msg[k]);
     else out[k] = pack(msg[k]);

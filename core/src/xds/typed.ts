@@ -5,7 +5,7 @@
  */
 import type { EnvoyMessages, TypedAny, envoy, google } from '@weft/protos';
 import type { EncodedResource } from './adapter.js';
-import { encodeTypedResource, typedAny, type Msg } from './encode.js';
+import { encodeTypedResource, encodedTypedAny, typedAny, type Msg } from './encode.js';
 import { ADS_CONFIG_SOURCE, durationMs, u32 } from './proto-helpers.js';
 
 /** A type URL of a message of the Envoy API, `type.googleapis.com/<full name>`. */
@@ -14,6 +14,14 @@ export type EnvoyTypeUrl<N extends keyof EnvoyMessages> = `type.googleapis.com/$
 /** A nested Any, its content typed by its type URL (the generated interface checks every field at compile time). */
 export function anyOf<N extends keyof EnvoyMessages>(typeUrl: EnvoyTypeUrl<N>, message: EnvoyMessages[N]): TypedAny {
   return typedAny(typeUrl, message as Msg) as unknown as TypedAny;
+}
+
+/**
+ * anyOf encoded now, once (`encodedAny`): for a block that repeats, built once and shared by every place
+ * that holds it, which then splices its bytes. Its tree is frozen.
+ */
+export function encodedAnyOf<N extends keyof EnvoyMessages>(typeUrl: EnvoyTypeUrl<N>, message: EnvoyMessages[N]): TypedAny {
+  return encodedTypedAny(typeUrl, message) as unknown as TypedAny;
 }
 
 /** A filter (or transport socket) `{ name, typedConfig }`, its config typed by its type URL. */

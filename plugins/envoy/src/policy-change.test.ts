@@ -8,6 +8,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TypeUrl, type EncodedResource, type HTTPRouteGroup, type TrafficTarget } from '@weft/core';
+import { decodeResource } from '@weft/core/testing';
 import { apply, loadMesh, type Mesh } from './harness.js';
 
 function uuid(n: number): string {
@@ -79,11 +80,17 @@ describe('a route group change', () => {
     assert.deepEqual(translators(c.ran, 'envoy/listener/'), [], 'the listener does not read the routes');
     assert.notEqual(after.version, routes.version);
     assert.match(JSON.stringify(after.dump), /\/v2\/\.\*/);
+    const wire = decodeResource(after) as { virtualHosts: { routes: { name: string; typedPerFilterConfig: object }[] }[] };
+    const routeNames = wire.virtualHosts.flatMap((vh) => vh.routes.map((r) => r.name));
+    assert.deepEqual(routeNames, ['store/routes/all', 'store/routes/v2/GET']);
+    for (const r of wire.virtualHosts.flatMap((vh) => vh.routes)) assert.match(JSON.stringify(r.typedPerFilterConfig), /bookbuyer\.buyers\.cluster\.local/);
   });
 
   it('a new source in the TrafficTarget reaches the listener (network RBAC) and the routes', () => {
     const c = load();
     const listener = inboundListener(c);
+    // Built before the edit, so that the rebuild after it runs where a per-route block is already known.
+    assert.doesNotMatch(JSON.stringify(decodeResource(inboundRoutes(c))), /bookthief/);
     c.ran.length = 0;
     const target = c.mesh.catalog.get('TrafficTarget', 'store/to-bookstore') as TrafficTarget;
     const sources = [...target.sources, { kind: 'ServiceAccount', name: 'bookthief', namespace: 'buyers' }];
@@ -93,5 +100,10 @@ describe('a route group change', () => {
     assert.notEqual(after.version, listener.version);
     assert.match(JSON.stringify(after.dump), /bookthief\.buyers\.cluster\.local/);
     assert.match(JSON.stringify(inboundRoutes(c).dump), /bookthief\.buyers\.cluster\.local/);
+    // The bytes, not only the tree: per-route RBAC blocks are encoded once per principal list and spliced in,
+    // so a block kept from before the edit would show here as the old principals.
+    const wire = JSON.stringify(decodeResource(inboundRoutes(c)));
+    assert.match(wire, /bookthief\.buyers\.cluster\.local/);
+    assert.match(wire, /bookbuyer\.buyers\.cluster\.local/);
   });
 });

@@ -8,6 +8,7 @@ import { inboundPorts, servicePorts } from './mesh.js';
 import { serviceDomains, splitKey, upstreamClusterName, localClusterName, egressClusterName, rdsOutbound, rdsInbound, rdsIngress, rdsEgress } from './names.js';
 import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
 import { T, anyOf, durationMs, encode, hashResource, u32 } from './proto.js';
+import { routeRbac } from './route-rbac.js';
 
 type VirtualHost = envoy.config.route.v3.VirtualHost;
 type Route = envoy.config.route.v3.Route;
@@ -90,12 +91,6 @@ export function httpRateLimit(statPrefix: string, limit: LocalHttpRateLimit): Ty
   return anyOf(T.HttpLocalRateLimit, config);
 }
 
-function rbacPerRoute(principals: readonly Principal[]): TypedAny {
-  const rules: envoy.config.rbac.v3.RBAC = { action: 'ALLOW' };
-  if (principals.length > 0) rules.policies = { allow: { permissions: [{ any: true }], principals } };
-  return anyOf(T.HttpRbacPerRoute, { rbac: { rules } });
-}
-
 export function authenticated(name: string): Principal {
   return { authenticated: { principalName: { exact: name } } };
 }
@@ -128,7 +123,7 @@ export function inboundRoutes(identity: string, services: readonly string[], tar
             : policy.routes.map((rule): Route => {
                 const headers: envoy.config.route.v3.HeaderMatcher[] = rule.headers.map(([name, regex]): envoy.config.route.v3.HeaderMatcher => ({ name, stringMatch: { safeRegex: { regex } } }));
                 if (rule.method !== null) headers.unshift({ name: ':method', stringMatch: { exact: rule.method } });
-                const perFilter: Record<string, TypedAny> = { [RBAC_FILTER]: rbacPerRoute(rule.principals.map(authenticated)) };
+                const perFilter: Record<string, TypedAny> = { [RBAC_FILTER]: r.derive(routeRbac(rule.principals.map(authenticated))) };
                 const limit = perRouteLimit.get(rule.pathRegex);
                 if (limit !== undefined) perFilter[RATE_LIMIT_FILTER] = httpRateLimit(`inbound_route_${svcKey}_${rule.name}`, limit);
                 const match: envoy.config.route.v3.RouteMatch = { safeRegex: { regex: rule.pathRegex } };
@@ -168,7 +163,7 @@ export function ingressRoutes(services: readonly string[], port: number): Deriva
             name: `ingress_${svcKey}`,
             match: { safeRegex: { regex: '.*' } },
             route: { cluster: localClusterName(ns, svc, port) },
-            typedPerFilterConfig: { [RBAC_FILTER]: rbacPerRoute(rule.principals) },
+            typedPerFilterConfig: { [RBAC_FILTER]: r.derive(routeRbac(rule.principals)) },
           });
         }
       }

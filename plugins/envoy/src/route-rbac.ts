@@ -1,0 +1,34 @@
+/**
+ * Per-route RBAC (RBACPerRoute) blocks, encoded once per distinct principal list. Every route of an inbound
+ * route configuration carries one, and the routes that a TrafficTarget allows carry the same one: encoding
+ * them route by route was most of the work of rebuilding a route configuration after a route group edit,
+ * which changes routes but rarely who may call them.
+ */
+import { encodedAnyOf, type DerivationSpec, type TypedAny, type envoy } from '@weft/core';
+import { T } from './proto.js';
+
+type Principal = envoy.config.rbac.v3.Principal;
+
+/**
+ * The block allowing `principals` (none: deny every request), as a derivation content-addressed by the
+ * principals' JSON: the same list gives the same id, so routes, route configurations and successive
+ * versions of one share a single tree and a single encoding, which every resource holding it splices in.
+ * The JSON is exact for the principals translators build (names and CIDRs: strings and integers). The
+ * derivation reads nothing, so it is never recomputed; it is freed with the last configuration using it.
+ */
+export function routeRbac(principals: readonly Principal[]): DerivationSpec<TypedAny> {
+  const key = JSON.stringify(principals);
+  return {
+    id: `envoy/route-rbac#${key}`,
+    // The id is the content: two values under one id cannot differ.
+    hash: () => key,
+    compute() {
+      // Built from the id's JSON rather than the caller's objects: the tree is frozen once encoded, and must
+      // be this derivation's own and exactly what its id names.
+      const own = JSON.parse(key) as Principal[];
+      const rules: envoy.config.rbac.v3.RBAC = { action: 'ALLOW' };
+      if (own.length > 0) rules.policies = { allow: { permissions: [{ any: true }], principals: own } };
+      return encodedAnyOf(T.HttpRbacPerRoute, { rbac: { rules } });
+    },
+  };
+}
