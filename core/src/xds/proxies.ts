@@ -58,6 +58,8 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
   readonly session: XdsSession;
   /** performance.now() of the last push that wrote something; -Infinity before the first. */
   lastPushAt = -Infinity;
+  /** A log batch changed one of the proxy's sets since its last push: that push is the one to coalesce. */
+  private changedSincePush = false;
   private retained = false;
 
   constructor(
@@ -95,6 +97,7 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
     const types: string[] = [];
     for (const [typeUrl, spec] of this.specs) if (ids.has(spec.id)) types.push(typeUrl);
     this.session.invalidate(cause, types);
+    this.changedSincePush = true;
     this.hub.queue.add(this);
   }
 
@@ -109,15 +112,18 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
   }
 
   /**
-   * Called by the flush: pushes now when the proxy is ready and outside its coalescing window; a proxy pushed
-   * within the window is handed to its actor, which waits out the rest of it (a busy proxy gets at most one
-   * push per window). A proxy still syncing or already waiting is skipped: its actor queues it again.
+   * Called by the flush: pushes now when the proxy is ready and outside its coalescing window; a change to a
+   * proxy pushed within the window is handed to its actor, which waits out the rest of it (a busy proxy gets
+   * at most one push per window). A push that only answers the proxy's own requests (a new subscription, an
+   * ACK freeing a blocked type) goes out at once: waiting would only delay what the proxy asked for, and the
+   * per-stream request rate limit already bounds those. A proxy still syncing or already waiting is skipped:
+   * its actor queues it again.
    */
   flush(coalesceMs: number): void {
     const value = this.actor.getSnapshot().value;
     if (value !== 'idle' && value !== 'holding') return;
     if (!this.session.needsPush) return;
-    const wait = this.lastPushAt + coalesceMs - performance.now();
+    const wait = this.changedSincePush ? this.lastPushAt + coalesceMs - performance.now() : 0;
     if (wait > 0) {
       this.actor.send({ type: 'DEFER', waitMs: wait });
       return;
@@ -133,6 +139,7 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
   private push(): void {
     if (this.stream.done) return;
     const start = performance.now();
+    this.changedSincePush = false;
     const responses = this.session.push((typeUrl) => this.desired(typeUrl));
     for (const response of responses) {
       this.stream.send(response, () => this.session.abandon(response.typeUrl, response.nonce));

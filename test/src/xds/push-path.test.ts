@@ -74,6 +74,26 @@ describe('push path: one flush per batch', () => {
     }
   });
 
+  it("a proxy's new subscription is answered at once, even within the coalescing window of its last push", async () => {
+    const p = await edsProxy(mesh, 'asker', 'a');
+    try {
+      // Right after the first push: a change now would wait out the 100 ms window, a request does not.
+      const start = performance.now();
+      p.client.request({ typeUrl: TypeUrl.ClusterLoadAssignment, subscribe: ['demo/b'] });
+      const r = await p.client.next();
+      const took = performance.now() - start;
+      assert.deepEqual(
+        r.resources.map((x) => x.name),
+        ['demo/b'],
+      );
+      assert.ok(took < 60, `answered after ${took.toFixed(1)} ms`);
+      p.client.ack(r);
+      await waitFor('back to idle', () => mesh.server.proxy('asker')?.state === 'idle');
+    } finally {
+      p.client.close();
+    }
+  });
+
   it('a busy proxy is pushed at most once per coalescing window, and the last change wins', async () => {
     const p = await edsProxy(mesh, 'busy', 'b');
     try {
