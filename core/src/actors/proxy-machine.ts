@@ -7,7 +7,7 @@ import { assign, fromPromise, setup } from 'xstate';
  *
  *   handshake -> syncing -> idle <-> holding      (holding: the newest response of a type was NACKed; the proxy
  *        \________________/  \        /            keeps its last good config until it accepts a newer one)
- *                              coalescing          (a push fell inside the coalescing window: wait out the rest)
+ *                              coalescing          (a change fell inside the coalescing window: wait out the rest)
  *   any -> closed (roots released)
  *
  * `syncing` runs the `prepare` actor (e.g. issuing the identity's first certificate) and is entered only when
@@ -17,8 +17,9 @@ import { assign, fromPromise, setup } from 'xstate';
  * no promise and no extra turn of the event loop.
  *
  * The machine is off the per-change path: a log batch marks sessions dirty and one flush pushes every proxy
- * that is idle or holding and outside its window, without an event to its actor. Only a proxy pushed within
- * the last window is sent DEFER, and only then does a timer run for it.
+ * that is idle or holding and outside its window, without an event to its actor. Only a proxy changed within
+ * the window of its last push is sent DEFER, and only then does a timer run for it; a push that answers the
+ * proxy's own requests (a new subscription, an ACK freeing a blocked type) is never deferred.
  */
 
 export interface ProxyMachineInput {
@@ -37,7 +38,7 @@ export interface ProxyMachineContext {
 export type ProxyMachineEvent =
   /** The stream is accepted: retain the proxy's roots and prepare its first push. */
   | { readonly type: 'CONNECTED' }
-  /** A push is due but the proxy was pushed less than a window ago: push after `waitMs`. */
+  /** A change is due but the proxy was pushed less than a window ago: push after `waitMs`. */
   | { readonly type: 'DEFER'; readonly waitMs: number }
   /** The proxy NACKed the newest response of a type. */
   | { readonly type: 'NACKED' }
