@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { envoyType, type EnvoyMessages } from '@weft/protos';
-import { Type } from 'protobufjs';
+import { Type, Writer } from 'protobufjs';
 import type { EncodedResource, ResourceSet } from './adapter.js';
 
 /**
@@ -46,8 +46,11 @@ export function encodeTypedResource<N extends keyof EnvoyMessages>(
 
 function encodeUnchecked(typeUrl: string, name: string, message: object, dump: unknown): EncodedResource {
   const type = typeOf(typeUrl);
-  const value = type.encode(type.fromObject(pack(message) as Msg)).finish();
-  const any = encodeAnyBytes(typeUrl, value);
+  // The Any and its message in one writer: google.protobuf.Any { type_url = 1; value = 2 }, the value
+  // written as an embedded message (the same bytes as the bytes field encodeAnyBytes writes), so the
+  // message is not finished into a buffer of its own only to be copied into the Any's.
+  const writer = Writer.create().uint32(0x0a).string(typeUrl);
+  const any = type.encode(type.fromObject(pack(message) as Msg), writer.uint32(0x12).fork()).ldelim().finish();
   const version = createHash('sha256').update(any).digest('hex').slice(0, 16);
   return { name, typeUrl, version, any, dump };
 }
