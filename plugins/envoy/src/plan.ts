@@ -16,8 +16,14 @@ type Principal = envoy.config.rbac.v3.Principal;
  * which the inbound policy of every edited identity pays on each route group change.
  */
 function jsonHash(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('base64url');
+  const json = JSON.stringify(value);
+  // A short text is its own identity, exact and without setting up a digest (most of the cost at this
+  // size, paid by every edited identity's policy and targets); it cannot equal a digest, which never starts
+  // with '{' or '['. Longer ones are digested so that the engine keeps no large copy per identity.
+  return json.length <= SHORT_JSON ? json : createHash('sha256').update(json).digest('base64url');
 }
+
+const SHORT_JSON = 2048;
 
 export interface ClusterRef {
   readonly svc: string;
