@@ -54,6 +54,70 @@ const NEW = 0;
 const CLEAN = 1;
 const STALE = 2;
 
+const NO_KEYS: readonly DepKey[] = [];
+const NO_NODES: readonly Node[] = [];
+
+/** How far back a read is looked for among this run's earlier reads before the log falls back to a Set. */
+const REPEAT_SCAN = 16;
+
+/**
+ * One kind of read (state keys, or derivations) of a computation, compared with the previous run's as it
+ * happens. A recompute nearly always reads what it read before, in the same order: then nothing is
+ * allocated and the engine's indexes stand as they are. Only a run that reads differently builds a new
+ * list (and a Set to keep it free of repeats); before this, every recompute built two Sets and compared them.
+ */
+class ReadLog<T> {
+  /** Reads of this run matching the previous run's, position by position. */
+  private matched = 0;
+  /** This run's reads, once they differ from the previous run's. */
+  private fresh: T[] | undefined = undefined;
+  private seen: Set<T> | undefined = undefined;
+
+  constructor(private readonly prev: readonly T[]) {}
+
+  add(x: T): void {
+    const fresh = this.fresh;
+    if (fresh === undefined) {
+      if (this.matched < this.prev.length && this.prev[this.matched] === x) {
+        this.matched++;
+        return;
+      }
+      // A repeat of a read this run already made changes nothing.
+      if (this.matched <= REPEAT_SCAN) {
+        for (let j = 0; j < this.matched; j++) if (this.prev[j] === x) return;
+      }
+      this.diverge();
+      this.push(x);
+      return;
+    }
+    this.push(x);
+  }
+
+  /** True when this run read something the previous one did not, or in another order, or less. */
+  get changed(): boolean {
+    return this.fresh !== undefined || this.matched !== this.prev.length;
+  }
+
+  /** This run's reads, deduplicated, in first-read order (the previous list itself when unchanged). */
+  result(): readonly T[] {
+    if (this.fresh !== undefined) return this.fresh;
+    return this.matched === this.prev.length ? this.prev : this.prev.slice(0, this.matched);
+  }
+
+  private diverge(): void {
+    const fresh = this.prev.slice(0, this.matched);
+    this.fresh = fresh;
+    this.seen = new Set(fresh);
+  }
+
+  /** Adds to a diverged log (the read is known not to be a repeat of the matched prefix). */
+  private push(x: T): void {
+    if (this.seen!.has(x)) return;
+    this.seen!.add(x);
+    this.fresh!.push(x);
+  }
+}
+
 class Node {
   spec: DerivationSpec<unknown>;
   readonly id: string;
@@ -64,8 +128,9 @@ class Node {
   result: DerivationResult<unknown> | undefined = undefined;
   /** Revision at which the node was last computed or verified clean. */
   verifiedAt = -1;
-  keys: ReadonlySet<DepKey> = new Set();
-  deps: readonly Node[] = [];
+  /** What the last run read, deduplicated, in first-read order. */
+  keys: readonly DepKey[] = NO_KEYS;
+  deps: readonly Node[] = NO_NODES;
   readonly dependents = new Set<Node>();
   refs = 0;
   /** Epoch of the last invalidate walk that reached this node (avoids a visited set per walk). */
@@ -91,14 +156,17 @@ interface ReaderHooks {
 
 /** Records every read of one computation. Not usable once the computation returned. */
 class TrackingReader implements Reader {
-  readonly keys = new Set<DepKey>();
-  readonly deps = new Set<Node>();
+  readonly keys: ReadLog<DepKey>;
+  readonly deps: ReadLog<Node>;
   closed = false;
 
   constructor(
     private readonly engine: ReaderHooks,
     private readonly node: Node,
-  ) {}
+  ) {
+    this.keys = new ReadLog(node.keys);
+    this.deps = new ReadLog(node.deps);
+  }
 
   get<K extends ResourceKind>(kind: K, key: string): ResourceOf<K> | undefined {
     this.check();
@@ -351,7 +419,7 @@ export class Engine implements DerivationEngine {
       unchanged: n.unchanged,
       hits: n.hits,
       cutoffs: n.cutoffs,
-      reads: n.keys.size + n.deps.length,
+      reads: n.keys.length + n.deps.length,
       dependents: n.dependents.size,
     };
   }
@@ -432,34 +500,42 @@ export class Engine implements DerivationEngine {
   /** A failed computation keeps its previous read set; derivations it created and nobody holds are freed. */
   private abandon(node: Node, reader: TrackingReader): void {
     const held = new Set(node.deps);
-    for (const child of reader.deps) if (!held.has(child)) this.maybeDrop(child);
+    for (const child of reader.deps.result()) if (!held.has(child)) this.maybeDrop(child);
     if (node.state === NEW) this.maybeDrop(node);
   }
 
-  private rewire(node: Node, keys: Set<DepKey>, deps: Set<Node>): void {
+  private rewire(node: Node, keys: ReadLog<DepKey>, deps: ReadLog<Node>): void {
     // A recompute nearly always reads what it read before: then the indexes stand as they are.
-    if (sameMembers(node.keys, keys) && sameMembers(node.deps, deps)) return;
-    for (const k of node.keys) {
-      if (keys.has(k)) continue;
-      const readers = this.keyIndex.get(k);
-      if (readers === undefined) continue;
-      readers.delete(node);
-      if (readers.size === 0) this.keyIndex.delete(k);
+    if (keys.changed) {
+      const next = keys.result();
+      const nextSet = new Set(next);
+      const oldSet = new Set(node.keys);
+      for (const k of node.keys) {
+        if (nextSet.has(k)) continue;
+        const readers = this.keyIndex.get(k);
+        if (readers === undefined) continue;
+        readers.delete(node);
+        if (readers.size === 0) this.keyIndex.delete(k);
+      }
+      for (const k of next) {
+        if (oldSet.has(k)) continue;
+        let readers = this.keyIndex.get(k);
+        if (readers === undefined) this.keyIndex.set(k, (readers = new Set()));
+        readers.add(node);
+      }
+      node.keys = next;
     }
-    for (const k of keys) {
-      if (node.keys.has(k)) continue;
-      let readers = this.keyIndex.get(k);
-      if (readers === undefined) this.keyIndex.set(k, (readers = new Set()));
-      readers.add(node);
-    }
-    node.keys = keys;
-    const old = node.deps;
-    node.deps = [...deps];
-    for (const d of deps) d.dependents.add(node);
-    for (const d of old) {
-      if (deps.has(d)) continue;
-      d.dependents.delete(node);
-      this.maybeDrop(d);
+    if (deps.changed) {
+      const next = deps.result();
+      const nextSet = new Set(next);
+      const old = node.deps;
+      node.deps = next;
+      for (const d of next) d.dependents.add(node);
+      for (const d of old) {
+        if (nextSet.has(d)) continue;
+        d.dependents.delete(node);
+        this.maybeDrop(d);
+      }
     }
   }
 
@@ -478,8 +554,8 @@ export class Engine implements DerivationEngine {
       if (readers.size === 0) this.keyIndex.delete(k);
     }
     const deps = node.deps;
-    node.keys = new Set();
-    node.deps = [];
+    node.keys = NO_KEYS;
+    node.deps = NO_NODES;
     for (const d of deps) {
       d.dependents.delete(node);
       if (cascade) this.maybeDrop(d);
@@ -502,11 +578,4 @@ export class Engine implements DerivationEngine {
   private emit(type: EngineEvent['type'], node: Node): void {
     if (this.onEvent !== undefined) this.onEvent({ type, id: node.id, revision: this.rev });
   }
-}
-
-/** Whether `a` (no duplicates) holds exactly the members of `b`. */
-function sameMembers<T>(a: ReadonlySet<T> | readonly T[], b: ReadonlySet<T>): boolean {
-  if ((a instanceof Set ? a.size : (a as readonly T[]).length) !== b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
-  return true;
 }
