@@ -287,3 +287,34 @@ test('canonical JSON: sorted keys, Maps, Sets, bytes as hex', () => {
   cyc.self = cyc;
   assert.throws(() => canonicalJsonOf(cyc), /cycle/);
 });
+
+test('a run that reads the same keys again, fewer, more, repeated or reordered keeps exactly its readers indexed', () => {
+  const { e, n } = setup();
+  // The externals a run reads, as a list the test changes between runs (repeats included).
+  let reads = ['a', 'b', 'c'];
+  const root = n.spec('root', (r) => reads.map((x) => String(r.external(x) ?? '-')).join(''));
+  e.retain('root');
+  let runs = 0;
+  const check = (expected: readonly string[], label: string): void => {
+    // Every list read so far starts with or holds "a": changing it makes the root run with the new list.
+    e.setExternal('a', `rerun${++runs}`);
+    e.get(root);
+    assert.deepEqual([...e.readSet('root')].sort(), expected.map((x) => `x:${x}`).sort(), label);
+    for (const x of ['a', 'b', 'c', 'd']) {
+      const invalidated = e.setExternal(x, `${x}${n.count('root')}`).has('root');
+      assert.equal(invalidated, expected.includes(x), `${label}: root is invalidated by "${x}" exactly when it read it`);
+      e.get(root);
+    }
+  };
+  check(['a', 'b', 'c'], 'first run');
+  reads = ['a', 'a', 'b', 'c', 'b'];
+  check(['a', 'b', 'c'], 'repeats');
+  reads = ['c', 'a', 'b'];
+  check(['a', 'b', 'c'], 'reordered');
+  reads = ['a', 'b'];
+  check(['a', 'b'], 'fewer');
+  reads = ['a', 'b', 'd'];
+  check(['a', 'b', 'd'], 'more');
+  reads = Array.from({ length: 40 }, (_, i) => ['a', 'b', 'c', 'd'][i % 4]!);
+  check(['a', 'b', 'c', 'd'], 'repeats past the scan window');
+});
