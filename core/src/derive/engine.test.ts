@@ -307,14 +307,14 @@ test('a run that reads the same keys again, fewer, more, repeated or reordered k
     }
   };
   check(['a', 'b', 'c'], 'first run');
-  reads = ['a', 'a', 'b', 'c', 'b'];
-  check(['a', 'b', 'c'], 'repeats');
-  reads = ['c', 'a', 'b'];
-  check(['a', 'b', 'c'], 'reordered');
   reads = ['a', 'b'];
-  check(['a', 'b'], 'fewer');
+  check(['a', 'b'], 'fewer (a prefix of the last run)');
   reads = ['a', 'b', 'd'];
   check(['a', 'b', 'd'], 'more');
+  reads = ['a', 'a', 'b', 'd', 'b'];
+  check(['a', 'b', 'd'], 'repeats');
+  reads = ['d', 'a', 'b', 'c'];
+  check(['a', 'b', 'c', 'd'], 'reordered and more');
   reads = Array.from({ length: 40 }, (_, i) => ['a', 'b', 'c', 'd'][i % 4]!);
   check(['a', 'b', 'c', 'd'], 'repeats past the scan window');
 });
