@@ -12,23 +12,26 @@ describe('profile summary', () => {
     assert.equal(placeOf(''), '(native)');
   });
 
-  it('adds self time per sample, keeps idle and GC apart', () => {
+  it('adds self time per sample, keeps idle, GC and the profiler itself apart', () => {
     const frame = (functionName: string, url: string): { functionName: string; url: string; lineNumber: number } => ({ functionName, url, lineNumber: 0 });
     const profile: CpuProfile = {
       nodes: [
-        { id: 1, callFrame: frame('(root)', ''), children: [2, 3, 4] },
+        { id: 1, callFrame: frame('(root)', ''), children: [2, 3, 4, 5] },
         { id: 2, callFrame: frame('(idle)', '') },
         { id: 3, callFrame: frame('push', 'file:///x/core/dist/xds/proxies.js') },
         { id: 4, callFrame: frame('(garbage collector)', '') },
+        { id: 5, callFrame: frame('post', 'node:inspector'), children: [6] },
+        { id: 6, callFrame: frame('dispatch', '') },
       ],
       startTime: 0,
-      endTime: 10_000,
-      samples: [2, 3, 3, 4, 2],
-      timeDeltas: [1000, 2000, 3000, 1500, 2500],
+      endTime: 14_000,
+      samples: [2, 3, 3, 4, 2, 6],
+      timeDeltas: [1000, 2000, 3000, 1500, 2500, 4000],
     };
     const s = summarize(profile);
-    assert.equal(s.totalMs, 10);
+    assert.equal(s.totalMs, 14);
     assert.equal(s.idleMs, 3.5);
+    assert.equal(s.profilerMs, 4, "the inspector's dispatch is the profiler stopping, not the server");
     assert.equal(s.gcMs, 1.5);
     assert.deepEqual(s.functions[0], ['push proxies.js:1', 5]);
     assert.deepEqual(s.places, [['core/xds', 5], ['(native)', 1.5]]);

@@ -1,7 +1,7 @@
 /**
  * Reads a V8 .cpuprofile (from `npm run bench -- --cpu-prof DIR`) and prints where the busy time went: self
  * time by function and by where the code lives (a package under node_modules, a Weft package, Node itself),
- * idle and GC apart, so two profiles can be compared from a terminal.
+ * idle, GC and the profiler's own start and stop apart, so two profiles can be compared from a terminal.
  *
  *   node bench/dist/profile-summary.js FILE.cpuprofile [--top 30]
  */
@@ -32,6 +32,8 @@ export interface ProfileSummary {
   readonly totalMs: number;
   readonly idleMs: number;
   readonly gcMs: number;
+  /** Time in the inspector session that started and stopped the profile (not the server's work). */
+  readonly profilerMs: number;
   /** Self time by function ("name file:line"), ms, largest first. */
   readonly functions: readonly (readonly [string, number])[];
   /** Self time by where the code lives, ms, largest first. */
@@ -54,6 +56,20 @@ export function placeOf(url: string): string {
 
 export function summarize(profile: CpuProfile): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n] as const));
+  // Samples under the inspector's post() are the profiler serialising itself when it stops.
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inProfiler = new Map<number, boolean>();
+  const profilerOwn = (id: number): boolean => {
+    const known = inProfiler.get(id);
+    if (known !== undefined) return known;
+    const f = byId.get(id)?.callFrame;
+    const up = parent.get(id);
+    const own = f !== undefined && f.url === 'node:inspector' ? true : up === undefined ? false : profilerOwn(up);
+    inProfiler.set(id, own);
+    return own;
+  };
+  let profiler = 0;
   const fns = new Map<string, number>();
   const places = new Map<string, number>();
   let idle = 0;
@@ -67,6 +83,10 @@ export function summarize(profile: CpuProfile): ProfileSummary {
       idle += ms;
       continue;
     }
+    if (profilerOwn(node.id)) {
+      profiler += ms;
+      continue;
+    }
     if (f.functionName === '(garbage collector)') gc += ms;
     const file = f.url.split('/').pop() ?? '';
     const key = `${f.functionName || '(anonymous)'} ${file}:${f.lineNumber + 1}`;
@@ -75,7 +95,7 @@ export function summarize(profile: CpuProfile): ProfileSummary {
     places.set(place, (places.get(place) ?? 0) + ms);
   }
   const sorted = (m: Map<string, number>): (readonly [string, number])[] => [...m].sort((a, b) => b[1] - a[1]);
-  return { totalMs: (profile.endTime - profile.startTime) / 1000, idleMs: idle, gcMs: gc, functions: sorted(fns), places: sorted(places) };
+  return { totalMs: (profile.endTime - profile.startTime) / 1000, idleMs: idle, gcMs: gc, profilerMs: profiler, functions: sorted(fns), places: sorted(places) };
 }
 
 function main(): void {
@@ -96,9 +116,9 @@ function main(): void {
     process.exit(1);
   }
   const s = summarize(profile);
-  const busy = s.totalMs - s.idleMs;
+  const busy = s.totalMs - s.idleMs - s.profilerMs;
   const pct = (ms: number): string => `${((100 * ms) / busy).toFixed(1).padStart(5)}%`;
-  const out: string[] = [`${file}: ${s.totalMs.toFixed(0)} ms, busy ${busy.toFixed(0)} ms (GC ${pct(s.gcMs).trim()} of busy)`, '', 'by place (self time, % of busy):'];
+  const out: string[] = [`${file}: ${s.totalMs.toFixed(0)} ms, busy ${busy.toFixed(0)} ms (GC ${pct(s.gcMs).trim()} of busy; the profiler's own ${s.profilerMs.toFixed(0)} ms left out)`, '', 'by place (self time, % of busy):'];
   for (const [k, ms] of s.places.slice(0, top)) out.push(`${pct(ms)} ${ms.toFixed(0).padStart(7)} ms  ${k}`);
   out.push('', 'by function (self time, % of busy):');
   for (const [k, ms] of s.functions.slice(0, top)) out.push(`${pct(ms)} ${ms.toFixed(0).padStart(7)} ms  ${k}`);
