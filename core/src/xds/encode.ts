@@ -92,6 +92,105 @@ export function encodedTypedAny<N extends keyof EnvoyMessages>(typeUrl: `type.go
   return any;
 }
 
+/** The encoding of a message alone (not in an Any), its nested Anys packed as `encodeResource` packs them. */
+export function encodeMessage(typeUrl: string, message: object): Uint8Array {
+  return packChecked(typeUrl, message).value;
+}
+
+/**
+ * A message encoded around one of its repeated message fields, whose elements are encoded elsewhere (and
+ * kept, so that an element that did not change is not encoded again). protobufjs writes a message's fields
+ * in field-number order and a message's encoding is the concatenation of its fields': the fields numbered
+ * below `field`, then each element framed as that field, then the fields above it, are the bytes of
+ * encoding the whole tree at once (`spliceAround`).
+ */
+export interface EncodedAround {
+  readonly before: Uint8Array;
+  /** The field's key (number and length-delimited wire type) as a varint. */
+  readonly key: Uint8Array;
+  readonly after: Uint8Array;
+}
+
+/** `message` without `field`, encoded as the parts around that field's elements. */
+export function encodeAround(typeUrl: string, message: Msg, field: string): EncodedAround {
+  const type = typeOf(typeUrl);
+  const spliced = type.fields[field];
+  if (spliced === undefined || !spliced.repeated || !(spliced.resolve().resolvedType instanceof Type)) {
+    throw new TypeError(`${type.fullName.slice(1)}.${field} is not a repeated message field`);
+  }
+  const before: Msg = {};
+  const after: Msg = {};
+  for (const k of Object.keys(message)) {
+    const f = type.fields[k];
+    if (f === undefined || k === field) throw new TypeError(`${type.fullName.slice(1)}.${k}: not a field to encode around ${field}`);
+    (f.id < spliced.id ? before : after)[k] = message[k];
+  }
+  return { before: encodeMessage(typeUrl, before), key: varint((spliced.id << 3) | 2), after: encodeMessage(typeUrl, after) };
+}
+
+/** The message of `around` with `items` (each an encoded element of its field) in place, in one buffer. */
+export function spliceAround(around: EncodedAround, items: readonly Uint8Array[]): Uint8Array {
+  const out = Buffer.allocUnsafe(splicedSize(around, items));
+  writeSpliced(out, 0, around, items);
+  return out;
+}
+
+/**
+ * A resource whose message is `around` with `items` in place (`spliceAround`), written straight into its
+ * Any: the Any, and so the version, that `encodeResource` gives the whole tree. `dump` is that tree.
+ */
+export function encodedResourceAround(typeUrl: string, name: string, around: EncodedAround, items: readonly Uint8Array[], dump: unknown): EncodedResource {
+  const size = splicedSize(around, items);
+  const url = Buffer.from(typeUrl, 'utf8');
+  // google.protobuf.Any { type_url = 1; value = 2 }
+  const any = Buffer.allocUnsafe(1 + varintSize(url.length) + url.length + 1 + varintSize(size) + size);
+  any[0] = 0x0a;
+  let at = writeVarint(any, 1, url.length);
+  any.set(url, at);
+  at += url.length;
+  any[at] = 0x12;
+  at = writeVarint(any, at + 1, size);
+  writeSpliced(any, at, around, items);
+  const version = createHash('sha256').update(any).digest('hex').slice(0, 16);
+  return { name, typeUrl, version, any, dump };
+}
+
+function splicedSize(around: EncodedAround, items: readonly Uint8Array[]): number {
+  let size = around.before.length + around.after.length;
+  for (const item of items) size += around.key.length + varintSize(item.length) + item.length;
+  return size;
+}
+
+function writeSpliced(out: Uint8Array, from: number, around: EncodedAround, items: readonly Uint8Array[]): void {
+  out.set(around.before, from);
+  let at = from + around.before.length;
+  for (const item of items) {
+    out.set(around.key, at);
+    at += around.key.length;
+    at = writeVarint(out, at, item.length);
+    out.set(item, at);
+    at += item.length;
+  }
+  out.set(around.after, at);
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  for (let v = n; v > 0x7f; v = Math.floor(v / 128)) size++;
+  return size;
+}
+
+function writeVarint(out: Uint8Array, at: number, n: number): number {
+  let i = at;
+  let v = n;
+  while (v > 0x7f) {
+    out[i++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[i++] = v;
+  return i;
+}
+
 function deepFreeze<V>(value: V): V {
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
   for (const v of Object.values(value)) deepFreeze(v);

@@ -5,7 +5,7 @@
  */
 import type { EnvoyMessages, TypedAny, envoy, google } from '@weft/protos';
 import type { EncodedResource } from './adapter.js';
-import { encodeTypedResource, encodedTypedAny, typedAny, type Msg } from './encode.js';
+import { encodeAround, encodeMessage, encodeTypedResource, encodedResourceAround, encodedTypedAny, typedAny, type EncodedAround, type Msg } from './encode.js';
 import { ADS_CONFIG_SOURCE, durationMs, u32 } from './proto-helpers.js';
 
 /** A type URL of a message of the Envoy API, `type.googleapis.com/<full name>`. */
@@ -53,3 +53,37 @@ export function durationOfMs(ms: number): google.protobuf.Duration {
 
 /** The referenced resource comes on the same ADS stream (typed). */
 export const ADS_SOURCE: envoy.config.core.v3.ConfigSource = ADS_CONFIG_SOURCE as envoy.config.core.v3.ConfigSource;
+
+/** A message's own encoding (not in an Any), typed by its type URL: an element to splice with `spliceAround`. */
+export function encodeMessageOf<N extends keyof EnvoyMessages>(typeUrl: EnvoyTypeUrl<N>, message: EnvoyMessages[N]): Uint8Array {
+  return encodeMessage(typeUrl, message);
+}
+
+/** The names of a message's repeated fields. */
+type ListField<M> = { [K in keyof M]-?: NonNullable<M[K]> extends readonly unknown[] ? K : never }[keyof M] & string;
+
+/**
+ * A message without one of its repeated message fields, encoded as the parts around that field
+ * (`encodeAround`); typed by its type URL, so the field and the rest of the tree are the compiler's to check.
+ */
+export function encodeAroundOf<N extends keyof EnvoyMessages, F extends ListField<EnvoyMessages[N]>>(
+  typeUrl: EnvoyTypeUrl<N>,
+  message: Omit<EnvoyMessages[N], F>,
+  field: F,
+): EncodedAround {
+  return encodeAround(typeUrl, message as Msg, field);
+}
+
+/**
+ * A resource whose message is `around` with encoded `items` in place (`encodedResourceAround`); `dump` is the
+ * whole tree, typed as the message it encodes.
+ */
+export function encodedResourceAroundOf<N extends keyof EnvoyMessages>(
+  typeUrl: EnvoyTypeUrl<N>,
+  name: string,
+  around: EncodedAround,
+  items: readonly Uint8Array[],
+  dump: EnvoyMessages[N],
+): EncodedResource {
+  return encodedResourceAround(typeUrl, name, around, items, dump);
+}

@@ -7,7 +7,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TypeUrl, type EncodedResource, type HTTPRouteGroup, type TrafficTarget } from '@weft/core';
+import { TypeUrl, encodeResource, type EncodedResource, type HTTPRouteGroup, type TrafficTarget } from '@weft/core';
 import { decodeResource } from '@weft/core/testing';
 import { apply, loadMesh, type Mesh } from './harness.js';
 
@@ -106,4 +106,44 @@ describe('a route group change', () => {
     assert.match(wire, /bookthief\.buyers\.cluster\.local/);
     assert.match(wire, /bookbuyer\.buyers\.cluster\.local/);
   });
+
+  it('adds a match: only the new route is built and encoded; the others and the virtual host are reused', () => {
+    const c = load();
+    const before = inboundRoutes(c);
+    c.ran.length = 0;
+    const group = c.mesh.catalog.get('HTTPRouteGroup', 'store/routes') as HTTPRouteGroup;
+    const matches = [...group.matches, { name: 'v2', pathRegex: '/v2/.*', methods: ['GET'], headers: { 'x-user': 'a.*' } }];
+    apply(c.mesh, [{ op: 'upsert', kind: 'HTTPRouteGroup', key: 'store/routes', body: { ...group, matches } }]);
+    const after = inboundRoutes(c);
+    assert.notEqual(after.version, before.version);
+    const built = translators(c.ran, 'envoy/rds/inbound-route#');
+    assert.equal(built.length, 1);
+    assert.match(built[0] ?? '', /store\/routes\/v2\/GET/);
+    assert.deepEqual(translators(c.ran, 'envoy/rds/inbound-host/'), [], 'the virtual host does not read the policy');
+    assertSplicedAsEncoded(after);
+  });
+
+  it('edits a match under the same name: its route is rebuilt, never taken from the encoding before', () => {
+    const c = load();
+    const before = inboundRoutes(c);
+    const group = c.mesh.catalog.get('HTTPRouteGroup', 'store/routes') as HTTPRouteGroup;
+    const matches = group.matches.map((m) => ({ ...m, pathRegex: '/narrow/.*' }));
+    apply(c.mesh, [{ op: 'upsert', kind: 'HTTPRouteGroup', key: 'store/routes', body: { ...group, matches } }]);
+    const after = inboundRoutes(c);
+    assert.notEqual(after.version, before.version);
+    const wire = decodeResource(after) as { virtualHosts: { routes: { name: string; match: { safeRegex: { regex: string } } }[] }[] };
+    assert.deepEqual(
+      wire.virtualHosts.flatMap((vh) => vh.routes.map((r) => [r.name, r.match.safeRegex.regex])),
+      [['store/routes/all', '/narrow/.*']],
+    );
+    assertSplicedAsEncoded(after);
+  });
 });
+
+/** A configuration assembled from encoded parts has the bytes of encoding its dump at once, as plain objects. */
+function assertSplicedAsEncoded(r: EncodedResource): void {
+  const plain = encodeResource(TypeUrl.RouteConfiguration, r.name, JSON.parse(JSON.stringify(r.dump)) as object);
+  assert.deepEqual(Buffer.from(r.any), Buffer.from(plain.any));
+  assert.equal(r.version, plain.version);
+}
+

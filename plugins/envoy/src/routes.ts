@@ -3,17 +3,37 @@
  * clusters for splits, retry policies), `rds-inbound.<targetPort>` (per-route RBAC from HTTPRouteGroups,
  * local rate limits), `rds-ingress.<port>` and `rds-egress.<port>`.
  */
-import { TypeUrl, apexSplit, meshSettings, retryFor, upstreamSetting, type DerivationSpec, type EncodedResource, type LocalHttpRateLimit, type Reader, type TypedAny, type envoy } from '@weft/core';
+import {
+  TypeUrl,
+  apexSplit,
+  encodeAroundOf,
+  encodeMessageOf,
+  encodedResourceAroundOf,
+  meshSettings,
+  retryFor,
+  spliceAround,
+  upstreamSetting,
+  type DerivationSpec,
+  type EncodedAround,
+  type EncodedResource,
+  type LocalHttpRateLimit,
+  type Reader,
+  type TypedAny,
+  type envoy,
+} from '@weft/core';
 import { inboundPorts, servicePorts } from './mesh.js';
 import { serviceDomains, splitKey, upstreamClusterName, localClusterName, egressClusterName, rdsOutbound, rdsInbound, rdsIngress, rdsEgress } from './names.js';
-import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
+import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type HttpRule, type OutboundEntry } from './plan.js';
 import { T, anyOf, durationMs, encode, hashResource, u32 } from './proto.js';
-import { routeRbac } from './route-rbac.js';
+import { authenticatedRouteRbac, routeRbac } from './route-rbac.js';
 
 type VirtualHost = envoy.config.route.v3.VirtualHost;
 type Route = envoy.config.route.v3.Route;
 type RouteAction = envoy.config.route.v3.RouteAction;
 type Principal = envoy.config.rbac.v3.Principal;
+
+const ROUTE = 'type.googleapis.com/envoy.config.route.v3.Route';
+const VIRTUAL_HOST = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
 
 export const RBAC_FILTER = 'envoy.filters.http.rbac';
 export const RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
@@ -95,9 +115,97 @@ export function authenticated(name: string): Principal {
   return { authenticated: { principalName: { exact: name } } };
 }
 
+/** The parts of an inbound virtual host that a route group edit leaves alone, and its routes' cluster. */
+interface InboundHost {
+  readonly cluster: string;
+  /** The virtual host without its routes, as dumps show it. */
+  readonly vhost: Omit<VirtualHost, 'routes'>;
+  /** Route rate limits by path regex. */
+  readonly perRouteLimit: ReadonlyMap<string, LocalHttpRateLimit>;
+  /** Encoded around its routes, which are encoded one by one (`inboundRoute`). */
+  readonly around: EncodedAround;
+}
+
+/**
+ * A service's inbound virtual host but its routes, or null when its inbound chain on the port is not HTTP.
+ * It does not read the inbound policy, so a route group edit does not rebuild or re-encode it (its name,
+ * its domains and its rate limit): only the routes that changed are encoded (`inboundRoute`).
+ */
+function inboundHost(svcKey: string, targetPort: number): DerivationSpec<InboundHost | null> {
+  return {
+    id: `envoy/rds/inbound-host/${targetPort}#${svcKey}`,
+    // Plain trees of strings and numbers; the encoding is a function of the virtual host.
+    hash: (h) => (h === null ? '-' : JSON.stringify([h.cluster, h.vhost, [...h.perRouteLimit]])),
+    compute(r) {
+      // Only a service whose inbound chain on this port is HTTP; its virtual host answers to every HTTP
+      // service port mapped onto the target port.
+      const chain = inboundPorts(r, svcKey).find((p) => p.targetPort === targetPort);
+      if (chain === undefined || !isHttp(chain.protocol)) return null;
+      const ports = r.derive(servicePorts(svcKey)).filter((p) => p.targetPort === targetPort && isHttp(p.protocol));
+      const [ns, svc] = splitKey(svcKey);
+      const setting = r.derive(upstreamSetting(svcKey));
+      const perRouteLimit = new Map((setting?.httpRoutes ?? []).filter((h) => h.rateLimit !== null).map((h) => [h.path, h.rateLimit as LocalHttpRateLimit]));
+      const vhost: Omit<VirtualHost, 'routes'> = {
+        name: `inbound_virtual-host|${svcKey}`,
+        // Several service ports on one target port share the bare names; Envoy refuses a domain listed twice.
+        domains: [...new Set(ports.flatMap((p) => serviceDomains(ns, svc, p.port, true)))],
+      };
+      const limit = setting?.rateLimit?.http ?? null;
+      if (limit !== null) vhost.typedPerFilterConfig = { [RATE_LIMIT_FILTER]: httpRateLimit(`inbound_${svcKey}_http`, limit) };
+      return { cluster: localClusterName(ns, svc, targetPort), vhost, perRouteLimit, around: encodeAroundOf(VIRTUAL_HOST, vhost, 'routes') };
+    },
+  };
+}
+
+/** A route as dumps show it, and its encoding to splice into its virtual host. */
+interface EncodedRoute {
+  readonly route: Route;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * One inbound route, encoded, as a derivation content-addressed by everything it is built from: a route
+ * group edit gives the routes it did not touch the same ids, so their encodings are reused, and only new or
+ * changed routes are built and encoded. It reads only its RBAC block, which never changes; it is freed with
+ * the last route configuration holding it.
+ */
+function inboundRoute(svcKey: string, cluster: string, rule: HttpRule, limit: LocalHttpRateLimit | null): DerivationSpec<EncodedRoute> {
+  const key = JSON.stringify([svcKey, cluster, rule.name, rule.pathRegex, rule.method, rule.headers, rule.principals, limit]);
+  return {
+    id: `envoy/rds/inbound-route#${key}`,
+    // The id is the content: two values under one id cannot differ.
+    hash: () => key,
+    compute(r) {
+      const headers: envoy.config.route.v3.HeaderMatcher[] = rule.headers.map(([name, regex]): envoy.config.route.v3.HeaderMatcher => ({ name, stringMatch: { safeRegex: { regex } } }));
+      if (rule.method !== null) headers.unshift({ name: ':method', stringMatch: { exact: rule.method } });
+      const perFilter: Record<string, TypedAny> = { [RBAC_FILTER]: r.derive(authenticatedRouteRbac(rule.principals)) };
+      if (limit !== null) perFilter[RATE_LIMIT_FILTER] = httpRateLimit(`inbound_route_${svcKey}_${rule.name}`, limit);
+      const match: envoy.config.route.v3.RouteMatch = { safeRegex: { regex: rule.pathRegex } };
+      if (headers.length > 0) match.headers = headers;
+      const route: Route = { name: rule.name, match, route: { cluster }, typedPerFilterConfig: perFilter };
+      return { route, bytes: encodeMessageOf(ROUTE, route) };
+    },
+  };
+}
+
+/**
+ * An inbound route configuration's own fields (its name, no cluster validation), encoded once per name: one
+ * per target port, so at most one per port number, and the same in every rebuild.
+ */
+const configArounds = new Map<string, EncodedAround>();
+function inboundConfigAround(name: string): EncodedAround {
+  let around = configArounds.get(name);
+  if (around === undefined) {
+    around = encodeAroundOf(TypeUrl.RouteConfiguration, { name, validateClusters: { value: false } }, 'virtualHosts');
+    configArounds.set(name, around);
+  }
+  return around;
+}
+
 /**
  * Inbound routes of one target port, for the services of a proxy's workload. Keyed by identity and the
- * service list, so replicas share it.
+ * service list, so replicas share it. Assembled from encoded parts: each virtual host's own fields
+ * (`inboundHost`) around its encoded routes (`inboundRoute`), the bytes of encoding the whole tree at once.
  */
 export function inboundRoutes(identity: string, services: readonly string[], targetPort: number): DerivationSpec<EncodedResource | null> {
   return {
@@ -107,43 +215,29 @@ export function inboundRoutes(identity: string, services: readonly string[], tar
       const { permissive } = r.derive(meshSettings);
       const policy = permissive ? null : r.derive(inboundPolicy(identity));
       const vhosts: VirtualHost[] = [];
+      const encoded: Uint8Array[] = [];
       for (const svcKey of services) {
-        // Only a service whose inbound chain on this port is HTTP; its virtual host answers to every HTTP
-        // service port mapped onto the target port.
-        const chain = inboundPorts(r, svcKey).find((p) => p.targetPort === targetPort);
-        if (chain === undefined || !isHttp(chain.protocol)) continue;
-        const ports = r.derive(servicePorts(svcKey)).filter((p) => p.targetPort === targetPort && isHttp(p.protocol));
-        const [ns, svc] = splitKey(svcKey);
-        const cluster = localClusterName(ns, svc, targetPort);
-        const setting = r.derive(upstreamSetting(svcKey));
-        const perRouteLimit = new Map((setting?.httpRoutes ?? []).filter((h) => h.rateLimit !== null).map((h) => [h.path, h.rateLimit as LocalHttpRateLimit]));
-        const routes: Route[] =
-          policy === null
-            ? [{ name: 'permissive', match: { safeRegex: { regex: '.*' } }, route: { cluster } }]
-            : policy.routes.map((rule): Route => {
-                const headers: envoy.config.route.v3.HeaderMatcher[] = rule.headers.map(([name, regex]): envoy.config.route.v3.HeaderMatcher => ({ name, stringMatch: { safeRegex: { regex } } }));
-                if (rule.method !== null) headers.unshift({ name: ':method', stringMatch: { exact: rule.method } });
-                const perFilter: Record<string, TypedAny> = { [RBAC_FILTER]: r.derive(routeRbac(rule.principals.map(authenticated))) };
-                const limit = perRouteLimit.get(rule.pathRegex);
-                if (limit !== undefined) perFilter[RATE_LIMIT_FILTER] = httpRateLimit(`inbound_route_${svcKey}_${rule.name}`, limit);
-                const match: envoy.config.route.v3.RouteMatch = { safeRegex: { regex: rule.pathRegex } };
-                if (headers.length > 0) match.headers = headers;
-                return { name: rule.name, match, route: { cluster }, typedPerFilterConfig: perFilter };
-              });
+        const host = r.derive(inboundHost(svcKey, targetPort));
+        if (host === null) continue;
+        let routes: EncodedRoute[];
+        if (policy === null) {
+          const route: Route = { name: 'permissive', match: { safeRegex: { regex: '.*' } }, route: { cluster: host.cluster } };
+          routes = [{ route, bytes: encodeMessageOf(ROUTE, route) }];
+        } else {
+          routes = policy.routes.map((rule) => r.derive(inboundRoute(svcKey, host.cluster, rule, host.perRouteLimit.get(rule.pathRegex) ?? null)));
+        }
         if (routes.length === 0) continue;
-        const vhost: VirtualHost = {
-          name: `inbound_virtual-host|${svcKey}`,
-          // Several service ports on one target port share the bare names; Envoy refuses a domain listed twice.
-          domains: [...new Set(ports.flatMap((p) => serviceDomains(ns, svc, p.port, true)))],
-          routes,
-        };
-        const limit = setting?.rateLimit?.http ?? null;
-        if (limit !== null) vhost.typedPerFilterConfig = { [RATE_LIMIT_FILTER]: httpRateLimit(`inbound_${svcKey}_http`, limit) };
+        // Dumps show the fields in this order: name, domains, routes, rate limit.
+        const { name, domains, typedPerFilterConfig } = host.vhost;
+        const vhost: VirtualHost = { name, domains, routes: routes.map((e) => e.route) };
+        if (typedPerFilterConfig !== undefined) vhost.typedPerFilterConfig = typedPerFilterConfig;
         vhosts.push(vhost);
+        encoded.push(spliceAround(host.around, routes.map((e) => e.bytes)));
       }
       // Served even without a virtual host (nothing allowed yet): the inbound chain names it either way, and
       // Envoy would hold the whole inbound listener warming until a named route configuration arrives.
-      return encodeRouteConfig(rdsInbound(targetPort), vhosts);
+      const name = rdsInbound(targetPort);
+      return encodedResourceAroundOf(TypeUrl.RouteConfiguration, name, inboundConfigAround(name), encoded, { name, virtualHosts: vhosts, validateClusters: { value: false } });
     },
   };
 }
