@@ -6,8 +6,8 @@
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TypeUrl, type EncodedResource, type Endpoints } from '@weft/core';
-import { CLA_ENCODING_PREFIX } from './endpoints.js';
+import { TypeUrl, type EncodedResource, type Endpoints, type TrafficTarget, type Workload } from '@weft/core';
+import { CLA_ADDRESSES_PREFIX, CLA_ENCODING_PREFIX } from './endpoints.js';
 import { apply, loadMesh, type Mesh } from './harness.js';
 
 const CALLERS = 15;
@@ -49,13 +49,20 @@ interface Counted {
   readonly mesh: Mesh;
   /** Ids of the assignment encodings computed since the last reset. */
   readonly encodings: string[];
+  /** Ids of the per-service-port address lists computed since the last reset. */
+  readonly addresses: string[];
   readonly roots: string[];
 }
 
 function load(bCallers: number): Counted {
   const encodings: string[] = [];
+  const addresses: string[] = [];
   const mesh = loadMesh(meshYaml(bCallers), 'mesh.yaml', {
-    onEvent: (e) => (e.type !== 'drop' && e.type !== 'cutoff' && e.id.startsWith(CLA_ENCODING_PREFIX) ? encodings.push(e.id) : undefined),
+    onEvent: (e) => {
+      if (e.type === 'drop' || e.type === 'cutoff') return;
+      if (e.id.startsWith(CLA_ENCODING_PREFIX)) encodings.push(e.id);
+      if (e.id.startsWith(CLA_ADDRESSES_PREFIX)) addresses.push(e.id);
+    },
   });
   const roots: string[] = [];
   for (const p of mesh.proxies) {
@@ -63,7 +70,7 @@ function load(bCallers: number): Counted {
     mesh.engine.retain(spec.id);
     roots.push(spec.id);
   }
-  return { mesh, encodings, roots };
+  return { mesh, encodings, addresses, roots };
 }
 
 /** The bookstore assignment each caller is served, by pod. */
@@ -135,5 +142,37 @@ describe('load assignments shared by content', () => {
       [],
       'assignments and their encodings are freed with the last root that held them',
     );
+  });
+
+  it('an endpoint change reads the endpoints once for all callers, and the move reaches every caller', () => {
+    const c = load(1);
+    c.addresses.length = 0;
+    moveA(c);
+    const after = callerAssignments(c);
+    assert.deepEqual(c.addresses, [`${CLA_ADDRESSES_PREFIX}${CLUSTER}`], 'one address list per service port, not one per caller');
+    for (const [pod, cla] of after) assert.match(ips(cla), /10\.244\.2\.99/, `${pod} still has the old address`);
+  });
+
+  it('a caller whose policy stops allowing an endpoint no longer receives it; the endpoints are not read again', () => {
+    const c = load(CALLERS);
+    assert.equal(ips(callerAssignments(c).get('caller-0') as EncodedResource), '10.244.2.11,10.244.2.12');
+    c.addresses.length = 0;
+    const target = c.mesh.catalog.get('TrafficTarget', 'store/to-bookstore-b') as TrafficTarget;
+    apply(c.mesh, [{ op: 'upsert', kind: 'TrafficTarget', key: 'store/to-bookstore-b', body: { ...target, sources: target.sources.slice(1) } }]);
+    const after = callerAssignments(c);
+    assert.equal(ips(after.get('caller-0') as EncodedResource), '10.244.2.11', 'caller-0 is no longer allowed bookstore-b');
+    assert.equal(ips(after.get('caller-1') as EncodedResource), '10.244.2.11,10.244.2.12');
+    assert.deepEqual(c.addresses, []);
+  });
+
+  it("a workload that changes identity behind the same address is filtered by its new identity", () => {
+    const c = load(1);
+    assert.equal(ips(callerAssignments(c).get('caller-1') as EncodedResource), '10.244.2.11');
+    const w = c.mesh.catalog.get('Workload', 'store/bookstore-b-0') as Workload;
+    apply(c.mesh, [{ op: 'upsert', kind: 'Workload', key: 'store/bookstore-b-0', body: { ...w, serviceAccount: 'bookstore-a' } }]);
+    assert.equal(ips(callerAssignments(c).get('caller-1') as EncodedResource), '10.244.2.11,10.244.2.12', 'bookstore-b-0 now runs as bookstore-a');
+    apply(c.mesh, [{ op: 'upsert', kind: 'Workload', key: 'store/bookstore-b-0', body: { ...w, serviceAccount: 'stranger' } }]);
+    const after = callerAssignments(c);
+    for (const [pod, cla] of after) assert.equal(ips(cla), '10.244.2.11', `${pod} is served an address of an identity nobody allowed`);
   });
 });

@@ -8,7 +8,7 @@ import { egressCluster, localCluster, metricsCluster, passthroughCluster, upstre
 import { loadAssignment } from './endpoints.js';
 import { inboundListener, outboundListener, prometheusListener } from './listeners.js';
 import { inboundPorts, proxyShape, shapeId, type ProxyShape } from './mesh.js';
-import { egressPlan, ingressRules, isHttp, outboundPlan, planClusters } from './plan.js';
+import { egressPlan, ingressRules, isHttp, outboundPlan, planClusters, type ClusterRef, type OutboundEntry } from './plan.js';
 import { hashSet, toSet } from './proto.js';
 import { egressRoutes, inboundRoutes, ingressRoutes, outboundRoutes } from './routes.js';
 import { rootInboundOsmSecret, rootInboundSecret, rootOutboundSecret, serviceCertSecret } from './secrets.js';
@@ -21,6 +21,34 @@ function inboundTargetPorts(r: Reader, services: readonly string[], httpOnly: bo
 }
 
 const sortedUnique = (xs: Iterable<number>): number[] => [...new Set(xs)].sort((a, b) => a - b);
+
+/**
+ * A plan's clusters, by plan value. Every set rebuild of a shape whose plan did not change (an endpoint
+ * change rebuilds the EDS set of every caller) would otherwise sort the same clusters again; a plan value
+ * is never modified, and a changed plan is a new value.
+ */
+const planClusterCache = new WeakMap<readonly OutboundEntry[], readonly ClusterRef[]>();
+function clustersOf(plan: readonly OutboundEntry[]): readonly ClusterRef[] {
+  let clusters = planClusterCache.get(plan);
+  if (clusters === undefined) {
+    clusters = planClusters(plan);
+    planClusterCache.set(plan, clusters);
+  }
+  return clusters;
+}
+
+/** The load assignment derivations of a plan for one caller, kept with the plan so their ids are built once. */
+const assignmentSpecCache = new WeakMap<readonly OutboundEntry[], Map<string, readonly DerivationSpec<EncodedResource | null>[]>>();
+function assignmentSpecs(plan: readonly OutboundEntry[], caller: string): readonly DerivationSpec<EncodedResource | null>[] {
+  let byCaller = assignmentSpecCache.get(plan);
+  if (byCaller === undefined) assignmentSpecCache.set(plan, (byCaller = new Map()));
+  let specs = byCaller.get(caller);
+  if (specs === undefined) {
+    specs = clustersOf(plan).map((c) => loadAssignment(c.svc, c.targetPort, caller));
+    byCaller.set(caller, specs);
+  }
+  return specs;
+}
 
 const builders: Record<string, Build> = {
   [TypeUrl.Listener]: (r, s) => [
@@ -40,7 +68,7 @@ const builders: Record<string, Build> = {
   [TypeUrl.Cluster]: (r, s) => {
     const egress = r.derive(egressPlan(s.identity));
     return [
-      ...planClusters(r.derive(outboundPlan(s.identity))).map((c) => r.derive(upstreamCluster(c.svc, c.targetPort, s.identity))),
+      ...clustersOf(r.derive(outboundPlan(s.identity))).map((c) => r.derive(upstreamCluster(c.svc, c.targetPort, s.identity))),
       ...inboundTargetPorts(r, s.services, false).map(([svc, p]) => r.derive(localCluster(svc, p))),
       egress.passthrough || egress.cidr.length > 0 ? r.derive(passthroughCluster) : null,
       ...egress.http.flatMap((h) => h.hosts.map((host) => r.derive(egressCluster(host, h.port)))),
@@ -50,13 +78,13 @@ const builders: Record<string, Build> = {
   },
   [TypeUrl.ClusterLoadAssignment]: (r, s) => {
     const caller = r.derive(meshSettings).permissive ? '*' : s.identity;
-    return planClusters(r.derive(outboundPlan(s.identity))).map((c) => r.derive(loadAssignment(c.svc, c.targetPort, caller)));
+    return assignmentSpecs(r.derive(outboundPlan(s.identity)), caller).map((spec) => r.derive(spec));
   },
   [TypeUrl.Secret]: (r, s) => [
     r.derive(serviceCertSecret(s.identity)),
     r.derive(rootInboundSecret),
     r.derive(rootInboundOsmSecret(s.identity)),
-    ...[...new Set(planClusters(r.derive(outboundPlan(s.identity))).map((c) => c.svc))].map((svc) => r.derive(rootOutboundSecret(svc))),
+    ...[...new Set(clustersOf(r.derive(outboundPlan(s.identity))).map((c) => c.svc))].map((svc) => r.derive(rootOutboundSecret(svc))),
   ],
 };
 
@@ -76,6 +104,23 @@ function sharedSet(typeUrl: string, shape: ProxyShape, build: Build): Derivation
   };
 }
 
+/**
+ * The shared set derivations of a shape, by shape value and type: every proxy root of the shape asks again
+ * whenever its set changes (an endpoint change asks once per calling proxy), and the shape's id is the
+ * same string each time. A shape value is never modified, and a changed shape is a new value.
+ */
+const sharedSetCache = new WeakMap<ProxyShape, Map<string, DerivationSpec<ResourceSet>>>();
+function sharedSetOf(typeUrl: string, shape: ProxyShape, build: Build): DerivationSpec<ResourceSet> {
+  let byType = sharedSetCache.get(shape);
+  if (byType === undefined) sharedSetCache.set(shape, (byType = new Map()));
+  let spec = byType.get(typeUrl);
+  if (spec === undefined) {
+    spec = sharedSet(typeUrl, shape, build);
+    byType.set(typeUrl, spec);
+  }
+  return spec;
+}
+
 export function isServedType(typeUrl: string): boolean {
   return builders[typeUrl] !== undefined;
 }
@@ -88,7 +133,7 @@ export function proxySet(proxy: ProxyIdentity, typeUrl: string): DerivationSpec<
     hash: hashSet,
     compute(r) {
       if (build === undefined) return new Map();
-      return r.derive(sharedSet(typeUrl, r.derive(proxyShape(proxy)), build));
+      return r.derive(sharedSetOf(typeUrl, r.derive(proxyShape(proxy)), build));
     },
   };
 }
