@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
@@ -64,6 +66,28 @@ describe('ADS idle connection timeout', () => {
     } finally {
       peer.postMessage('stop');
       await peer.terminate();
+      listener.close();
+    }
+  });
+});
+
+describe('ADS listen backlog', () => {
+  it('queues as many connections in the kernel as it allows (a connect storm is not refused at 511)', async (t) => {
+    const somaxconn = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    if (!(somaxconn > 511)) {
+      if (process.env.CI === 'true') assert.fail(`net.core.somaxconn is ${somaxconn}: the backlog cannot be told from Node's default`);
+      t.skip(`net.core.somaxconn is ${somaxconn}`);
+      return;
+    }
+    const injector = { injectConnection: (c: Duplex) => void c.destroy() };
+    const listener = new AdsListener({ tls: undefined, injector, maxConnections: 100_000, idleTimeoutMs: 1000, metrics: undefined, logger: silentLogger });
+    const port = await listener.listen('127.0.0.1', 0);
+    try {
+      // ss shows a listening socket's backlog as its Send-Q.
+      const out = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' });
+      const sendQ = Number(out.trim().split(/\s+/)[2]);
+      assert.equal(sendQ, somaxconn, out);
+    } finally {
       listener.close();
     }
   });

@@ -88,7 +88,10 @@ export class AdsListener {
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => {
+      // Node's default backlog is 511; in a connect storm (every proxy reconnecting after a restart) the rest
+      // are refused by the kernel and come back only after their TCP and gRPC backoffs. Ask for as many as
+      // the kernel allows (it caps the number at net.core.somaxconn), as Go's listeners do.
+      this.server.listen({ port, host, backlog: Math.min(listenBacklog(), this.options.maxConnections) }, () => {
         this.server.off('error', reject);
         resolve((this.server.address() as AddressInfo).port);
       });
@@ -205,6 +208,17 @@ function clear(timer: NodeJS.Timeout | NodeJS.Immediate | undefined): void {
 export function peerKey(address: string | undefined, port: number | undefined): string {
   if (address === undefined) return 'unknown';
   return port === undefined ? address : `${address}:${port}`;
+}
+
+/** The kernel's cap on a listening socket's queue of connections (Linux); Node's default where unknown. */
+export function listenBacklog(): number {
+  try {
+    const n = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : 511;
+  } catch {
+    // Not Linux: Node's own default.
+    return 511;
+  }
 }
 
 /** The process's soft open-files limit (Linux: /proc/self/limits); undefined where unknown or unlimited. */
