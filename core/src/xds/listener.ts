@@ -90,8 +90,10 @@ export class AdsListener {
       this.server.once('error', reject);
       // Node's default backlog is 511; in a connect storm (every proxy reconnecting after a restart) the rest
       // are refused by the kernel and come back only after their TCP and gRPC backoffs. Ask for as many as
-      // the kernel allows (it caps the number at net.core.somaxconn), as Go's listeners do.
-      this.server.listen({ port, host, backlog: Math.min(listenBacklog(), this.options.maxConnections) }, () => {
+      // the kernel allows (it caps the number at net.core.somaxconn), as Go's listeners do. Not capped at
+      // maxConnections: a connection over the limit must be accepted to be closed at once, not left waiting
+      // in a full kernel queue.
+      this.server.listen({ port, host, backlog: listenBacklog() }, () => {
         this.server.off('error', reject);
         resolve((this.server.address() as AddressInfo).port);
       });
@@ -214,7 +216,7 @@ export function peerKey(address: string | undefined, port: number | undefined): 
 export function listenBacklog(): number {
   try {
     const n = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
-    return Number.isInteger(n) && n > 0 ? n : 511;
+    return Number.isInteger(n) && n > 511 ? n : 511;
   } catch {
     // Not Linux: Node's own default.
     return 511;
