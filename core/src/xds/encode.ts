@@ -142,15 +142,8 @@ export function spliceAround(around: EncodedAround, items: readonly Uint8Array[]
 export function encodedResourceAround(typeUrl: string, name: string, around: EncodedAround, items: readonly Uint8Array[], dump: unknown): EncodedResource {
   const size = splicedSize(around, items);
   const url = Buffer.from(typeUrl, 'utf8');
-  // google.protobuf.Any { type_url = 1; value = 2 }
-  const any = Buffer.allocUnsafe(1 + varintSize(url.length) + url.length + 1 + varintSize(size) + size);
-  any[0] = 0x0a;
-  let at = writeVarint(any, 1, url.length);
-  any.set(url, at);
-  at += url.length;
-  any[at] = 0x12;
-  at = writeVarint(any, at + 1, size);
-  writeSpliced(any, at, around, items);
+  const any = Buffer.allocUnsafe(anySize(url, size));
+  writeSpliced(any, writeAnyHeader(any, url, size), around, items);
   const version = createHash('sha256').update(any).digest('hex').slice(0, 16);
   return { name, typeUrl, version, any, dump };
 }
@@ -353,17 +346,28 @@ export function pemFingerprint(pem: string): string {
 /** google.protobuf.Any { type_url = 1; value = 2 } written by hand: two length-delimited fields. */
 export function encodeAnyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
   const url = Buffer.from(typeUrl, 'utf8');
-  const parts = [Buffer.from([0x0a]), varint(url.length), url, Buffer.from([0x12]), varint(value.length), value];
-  return Buffer.concat(parts);
+  const any = Buffer.allocUnsafe(anySize(url, value.length));
+  any.set(value, writeAnyHeader(any, url, value.length));
+  return any;
+}
+
+/** Bytes of a google.protobuf.Any { type_url = 1; value = 2 } whose value is `valueSize` bytes long. */
+function anySize(url: Uint8Array, valueSize: number): number {
+  return 1 + varintSize(url.length) + url.length + 1 + varintSize(valueSize) + valueSize;
+}
+
+/** Writes an Any's type URL and its value's key and length at the start of `out`; returns where the value goes. */
+function writeAnyHeader(out: Uint8Array, url: Uint8Array, valueSize: number): number {
+  out[0] = 0x0a;
+  let at = writeVarint(out, 1, url.length);
+  out.set(url, at);
+  at += url.length;
+  out[at] = 0x12;
+  return writeVarint(out, at + 1, valueSize);
 }
 
 export function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  let v = n;
-  while (v > 0x7f) {
-    bytes.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  bytes.push(v);
-  return Buffer.from(bytes);
+  const out = Buffer.allocUnsafe(varintSize(n));
+  writeVarint(out, 0, n);
+  return out;
 }
