@@ -28,7 +28,7 @@ import {
   splitKey,
   upstreamClusterName,
 } from './names.js';
-import { egressPlan, inboundTargets, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
+import { authenticated, egressPlan, inboundTargets, ingressRules, isHttp, outboundPlan, type OutboundEntry } from './plan.js';
 import { ADS_SOURCE, T, durationMs, encode, filter, hashResource, u32 } from './proto.js';
 
 type Listener = envoy.config.listener.v3.Listener;
@@ -38,7 +38,7 @@ type HttpFilter = envoy.extensions.filters.network.http_connection_manager.v3.Ht
 type TcpProxy = envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 type CidrRange = envoy.config.core.v3.CidrRange;
 type TransportSocket = envoy.config.core.v3.TransportSocket;
-import { RATE_LIMIT_FILTER, RBAC_FILTER, authenticated } from './routes.js';
+import { RATE_LIMIT_FILTER, RBAC_FILTER } from './routes.js';
 
 const HCM = 'envoy.filters.network.http_connection_manager';
 const TCP_PROXY = 'envoy.filters.network.tcp_proxy';

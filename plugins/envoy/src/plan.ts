@@ -175,6 +175,11 @@ export interface IngressRule {
   readonly principals: readonly Principal[];
 }
 
+/** An RBAC principal: a peer whose certificate names `name` (a SPIFFE-style identity). */
+export function authenticated(name: string): Principal {
+  return { authenticated: { principalName: { exact: name } } };
+}
+
 function cidr(value: string): Principal {
   const [ip = value, len] = value.split('/');
   const prefixLen = len === undefined ? (ip.includes(':') ? 128 : 32) : Number(len);
@@ -197,7 +202,7 @@ export function ingressRules(svcKey: string): DerivationSpec<readonly IngressRul
         const principals: Principal[] = [];
         for (const s of ib.sources) {
           if (s.kind === 'IPRange') principals.push(cidr(s.name));
-          else if (s.kind === 'AuthenticatedPrincipal') principals.push({ authenticated: { principalName: { exact: s.name } } });
+          else if (s.kind === 'AuthenticatedPrincipal') principals.push(authenticated(s.name));
           else {
             const src = `${s.namespace ?? ib.meta.namespace}/${s.name}`;
             for (const subset of r.get('Endpoints', src)?.subsets ?? []) for (const a of subset.addresses) principals.push(cidr(a.ip));

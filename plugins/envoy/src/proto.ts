@@ -30,6 +30,8 @@ export const T = {
   DownstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
   HttpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   Bootstrap: 'type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap',
+  Route: 'type.googleapis.com/envoy.config.route.v3.Route',
+  VirtualHost: 'type.googleapis.com/envoy.config.route.v3.VirtualHost',
 } as const;
 
 /** The messages whose proto3 JSON is a string ("1.5s", RFC 3339): Duration and Timestamp, told by their fields. */

@@ -8,7 +8,8 @@ import { describe, it } from 'node:test';
 import { TypeUrl, encodeResource, encodeTyped, type EncodedResource, type Reader, type envoy } from '@weft/core';
 import { decodeResource } from '@weft/core/testing';
 import { T, anyOf } from './proto.js';
-import { RBAC_FILTER, authenticated } from './routes.js';
+import { authenticated } from './plan.js';
+import { RBAC_FILTER } from './routes.js';
 import { routeRbac } from './route-rbac.js';
 
 type RouteConfiguration = envoy.config.route.v3.RouteConfiguration;

@@ -5,6 +5,7 @@
  * which changes routes but rarely who may call them.
  */
 import { encodedAnyOf, type DerivationSpec, type TypedAny, type envoy } from '@weft/core';
+import { authenticated } from './plan.js';
 import { T } from './proto.js';
 
 type Principal = envoy.config.rbac.v3.Principal;
@@ -17,24 +18,9 @@ type Principal = envoy.config.rbac.v3.Principal;
  * derivation reads nothing, so it is never recomputed; it is freed with the last configuration using it.
  */
 export function routeRbac(principals: readonly Principal[]): DerivationSpec<TypedAny> {
-  const key = JSON.stringify(principals);
-  return {
-    id: `envoy/route-rbac#${key}`,
-    // The id is the content: two values under one id cannot differ.
-    hash: () => key,
-    compute() {
-      // Built from the id's JSON rather than the caller's objects: the tree is frozen once encoded, and must
-      // be this derivation's own and exactly what its id names.
-      return rbacPerRoute(JSON.parse(key) as Principal[]);
-    },
-  };
-}
-
-/** The block allowing `principals`, a tree of its own: encoded now and frozen. */
-function rbacPerRoute(principals: Principal[]): TypedAny {
-  const rules: envoy.config.rbac.v3.RBAC = { action: 'ALLOW' };
-  if (principals.length > 0) rules.policies = { allow: { permissions: [{ any: true }], principals } };
-  return encodedAnyOf(T.HttpRbacPerRoute, { rbac: { rules } });
+  // Built from the id's JSON rather than the caller's objects: the tree is frozen once encoded, and must be
+  // this derivation's own and exactly what its id names.
+  return rbacBlock('envoy/route-rbac', JSON.stringify(principals), (key) => JSON.parse(key) as Principal[]);
 }
 
 /**
@@ -44,13 +30,22 @@ function rbacPerRoute(principals: Principal[]): TypedAny {
  * with the same bytes.
  */
 export function authenticatedRouteRbac(names: readonly string[]): DerivationSpec<TypedAny> {
-  const key = JSON.stringify(names);
+  return rbacBlock('envoy/route-rbac/authenticated', JSON.stringify(names), (key) => (JSON.parse(key) as string[]).map(authenticated));
+}
+
+/** The block derivation under `<prefix>#<key>`: its content is its id, and its principals are rebuilt from the key. */
+function rbacBlock(prefix: string, key: string, principals: (key: string) => Principal[]): DerivationSpec<TypedAny> {
   return {
-    id: `envoy/route-rbac/authenticated#${key}`,
+    id: `${prefix}#${key}`,
+    // The id is the content: two values under one id cannot differ.
     hash: () => key,
-    compute() {
-      const own = (JSON.parse(key) as string[]).map((name): Principal => ({ authenticated: { principalName: { exact: name } } }));
-      return rbacPerRoute(own);
-    },
+    compute: () => rbacPerRoute(principals(key)),
   };
+}
+
+/** The block allowing `principals`, a tree of its own: encoded now and frozen. */
+function rbacPerRoute(principals: Principal[]): TypedAny {
+  const rules: envoy.config.rbac.v3.RBAC = { action: 'ALLOW' };
+  if (principals.length > 0) rules.policies = { allow: { permissions: [{ any: true }], principals } };
+  return encodedAnyOf(T.HttpRbacPerRoute, { rbac: { rules } });
 }

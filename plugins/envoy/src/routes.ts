@@ -30,10 +30,7 @@ import { authenticatedRouteRbac, routeRbac } from './route-rbac.js';
 type VirtualHost = envoy.config.route.v3.VirtualHost;
 type Route = envoy.config.route.v3.Route;
 type RouteAction = envoy.config.route.v3.RouteAction;
-type Principal = envoy.config.rbac.v3.Principal;
 
-const ROUTE = 'type.googleapis.com/envoy.config.route.v3.Route';
-const VIRTUAL_HOST = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
 
 export const RBAC_FILTER = 'envoy.filters.http.rbac';
 export const RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
@@ -111,10 +108,6 @@ export function httpRateLimit(statPrefix: string, limit: LocalHttpRateLimit): Ty
   return anyOf(T.HttpLocalRateLimit, config);
 }
 
-export function authenticated(name: string): Principal {
-  return { authenticated: { principalName: { exact: name } } };
-}
-
 /** The parts of an inbound virtual host that a route group edit leaves alone, and its routes' cluster. */
 interface InboundHost {
   readonly cluster: string;
@@ -152,7 +145,7 @@ function inboundHost(svcKey: string, targetPort: number): DerivationSpec<Inbound
       };
       const limit = setting?.rateLimit?.http ?? null;
       if (limit !== null) vhost.typedPerFilterConfig = { [RATE_LIMIT_FILTER]: httpRateLimit(`inbound_${svcKey}_http`, limit) };
-      return { cluster: localClusterName(ns, svc, targetPort), vhost, perRouteLimit, around: encodeAroundOf(VIRTUAL_HOST, vhost, 'routes') };
+      return { cluster: localClusterName(ns, svc, targetPort), vhost, perRouteLimit, around: encodeAroundOf(T.VirtualHost, vhost, 'routes') };
     },
   };
 }
@@ -183,7 +176,7 @@ function inboundRoute(svcKey: string, cluster: string, rule: HttpRule, limit: Lo
       const match: envoy.config.route.v3.RouteMatch = { safeRegex: { regex: rule.pathRegex } };
       if (headers.length > 0) match.headers = headers;
       const route: Route = { name: rule.name, match, route: { cluster }, typedPerFilterConfig: perFilter };
-      return { route, bytes: encodeMessageOf(ROUTE, route) };
+      return { route, bytes: encodeMessageOf(T.Route, route) };
     },
   };
 }
@@ -222,7 +215,7 @@ export function inboundRoutes(identity: string, services: readonly string[], tar
         let routes: EncodedRoute[];
         if (policy === null) {
           const route: Route = { name: 'permissive', match: { safeRegex: { regex: '.*' } }, route: { cluster: host.cluster } };
-          routes = [{ route, bytes: encodeMessageOf(ROUTE, route) }];
+          routes = [{ route, bytes: encodeMessageOf(T.Route, route) }];
         } else {
           routes = policy.routes.map((rule) => r.derive(inboundRoute(svcKey, host.cluster, rule, host.perRouteLimit.get(rule.pathRegex) ?? null)));
         }
