@@ -12,6 +12,7 @@
  */
 import { hash } from 'node:crypto';
 import { TypeUrl, allowedDestinations, type DerivationSpec, type EncodedResource, type envoy } from '@weft/core';
+import { memoByValue } from './memo.js';
 import { splitKey, upstreamClusterName } from './names.js';
 import { encode, hashResource, u32 } from './proto.js';
 
@@ -70,15 +71,7 @@ function serviceAddresses(svcKey: string, targetPort: number): DerivationSpec<Se
 }
 
 /** A caller's allowed identities as a set, built once per policy value rather than once per assignment. */
-const allowedSets = new WeakMap<readonly string[], ReadonlySet<string>>();
-function allowedSet(allowed: readonly string[]): ReadonlySet<string> {
-  let set = allowedSets.get(allowed);
-  if (set === undefined) {
-    set = new Set(allowed);
-    allowedSets.set(allowed, set);
-  }
-  return set;
-}
+const allowedSet = memoByValue((allowed: readonly string[]): ReadonlySet<string> => new Set(allowed));
 
 /** `caller` is "ns/sa", or "*" when every endpoint is reachable (permissive mode). */
 export function loadAssignment(svcKey: string, targetPort: number, caller: string): DerivationSpec<EncodedResource | null> {
@@ -97,15 +90,7 @@ export function loadAssignment(svcKey: string, targetPort: number, caller: strin
 }
 
 /** The encoding of every address of a service port, kept with the address list so its callers share one spec. */
-const wholeAssignments = new WeakMap<ServiceAddresses, DerivationSpec<SharedEncoding>>();
-function wholeAssignment(all: ServiceAddresses): DerivationSpec<SharedEncoding> {
-  let spec = wholeAssignments.get(all);
-  if (spec === undefined) {
-    spec = encodedAssignment(all.name, all.targetPort, all.ips, all.digest);
-    wholeAssignments.set(all, spec);
-  }
-  return spec;
-}
+const wholeAssignment = memoByValue((all: ServiceAddresses) => encodedAssignment(all.name, all.targetPort, all.ips, all.digest));
 
 /**
  * The addresses a caller may reach, sorted and unique: `all.ips` itself when every one is allowed, so the

@@ -21,6 +21,7 @@ import {
   type TypedAny,
   type envoy,
 } from '@weft/core';
+import { memoByString } from './memo.js';
 import { inboundPorts, servicePorts } from './mesh.js';
 import { serviceDomains, splitKey, upstreamClusterName, localClusterName, egressClusterName, rdsOutbound, rdsInbound, rdsIngress, rdsEgress } from './names.js';
 import { egressPlan, inboundPolicy, ingressRules, isHttp, outboundPlan, type HttpRule, type OutboundEntry } from './plan.js';
@@ -185,15 +186,9 @@ function inboundRoute(svcKey: string, cluster: string, rule: HttpRule, limit: Lo
  * An inbound route configuration's own fields (its name, no cluster validation), encoded once per name: one
  * per target port, so at most one per port number, and the same in every rebuild.
  */
-const configArounds = new Map<string, EncodedAround>();
-function inboundConfigAround(name: string): EncodedAround {
-  let around = configArounds.get(name);
-  if (around === undefined) {
-    around = encodeAroundOf(TypeUrl.RouteConfiguration, { name, validateClusters: { value: false } }, 'virtualHosts');
-    configArounds.set(name, around);
-  }
-  return around;
-}
+const inboundConfigAround = memoByString((name): EncodedAround =>
+  encodeAroundOf(TypeUrl.RouteConfiguration, { name, validateClusters: { value: false } }, 'virtualHosts'),
+);
 
 /**
  * Inbound routes of one target port, for the services of a proxy's workload. Keyed by identity and the

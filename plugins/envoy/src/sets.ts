@@ -6,6 +6,7 @@
 import { TypeUrl, meshSettings, type DerivationSpec, type EncodedResource, type ProxyIdentity, type Reader, type ResourceSet } from '@weft/core';
 import { egressCluster, localCluster, metricsCluster, passthroughCluster, upstreamCluster } from './clusters.js';
 import { loadAssignment } from './endpoints.js';
+import { memoByString, memoByValue } from './memo.js';
 import { inboundListener, outboundListener, prometheusListener } from './listeners.js';
 import { inboundPorts, proxyShape, shapeId, type ProxyShape } from './mesh.js';
 import { egressPlan, ingressRules, isHttp, outboundPlan, planClusters, type ClusterRef, type OutboundEntry } from './plan.js';
@@ -24,31 +25,14 @@ const sortedUnique = (xs: Iterable<number>): number[] => [...new Set(xs)].sort((
 
 /**
  * A plan's clusters, by plan value. Every set rebuild of a shape whose plan did not change (an endpoint
- * change rebuilds the EDS set of every caller) would otherwise sort the same clusters again; a plan value
- * is never modified, and a changed plan is a new value.
+ * change rebuilds the EDS set of every caller) would otherwise sort the same clusters again.
  */
-const planClusterCache = new WeakMap<readonly OutboundEntry[], readonly ClusterRef[]>();
-function clustersOf(plan: readonly OutboundEntry[]): readonly ClusterRef[] {
-  let clusters = planClusterCache.get(plan);
-  if (clusters === undefined) {
-    clusters = planClusters(plan);
-    planClusterCache.set(plan, clusters);
-  }
-  return clusters;
-}
+const clustersOf = memoByValue((plan: readonly OutboundEntry[]): readonly ClusterRef[] => planClusters(plan));
 
 /** The load assignment derivations of a plan for one caller, kept with the plan so their ids are built once. */
-const assignmentSpecCache = new WeakMap<readonly OutboundEntry[], Map<string, readonly DerivationSpec<EncodedResource | null>[]>>();
-function assignmentSpecs(plan: readonly OutboundEntry[], caller: string): readonly DerivationSpec<EncodedResource | null>[] {
-  let byCaller = assignmentSpecCache.get(plan);
-  if (byCaller === undefined) assignmentSpecCache.set(plan, (byCaller = new Map()));
-  let specs = byCaller.get(caller);
-  if (specs === undefined) {
-    specs = clustersOf(plan).map((c) => loadAssignment(c.svc, c.targetPort, caller));
-    byCaller.set(caller, specs);
-  }
-  return specs;
-}
+const assignmentSpecsOf = memoByValue((plan: readonly OutboundEntry[]) =>
+  memoByString((caller): readonly DerivationSpec<EncodedResource | null>[] => clustersOf(plan).map((c) => loadAssignment(c.svc, c.targetPort, caller))),
+);
 
 const builders: Record<string, Build> = {
   [TypeUrl.Listener]: (r, s) => [
@@ -78,7 +62,7 @@ const builders: Record<string, Build> = {
   },
   [TypeUrl.ClusterLoadAssignment]: (r, s) => {
     const caller = r.derive(meshSettings).permissive ? '*' : s.identity;
-    return assignmentSpecs(r.derive(outboundPlan(s.identity)), caller).map((spec) => r.derive(spec));
+    return assignmentSpecsOf(r.derive(outboundPlan(s.identity)))(caller).map((spec) => r.derive(spec));
   },
   [TypeUrl.Secret]: (r, s) => [
     r.derive(serviceCertSecret(s.identity)),
@@ -107,19 +91,9 @@ function sharedSet(typeUrl: string, shape: ProxyShape, build: Build): Derivation
 /**
  * The shared set derivations of a shape, by shape value and type: every proxy root of the shape asks again
  * whenever its set changes (an endpoint change asks once per calling proxy), and the shape's id is the
- * same string each time. A shape value is never modified, and a changed shape is a new value.
+ * same string each time.
  */
-const sharedSetCache = new WeakMap<ProxyShape, Map<string, DerivationSpec<ResourceSet>>>();
-function sharedSetOf(typeUrl: string, shape: ProxyShape, build: Build): DerivationSpec<ResourceSet> {
-  let byType = sharedSetCache.get(shape);
-  if (byType === undefined) sharedSetCache.set(shape, (byType = new Map()));
-  let spec = byType.get(typeUrl);
-  if (spec === undefined) {
-    spec = sharedSet(typeUrl, shape, build);
-    byType.set(typeUrl, spec);
-  }
-  return spec;
-}
+const sharedSetsOf = memoByValue((shape: ProxyShape) => memoByString((typeUrl) => sharedSet(typeUrl, shape, builders[typeUrl] as Build)));
 
 export function isServedType(typeUrl: string): boolean {
   return builders[typeUrl] !== undefined;
@@ -133,7 +107,7 @@ export function proxySet(proxy: ProxyIdentity, typeUrl: string): DerivationSpec<
     hash: hashSet,
     compute(r) {
       if (build === undefined) return new Map();
-      return r.derive(sharedSetOf(typeUrl, r.derive(proxyShape(proxy)), build));
+      return r.derive(sharedSetsOf(r.derive(proxyShape(proxy)))(typeUrl));
     },
   };
 }
