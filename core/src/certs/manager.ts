@@ -215,13 +215,16 @@ export class CertificateManager implements IdentityCertificates {
       entry = { key, kind: 'service', request, identity: { namespace: identity.namespace, serviceAccount: identity.serviceAccount } };
       this.entries.set(key, entry);
     }
-    if (entry.cert !== undefined && entry.cert.notAfter.getTime() > this.clock.now()) return;
+    if (this.valid(entry.cert)) return;
     await this.issue(entry, entry.cert === undefined ? 'initial' : 'rotation');
   }
 
   isReady(identity: ServiceIdentityRef): boolean {
-    if (this.closed) return false;
-    const cert = this.entries.get(`${identity.namespace}/${identity.serviceAccount}`)?.cert;
+    return !this.closed && this.valid(this.current(identity));
+  }
+
+  /** Issued and not expired: what `ensure` and `serverCertificate` keep instead of issuing again. */
+  private valid(cert: IssuedCertificate | undefined): cert is IssuedCertificate {
     return cert !== undefined && cert.notAfter.getTime() > this.clock.now();
   }
 
@@ -254,7 +257,7 @@ export class CertificateManager implements IdentityCertificates {
       entry = { key, kind: 'server', request, dnsNames: names };
       this.entries.set(key, entry);
     }
-    if (entry.cert !== undefined && entry.cert.notAfter.getTime() > this.clock.now()) return entry.cert;
+    if (this.valid(entry.cert)) return entry.cert;
     return this.issue(entry, entry.cert === undefined ? 'initial' : 'rotation');
   }
 
