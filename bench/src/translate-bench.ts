@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { ENVOY_TYPE_URLS } from '@weft/plugin-envoy';
 import type { DerivationSpec } from '@weft/core';
 import { buildScenarios, generateMesh, parseScenarios, type ScenarioName } from './mesh.js';
+import { arg, cpuMs, stringArg } from './util.js';
 import { appendAndRead, buildWeftState } from './weft-state.js';
 
 interface Options {
@@ -36,22 +37,16 @@ export interface TranslateResult {
   readonly allocatedBytes: number;
 }
 
+const OPTIONS = ['proxies', 'scenarios', 'changes', 'rounds'];
+
 function parse(argv: readonly string[]): Options {
-  const o: Record<string, string> = {};
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i]!;
-    const v = argv[i + 1];
-    if (!k.startsWith('--') || v === undefined) throw new Error(`expected --option value pairs, got "${argv.slice(i).join(' ')}"`);
-    o[k.slice(2)] = v;
+    if (!k.startsWith('--') || argv[i + 1] === undefined) throw new Error(`expected --option value pairs, got "${argv.slice(i).join(' ')}"`);
+    if (!OPTIONS.includes(k.slice(2))) throw new Error(`unknown option ${k}; options: ${OPTIONS.map((o) => `--${o}`).join(' ')}`);
   }
-  for (const k of Object.keys(o)) if (!['proxies', 'scenarios', 'changes', 'rounds'].includes(k)) throw new Error(`unknown option --${k}; options: --proxies --scenarios --changes --rounds`);
-  const int = (k: string, d: number): number => {
-    const v = o[k] === undefined ? d : Number(o[k]);
-    if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive integer, got "${o[k]}"`);
-    return v;
-  };
-  const scenarios = parseScenarios(o.scenarios ?? 'endpoint,policy,burst').filter((s) => s !== 'rotation');
-  return { proxies: int('proxies', 1000), scenarios, changes: int('changes', 400), rounds: int('rounds', 5) };
+  const scenarios = parseScenarios(stringArg('scenarios') ?? 'endpoint,policy,burst').filter((s) => s !== 'rotation');
+  return { proxies: arg('proxies', 1000), scenarios, changes: arg('changes', 400), rounds: arg('rounds', 5) };
 }
 
 export async function translateBench(o: Options, report: (line: string) => void = () => undefined): Promise<TranslateResult[]> {
@@ -72,7 +67,7 @@ export async function translateBench(o: Options, report: (line: string) => void 
     const [sc] = buildScenarios(mesh, [name], { repeats: o.changes });
     if (sc === undefined) continue;
     const steps = sc.steps.flatMap((s) => (s.kind === 'events' ? [s.events] : []));
-    const cpuMs: number[] = [];
+    const perRound: number[] = [];
     let firstRoots = 0;
     let allocated = 0;
     let measured = 0;
@@ -90,8 +85,7 @@ export async function translateBench(o: Options, report: (line: string) => void 
           st.engine.get(spec);
           touched++;
         }
-        const c1 = process.cpuUsage(c0);
-        cpu += (c1.user + c1.system) / 1000;
+        cpu += cpuMs(c0);
         const grown = process.memoryUsage().heapUsed - heap0;
         // A collection inside the change makes the heap shrink: that sample says nothing about allocation.
         if (grown > 0) {
@@ -102,10 +96,10 @@ export async function translateBench(o: Options, report: (line: string) => void 
       if (round === 0) firstRoots = touched;
       // A scenario that ends where it started (the burst) changes nothing when replayed: such a round is no sample.
       else if (touched < firstRoots / 2) break;
-      cpuMs.push(cpu / steps.length);
+      perRound.push(cpu / steps.length);
     }
-    const warm = cpuMs.length > 1 ? cpuMs.slice(1) : cpuMs;
-    const r: TranslateResult = { scenario: name, firstMs: cpuMs[0]!, cpuMs: warm, rootsPerChange: firstRoots / steps.length, allocatedBytes: measured === 0 ? NaN : allocated / measured };
+    const warm = perRound.length > 1 ? perRound.slice(1) : perRound;
+    const r: TranslateResult = { scenario: name, firstMs: perRound[0]!, cpuMs: warm, rootsPerChange: firstRoots / steps.length, allocatedBytes: measured === 0 ? NaN : allocated / measured };
     out.push(r);
     report(
       `${name}: CPU ${median(warm).toFixed(3)} ms/change (median of ${warm.length} round(s) of ${steps.length} changes: ${warm.map((x) => x.toFixed(3)).join(' ')}; first round ${r.firstMs.toFixed(3)}), ` +
