@@ -67,7 +67,8 @@ export class SimProxy {
   private readonly method: string;
   /** Streams the server ended so far: the next reconnect waits Envoy's backoff for this many failures. */
   private ended = 0;
-  private readonly endedStreams = new WeakSet<grpc.ClientDuplexStream<Buffer, Buffer>>();
+  /** The current stream ended and a new one is due: a second report of the same end is ignored. */
+  private reopening = false;
   private readonly acked = new Map<string, string>();
   private readonly lastNonce = new Map<string, string>();
   private readonly ackCount = new Map<string, number>();
@@ -114,6 +115,7 @@ export class SimProxy {
     stream.on('error', (err: grpc.ServiceError) => this.onEnded(stream, err.code ?? -1, err.details ?? err.message));
     stream.on('end', () => this.onEnded(stream, 0, 'stream ended by the server'));
     this.stream = stream;
+    this.reopening = false;
     // Envoy starts with the wildcard types; the named ones follow from what they contain.
     this.send(T.CDS, { first: true });
     this.send(T.LDS, {});
@@ -226,8 +228,8 @@ export class SimProxy {
    */
   private onEnded(stream: grpc.ClientDuplexStream<Buffer, Buffer>, code: number, details: string): void {
     // A stream ends once, though grpc-js may report it twice (an error, then its end).
-    if (this.closed || stream !== this.stream || this.endedStreams.has(stream)) return;
-    this.endedStreams.add(stream);
+    if (this.closed || stream !== this.stream || this.reopening) return;
+    this.reopening = true;
     this.sink.closed(this.index, code, details);
     this.acked.clear();
     this.lastNonce.clear();
