@@ -6,20 +6,15 @@
 
 /** `compute` once per key object; `compute` never returns undefined. */
 export function memoByValue<K extends object, V>(compute: (key: K) => V): (key: K) => V {
-  const cache = new WeakMap<K, V>();
-  return (key) => {
-    let value = cache.get(key);
-    if (value === undefined) {
-      value = compute(key);
-      cache.set(key, value);
-    }
-    return value;
-  };
+  return memoIn(new WeakMap<K, V>(), compute);
 }
 
 /** `compute` once per string, for keys of a small bounded set (type URLs, a plan's callers, port names). */
 export function memoByString<V>(compute: (key: string) => V): (key: string) => V {
-  const cache = new Map<string, V>();
+  return memoIn(new Map<string, V>(), compute);
+}
+
+function memoIn<K, V>(cache: { get(key: K): V | undefined; set(key: K, value: V): unknown }, compute: (key: K) => V): (key: K) => V {
   return (key) => {
     let value = cache.get(key);
     if (value === undefined) {
