@@ -167,13 +167,13 @@ function writeSpliced(out: Uint8Array, from: number, around: EncodedAround, item
   out.set(around.after, at);
 }
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let size = 1;
   for (let v = n; v > 0x7f; v = Math.floor(v / 128)) size++;
   return size;
 }
 
-function writeVarint(out: Uint8Array, at: number, n: number): number {
+export function writeVarint(out: Uint8Array, at: number, n: number): number {
   let i = at;
   let v = n;
   while (v > 0x7f) {

@@ -6,6 +6,11 @@ import { encodeResource } from './encode.js';
 import { decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse, fullDelta, fullSotw, MalformedNodeError, type AdsRequest, type MalformedRequest } from './wire.js';
 
 describe('ADS wire format', () => {
+  /** A seeded generator, so a failure names a case that can be run again. */
+  const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pick = <T>(next: () => number, xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const anyT = envoyType('google.protobuf.Any');
+  const t2any = (bytes: Uint8Array): object => anyT.toObject(anyT.decode(bytes));
   const a = encodeResource(TypeUrl.Cluster, 'ns/a', { name: 'ns/a', connectTimeout: { seconds: 1 } });
   const b = encodeResource(TypeUrl.Cluster, 'ns/b', { name: 'ns/b' });
 
@@ -32,6 +37,42 @@ describe('ADS wire format', () => {
     assert.equal(m.nonce, '3');
   });
 
+  it('writes responses byte for byte as protobufjs encodes them, whatever the sizes and characters', () => {
+    const sotwT = envoyType('envoy.service.discovery.v3.DiscoveryResponse');
+    const deltaT = envoyType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+    const next = rng(7);
+    const texts = ['', 'v', 'é-ü/名前', 'x'.repeat(200), String(2 ** 31)];
+    // Resources whose Any spans one, two and three varint bytes of length.
+    const pool = [a, b, ...[10, 130, 20_000].map((n, i) => encodeResource(TypeUrl.Cluster, `ns/${'é'.repeat(i)}big-${n}`, { name: `ns/big-${n}`, altStatName: 's'.repeat(n) }))];
+    for (let i = 0; i < 200; i++) {
+      const resources = pool.filter(() => next() < 0.5);
+      const version = pick(next, texts);
+      const nonce = pick(next, texts);
+      // protobufjs writes a string it was given even when empty; proto3 (and Weft) leave empty strings out.
+      const opt = (t: string): string | undefined => (t === '' ? undefined : t);
+      const anys = resources.map((r) => t2any(r.any));
+      const controlPlane = { identifier: 'weft' };
+      const sotw = encodeSotwResponse({ versionInfo: version, typeUrl: TypeUrl.Cluster, nonce, resources });
+      const sotwRef = sotwT.encode(sotwT.fromObject({ versionInfo: opt(version), resources: anys, typeUrl: TypeUrl.Cluster, nonce: opt(nonce), controlPlane })).finish();
+      assert.deepEqual(Buffer.from(sotw), Buffer.from(sotwRef), `sotw case ${i}`);
+      const removed = texts.filter((t) => t !== '' && next() < 0.4);
+      const delta = encodeDeltaResponse({ systemVersionInfo: version, typeUrl: TypeUrl.ClusterLoadAssignment, nonce, resources, removed });
+      const deltaRef = deltaT
+        .encode(
+          deltaT.fromObject({
+            systemVersionInfo: opt(version),
+            resources: resources.map((r, j) => ({ version: r.version, resource: anys[j], name: r.name })),
+            typeUrl: TypeUrl.ClusterLoadAssignment,
+            nonce: opt(nonce),
+            removedResources: removed,
+            controlPlane,
+          }),
+        )
+        .finish();
+      assert.deepEqual(Buffer.from(delta), Buffer.from(deltaRef), `delta case ${i}`);
+    }
+  });
+
   it('decodes requests, and turns garbage into a malformed value instead of throwing', () => {
     const t = envoyType('envoy.service.discovery.v3.DiscoveryRequest');
     const req = decodeSotwRequest(
@@ -54,8 +95,6 @@ describe('ADS wire format', () => {
     assert.equal(bad.kind, 'malformed');
   });
 
-  /** A seeded generator, so a failure names a case that can be run again. */
-  const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
   const plain = (r: AdsRequest | MalformedRequest): unknown => {
     if (r.kind === 'malformed') return 'malformed';
     let node: unknown;
@@ -69,7 +108,6 @@ describe('ADS wire format', () => {
     for (const k of Object.keys(r)) if (k !== 'node') rest[k] = (r as unknown as Record<string, unknown>)[k];
     return { ...rest, node, ...(r.kind === 'delta' ? { initialResourceVersions: [...r.initialResourceVersions] } : {}) };
   };
-  const pick = <T>(next: () => number, xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
 
   it('the lean envelope reader decodes what protobufjs decodes, and never refuses what protobufjs accepts', () => {
     const sotwT = envoyType('envoy.service.discovery.v3.DiscoveryRequest');

@@ -1,6 +1,6 @@
 import { envoyType } from '@weft/protos';
 import type { EncodedResource } from './adapter.js';
-import { varint } from './encode.js';
+import { varintSize, writeVarint } from './encode.js';
 import { EnvelopeError, expectLen, NeedsFullDecode, readFields, readStatus, readStringMapEntry } from './request-decode.js';
 
 /**
@@ -30,45 +30,64 @@ export type AdsResponse = SotwResponse | DeltaResponse;
 
 const CONTROL_PLANE_ID = 'weft';
 
-function str(field: number, value: string, parts: Uint8Array[]): number {
-  if (value === '') return 0;
-  const bytes = Buffer.from(value, 'utf8');
-  return bytesField(field, bytes, parts);
+/*
+ * Responses are sized first and then written into one buffer: writing each field into a buffer of its own and
+ * concatenating them cost two to four allocations per field, and in a connect storm at 10,000 proxies the
+ * allocator's pool churn and the copies were 5% of the server's time. Field numbers here are all below 16, so
+ * every key is one byte.
+ */
+
+/** Bytes of a length-delimited field holding `len` bytes. */
+function fieldSize(len: number): number {
+  return 1 + varintSize(len) + len;
 }
 
-function bytesField(field: number, bytes: Uint8Array, parts: Uint8Array[]): number {
-  const tag = Buffer.from([(field << 3) | 2]);
-  const len = varint(bytes.length);
-  parts.push(tag, len, bytes);
-  return tag.length + len.length + bytes.length;
+/** Bytes of a string field, or 0 for an empty string (proto3 leaves it out). */
+function strSize(value: string): number {
+  return value === '' ? 0 : fieldSize(Buffer.byteLength(value, 'utf8'));
+}
+
+/** Writes a length-delimited field's key and length; returns where its value goes. */
+function writeHeader(out: Buffer, at: number, field: number, len: number): number {
+  out[at] = (field << 3) | 2;
+  return writeVarint(out, at + 1, len);
+}
+
+function writeStr(out: Buffer, at: number, field: number, value: string): number {
+  if (value === '') return at;
+  const from = writeHeader(out, at, field, Buffer.byteLength(value, 'utf8'));
+  return from + out.write(value, from, 'utf8');
+}
+
+function writeBytes(out: Buffer, at: number, field: number, bytes: Uint8Array): number {
+  const from = writeHeader(out, at, field, bytes.length);
+  out.set(bytes, from);
+  return from + bytes.length;
 }
 
 /** envoy.config.core.v3.ControlPlane { identifier = 1 } */
-function controlPlane(): Buffer {
-  const parts: Uint8Array[] = [];
-  str(1, CONTROL_PLANE_ID, parts);
-  return Buffer.concat(parts);
-}
-const CONTROL_PLANE = controlPlane();
+const CONTROL_PLANE = ((): Buffer => {
+  const out = Buffer.alloc(strSize(CONTROL_PLANE_ID));
+  writeStr(out, 0, 1, CONTROL_PLANE_ID);
+  return out;
+})();
 
 /** envoy.service.discovery.v3.DiscoveryResponse, fields 1 version_info, 2 resources, 4 type_url, 5 nonce, 6 control_plane. */
 export function encodeSotwResponse(r: Omit<SotwResponse, 'kind'>): Buffer {
-  const parts: Uint8Array[] = [];
-  let size = str(1, r.versionInfo, parts);
-  for (const res of r.resources) size += bytesField(2, res.any, parts);
-  size += str(4, r.typeUrl, parts);
-  size += str(5, r.nonce, parts);
-  size += bytesField(6, CONTROL_PLANE, parts);
-  return Buffer.concat(parts, size);
+  let size = strSize(r.versionInfo) + strSize(r.typeUrl) + strSize(r.nonce) + fieldSize(CONTROL_PLANE.length);
+  for (const res of r.resources) size += fieldSize(res.any.length);
+  const out = Buffer.allocUnsafe(size);
+  let at = writeStr(out, 0, 1, r.versionInfo);
+  for (const res of r.resources) at = writeBytes(out, at, 2, res.any);
+  at = writeStr(out, at, 4, r.typeUrl);
+  at = writeStr(out, at, 5, r.nonce);
+  writeBytes(out, at, 6, CONTROL_PLANE);
+  return out;
 }
 
-/** envoy.service.discovery.v3.Resource, fields 1 version, 2 resource (Any), 3 name. */
-function encodeDeltaResource(res: EncodedResource): Buffer {
-  const parts: Uint8Array[] = [];
-  let size = str(1, res.version, parts);
-  size += bytesField(2, res.any, parts);
-  size += str(3, res.name, parts);
-  return Buffer.concat(parts, size);
+/** Bytes of an envoy.service.discovery.v3.Resource: fields 1 version, 2 resource (Any), 3 name. */
+function deltaResourceSize(res: EncodedResource): number {
+  return strSize(res.version) + fieldSize(res.any.length) + strSize(res.name);
 }
 
 /**
@@ -76,14 +95,32 @@ function encodeDeltaResource(res: EncodedResource): Buffer {
  * 5 nonce, 6 removed_resources, 7 control_plane.
  */
 export function encodeDeltaResponse(r: Omit<DeltaResponse, 'kind'>): Buffer {
-  const parts: Uint8Array[] = [];
-  let size = str(1, r.systemVersionInfo, parts);
-  for (const res of r.resources) size += bytesField(2, encodeDeltaResource(res), parts);
-  size += str(4, r.typeUrl, parts);
-  size += str(5, r.nonce, parts);
-  for (const name of r.removed) size += bytesField(6, Buffer.from(name, 'utf8'), parts);
-  size += bytesField(7, CONTROL_PLANE, parts);
-  return Buffer.concat(parts, size);
+  let size = strSize(r.systemVersionInfo) + strSize(r.typeUrl) + strSize(r.nonce) + fieldSize(CONTROL_PLANE.length);
+  const sizes: number[] = [];
+  for (const res of r.resources) {
+    const n = deltaResourceSize(res);
+    sizes.push(n);
+    size += fieldSize(n);
+  }
+  // A removed name is written even when empty: it is an element of a repeated field, not an unset scalar.
+  for (const name of r.removed) size += fieldSize(Buffer.byteLength(name, 'utf8'));
+  const out = Buffer.allocUnsafe(size);
+  let at = writeStr(out, 0, 1, r.systemVersionInfo);
+  for (let i = 0; i < r.resources.length; i++) {
+    const res = r.resources[i]!;
+    at = writeHeader(out, at, 2, sizes[i]!);
+    at = writeStr(out, at, 1, res.version);
+    at = writeBytes(out, at, 2, res.any);
+    at = writeStr(out, at, 3, res.name);
+  }
+  at = writeStr(out, at, 4, r.typeUrl);
+  at = writeStr(out, at, 5, r.nonce);
+  for (const name of r.removed) {
+    const from = writeHeader(out, at, 6, Buffer.byteLength(name, 'utf8'));
+    at = from + out.write(name, from, 'utf8');
+  }
+  writeBytes(out, at, 7, CONTROL_PLANE);
+  return out;
 }
 
 export function encodeAdsResponse(r: AdsResponse): Buffer {
