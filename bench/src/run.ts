@@ -44,6 +44,11 @@ export interface RunOptions {
   readonly gapMs: number;
   /** Where the Node servers' CPU profiles go, one per phase (`<system>-<N>-<mode>-<phase>.cpuprofile`); unset: none. */
   readonly cpuProfDir?: string;
+  /**
+   * Extra Node options for the Node servers (Weft, the floor, full recompute), e.g. `--perf-basic-prof` so
+   * `perf record -p PID` names JIT frames. Not part of any recorded figure: runs for the tables use none.
+   */
+  readonly nodeArgs?: readonly string[];
   /** The fixed window over which each server's idle CPU rate is measured before each scenario. */
   readonly idleMs: number;
   /** A scenario ends once every proxy it changes has answered and nothing arrived for this long. */
@@ -153,7 +158,7 @@ export function parseArgs(argv: readonly string[]): RunOptions {
       i++;
     }
   }
-  const known = ['proxies', 'mode', 'systems', 'scenarios', 'services', 'endpoints', 'calls', 'seed', 'per-worker', 'repeats', 'gap-ms', 'idle-ms', 'quiet-ms', 'timeout-s', 'out', 'no-write', 'gcp-bin', 'no-progress', 'cpu-prof'];
+  const known = ['proxies', 'mode', 'systems', 'scenarios', 'services', 'endpoints', 'calls', 'seed', 'per-worker', 'repeats', 'gap-ms', 'idle-ms', 'quiet-ms', 'timeout-s', 'out', 'no-write', 'gcp-bin', 'no-progress', 'cpu-prof', 'node-args'];
   for (const k of Object.keys(opts)) if (!known.includes(k)) throw new UsageError(`unknown option --${k}; options: ${known.map((x) => `--${x}`).join(' ')}`);
   const int = (k: string, d: number, min: number): number => {
     const v = opts[k] === undefined ? d : Number(opts[k]);
@@ -190,6 +195,7 @@ export function parseArgs(argv: readonly string[]): RunOptions {
     gcpBin: path.resolve(opts['gcp-bin'] ?? path.join(benchDir, 'gcp', 'bin', 'gcp-server')),
     progress: opts['no-progress'] !== 'true',
     cpuProfDir: opts['cpu-prof'] === undefined ? undefined : path.resolve(opts['cpu-prof']),
+    nodeArgs: (opts['node-args'] ?? '').split(' ').filter((a) => a !== ''),
   };
 }
 
@@ -212,8 +218,8 @@ class ServerHandle {
     });
   }
 
-  static node(name: string, args: readonly string[]): ServerHandle {
-    const proc = fork(path.join(__dirname, 'server', 'child.js'), [...args], { execArgv: ['--expose-gc', '--max-old-space-size=8192'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  static node(name: string, args: readonly string[], nodeArgs: readonly string[] = []): ServerHandle {
+    const proc = fork(path.join(__dirname, 'server', 'child.js'), [...args], { execArgv: ['--expose-gc', '--max-old-space-size=8192', ...nodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const h = new ServerHandle(name, proc, (m) => proc.send(m));
     proc.on('message', (r: ChildReply) => h.onReply(r));
     return h;
@@ -334,7 +340,7 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
     if (!fs.existsSync(o.gcpBin)) throw new Error(`${o.gcpBin} does not exist; build it with bench/gcp/build.sh (needs Go and the Go module proxy)`);
     server = ServerHandle.lines('gcp', o.gcpBin, ['--dump', prep.dumpFile]);
   } else {
-    server = ServerHandle.node(system, system === 'full' ? ['--system', 'weft', '--full-recompute'] : ['--system', system]);
+    server = ServerHandle.node(system, system === 'full' ? ['--system', 'weft', '--full-recompute'] : ['--system', system], o.nodeArgs);
   }
   const workers: ChildProcess[] = [];
   const collector = new Collector();
