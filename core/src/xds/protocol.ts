@@ -58,6 +58,7 @@ interface SentEntry {
   readonly version: string;
   /** Kept for SotW so a deferred removal can resend the old resource; absent when learnt from the client. */
   readonly resource?: EncodedResource;
+  readonly digest: EntryDigest;
 }
 
 interface TypeState {
@@ -66,7 +67,7 @@ interface TypeState {
   /** The wildcard came from an empty first request (legacy); it persists across later empty requests. */
   legacyWildcard: boolean;
   names: Set<string>;
-  sent: Map<string, SentEntry>;
+  sent: Sent;
   /** Delta: subscribed names already reported absent in removed_resources. */
   absentReported: Set<string>;
   inflight: InFlight | undefined;
@@ -77,6 +78,16 @@ interface TypeState {
   ackedNonce: string;
   lastVersionSent: string;
   lastNack: { readonly nonce: string; readonly version: string; readonly message: string; readonly time: number } | undefined;
+}
+
+/** One type's part of a push: what to send, remove and report absent. */
+interface Plan {
+  st: TypeState;
+  d: DesiredSet;
+  upserts: EncodedResource[];
+  removals: string[];
+  absent: string[];
+  respond: boolean;
 }
 
 export interface RequestOutcome {
@@ -128,15 +139,99 @@ function versionOf(entries: Iterable<readonly [string, string]>): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
+/** A (name, version) pair's part of a type's version: 64 bits as four 16-bit lanes (small integers, no heap numbers). */
+interface EntryDigest {
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly d: number;
+}
+
+function entryDigest(name: string, version: string): EntryDigest {
+  const h = createHash('sha256').update(`${name}\0${version}`).digest();
+  return { a: h.readUInt16BE(0), b: h.readUInt16BE(2), c: h.readUInt16BE(4), d: h.readUInt16BE(6) };
+}
+
 /**
- * The version of everything a client holds of a type (delta, and SotW named types sent piecemeal). Entries
- * in the order of their "name,version" text, as versions have always been computed.
+ * By resource: every session that sends a resource needs its digest, and a resource is sent to many proxies.
+ * Kept only for a resource under its own name, the way resource sets key them.
  */
-function versionOfSent(sent: ReadonlyMap<string, { readonly version: string }>): string {
-  const keyed: { readonly key: string; readonly entry: readonly [string, string] }[] = [];
-  for (const [name, e] of sent) keyed.push({ key: `${name},${e.version}`, entry: [name, e.version] });
-  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return versionOf(keyed.map((k) => k.entry));
+const resourceDigests = new WeakMap<EncodedResource, EntryDigest>();
+function digestOf(name: string, version: string, resource: EncodedResource | undefined): EntryDigest {
+  if (resource === undefined || resource.name !== name || resource.version !== version) return entryDigest(name, version);
+  let d = resourceDigests.get(resource);
+  if (d === undefined) {
+    d = entryDigest(name, version);
+    resourceDigests.set(resource, d);
+  }
+  return d;
+}
+
+const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
+
+/**
+ * What the client holds of one type (name -> version), and the version of all of it: the XOR of each entry's
+ * digest, kept up to date as entries come and go. It depends only on the entries (not on their order, nor on
+ * the replica that computed it), and a response costs the entries it changes: hashing every entry of the
+ * type, sorted, for each response was a third of a session's work per push. The version is informational
+ * (delta's system_version_info, the version_info of a SotW type sent piecemeal); ACKs are matched by nonce.
+ */
+class Sent {
+  private readonly entries = new Map<string, SentEntry>();
+  private a = 0;
+  private b = 0;
+  private c = 0;
+  private d = 0;
+  private text: string | undefined;
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(name: string): SentEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
+  /**
+   * Records that the client holds `version` of `name`. `resource`, when given, is what was sent (its digest is
+   * shared by every session sending it); `keep` holds on to it, for SotW's deferred removals.
+   */
+  set(name: string, version: string, resource?: EncodedResource, keep = false): void {
+    const old = this.entries.get(name);
+    if (old !== undefined) this.flip(old.digest);
+    const digest = digestOf(name, version, resource);
+    this.entries.set(name, keep && resource !== undefined ? { version, resource, digest } : { version, digest });
+    this.flip(digest);
+  }
+
+  delete(name: string): void {
+    const old = this.entries.get(name);
+    if (old === undefined) return;
+    this.entries.delete(name);
+    this.flip(old.digest);
+  }
+
+  /** The version of everything held: 16 hex digits. */
+  version(): string {
+    this.text ??= hex4(this.a) + hex4(this.b) + hex4(this.c) + hex4(this.d);
+    return this.text;
+  }
+
+  private flip(x: EntryDigest): void {
+    this.a ^= x.a;
+    this.b ^= x.b;
+    this.c ^= x.c;
+    this.d ^= x.d;
+    this.text = undefined;
+  }
 }
 
 class Ring<T> {
@@ -234,7 +329,7 @@ export class XdsSession {
         wildcard: false,
         legacyWildcard: false,
         names: new Set(),
-        sent: new Map(),
+        sent: new Sent(),
         absentReported: new Set(),
         inflight: undefined,
         syncedHash: undefined,
@@ -311,7 +406,7 @@ export class XdsSession {
 
   private deltaSubscribe(st: TypeState, req: Extract<AdsRequest, { kind: 'delta' }>, first: boolean): boolean {
     if (first) {
-      for (const [name, version] of req.initialResourceVersions) st.sent.set(name, { version });
+      for (const [name, version] of req.initialResourceVersions) st.sent.set(name, version);
       if (req.subscribe.length === 0 && WILDCARD_TYPES.has(st.typeUrl)) {
         st.wildcard = true;
         st.legacyWildcard = true;
@@ -345,51 +440,49 @@ export class XdsSession {
   push(desired: (typeUrl: string) => DesiredSet): AdsResponse[] {
     this.dirty = false;
     this.blocked = false;
-    const cause: PushCause = { offsets: [...this.causeOffsets], appendedAt: this.causeAppendedAt };
+    // The offsets are handed over, not copied: a fresh list starts below unless the push left work behind.
+    const cause: PushCause = { offsets: this.causeOffsets, appendedAt: this.causeAppendedAt };
     const order = this.order;
     const stale = this.staleTypes;
     this.staleTypes = this.precise ? new Set() : undefined;
-    interface Plan {
-      st: TypeState;
-      d: DesiredSet;
-      target: Map<string, EncodedResource>;
-      upserts: EncodedResource[];
-      removals: string[];
-      absent: string[];
-      respond: boolean;
-    }
+    const delta = this.mode === 'delta';
     const plans = new Map<string, Plan>();
-    const computed = new Map<string, DesiredSet>();
+    const computed: [TypeState, DesiredSet][] = [];
     for (const typeUrl of order) {
       const st = this.types.get(typeUrl)!;
       // In sync at a hash nothing invalidated since: its set is what was planned, no need to ask for it.
       if (stale !== undefined && !stale.has(typeUrl) && st.syncedHash !== undefined && !st.needsResponse) continue;
       const d = desired(typeUrl);
       if (st.syncedHash === d.hash && !st.needsResponse) continue;
-      computed.set(typeUrl, d);
-      const target = new Map<string, EncodedResource>();
+      computed.push([st, d]);
+      // The target (what the client should hold) is the whole set for a wildcard, else the subscribed names
+      // the set has; it is walked here without being built.
+      const upserts: EncodedResource[] = [];
+      const absent: string[] = [];
       if (st.wildcard) {
-        for (const [name, r] of d.set) target.set(name, r);
+        for (const r of d.set.values()) if (st.sent.get(r.name)?.version !== r.version) upserts.push(r);
+        if (delta) for (const n of st.names) if (!d.set.has(n) && !st.sent.has(n) && !st.absentReported.has(n)) absent.push(n);
       } else {
-        for (const name of st.names) {
-          const r = d.set.get(name);
-          if (r !== undefined) target.set(name, r);
+        for (const n of st.names) {
+          const r = d.set.get(n);
+          if (r !== undefined) {
+            if (st.sent.get(r.name)?.version !== r.version) upserts.push(r);
+          } else if (delta && !st.sent.has(n) && !st.absentReported.has(n)) {
+            absent.push(n);
+          }
         }
       }
-      const upserts = [...target.values()].filter((r) => st.sent.get(r.name)?.version !== r.version);
-      const removals = [...st.sent.keys()].filter((n) => !target.has(n));
-      const absent =
-        this.mode === 'delta' ? [...st.names].filter((n) => !target.has(n) && !st.sent.has(n) && !st.absentReported.has(n)) : [];
+      const removals: string[] = [];
+      for (const n of st.sent.keys()) if (!d.set.has(n) || (!st.wildcard && !st.names.has(n))) removals.push(n);
       // SotW re-sends the whole type on any change; delta only the difference.
-      const respond = st.needsResponse || upserts.length > 0 || absent.length > 0 || (this.mode === 'sotw' && removals.length > 0);
+      const respond = st.needsResponse || upserts.length > 0 || absent.length > 0 || (!delta && removals.length > 0);
       if (!respond && removals.length === 0) continue;
-      plans.set(typeUrl, { st, d, target, upserts, removals, absent, respond });
+      plans.set(typeUrl, { st, d, upserts, removals, absent, respond });
     }
 
     const pendingAfter = (typeUrl: string): boolean => {
-      const i = order.indexOf(typeUrl);
-      for (const later of order.slice(i + 1)) {
-        const p = plans.get(later);
+      for (let i = order.indexOf(typeUrl) + 1; i < order.length; i++) {
+        const p = plans.get(order[i]!);
         if (p !== undefined && (p.upserts.length > 0 || p.removals.length > 0 || p.absent.length > 0)) return true;
       }
       return false;
@@ -432,10 +525,11 @@ export class XdsSession {
     }
     for (const p of plans.values()) if (p.upserts.length > 0 || p.removals.length > 0) this.blocked = true;
     // A type is in sync at the hash just planned unless something of it is still held back.
-    for (const [typeUrl, d] of computed) {
-      this.types.get(typeUrl)!.syncedHash = plans.has(typeUrl) ? undefined : d.hash;
-    }
-    if (!this.blocked) {
+    for (const [st, d] of computed) st.syncedHash = plans.has(st.typeUrl) ? undefined : d.hash;
+    if (this.blocked) {
+      // Kept for the held-back part, in a list of its own: the one handed to this push's responses stays as sent.
+      this.causeOffsets = [...this.causeOffsets];
+    } else {
       this.causeOffsets = [];
       this.causeAppendedAt = undefined;
     }
@@ -443,13 +537,7 @@ export class XdsSession {
   }
 
   private buildResponse(
-    p: {
-      st: TypeState;
-      target: Map<string, EncodedResource>;
-      upserts: EncodedResource[];
-      removals: string[];
-      absent: string[];
-    },
+    p: Plan,
     withUpserts: boolean,
     withRemovals: boolean,
     cause: PushCause,
@@ -466,14 +554,22 @@ export class XdsSession {
       // changed ClusterLoadAssignment costs one resource on the wire, not the proxy's whole subscription.
       const resources = [...p.upserts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       removedNames = withRemovals ? p.removals : [];
-      for (const r of resources) st.sent.set(r.name, { version: r.version, resource: r });
+      for (const r of resources) st.sent.set(r.name, r.version, r, true);
       for (const name of removedNames) st.sent.delete(name);
-      const version = versionOfSent(st.sent);
+      const version = st.sent.version();
       sentNames = resources.map((r) => r.name);
       response = { kind: 'sotw', versionInfo: version, typeUrl: st.typeUrl, nonce, resources } satisfies SotwResponse;
     } else if (this.mode === 'sotw') {
       // LDS and CDS (and wildcard subscriptions): every response is the whole state of the world.
-      const resources = [...p.target.values()];
+      const resources: EncodedResource[] = [];
+      if (st.wildcard) {
+        for (const r of p.d.set.values()) resources.push(r);
+      } else {
+        for (const name of st.names) {
+          const r = p.d.set.get(name);
+          if (r !== undefined) resources.push(r);
+        }
+      }
       removedNames = withRemovals ? p.removals : [];
       if (!withRemovals) {
         // Removal deferred: keep the old resources in this state-of-the-world until later types moved off them.
@@ -483,7 +579,8 @@ export class XdsSession {
         }
       }
       resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      st.sent = new Map(resources.map((r) => [r.name, { version: r.version, resource: r }]));
+      st.sent = new Sent();
+      for (const r of resources) st.sent.set(r.name, r.version, r, true);
       const version = versionOf(resources.map((r) => [r.name, r.version] as const));
       sentNames = resources.map((r) => r.name);
       response = { kind: 'sotw', versionInfo: version, typeUrl: st.typeUrl, nonce, resources } satisfies SotwResponse;
@@ -492,14 +589,14 @@ export class XdsSession {
       const absent = withUpserts ? p.absent : [];
       const removed = withRemovals ? p.removals : [];
       for (const r of resources) {
-        st.sent.set(r.name, { version: r.version });
+        st.sent.set(r.name, r.version, r);
         st.absentReported.delete(r.name);
       }
       for (const name of removed) st.sent.delete(name);
       for (const name of absent) st.absentReported.add(name);
       sentNames = resources.map((r) => r.name);
-      removedNames = [...removed, ...absent];
-      const version = versionOfSent(st.sent);
+      removedNames = absent.length === 0 ? removed : [...removed, ...absent];
+      const version = st.sent.version();
       response = {
         kind: 'delta',
         systemVersionInfo: version,
