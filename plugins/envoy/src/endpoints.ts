@@ -75,12 +75,15 @@ const allowedSet = memoByValue((allowed: readonly string[]): ReadonlySet<string>
 
 /** `caller` is "ns/sa", or "*" when every endpoint is reachable (permissive mode). */
 export function loadAssignment(svcKey: string, targetPort: number, caller: string): DerivationSpec<EncodedResource | null> {
+  // Built once with the spec, not on each recompute (one per caller on every endpoint change).
+  const addresses = serviceAddresses(svcKey, targetPort);
+  const destinations = caller === '*' ? null : allowedDestinations(caller);
   return {
     id: `envoy/cla/${svcKey}|${targetPort}@${caller}`,
     hash: hashResource,
     compute(r) {
-      const all = r.derive(serviceAddresses(svcKey, targetPort));
-      const allowed = caller === '*' ? null : r.derive(allowedDestinations(caller));
+      const all = r.derive(addresses);
+      const allowed = destinations === null ? null : r.derive(destinations);
       const ips = allowed === null ? all.ips : allowedIps(all, allowedSet(allowed));
       // Nothing filtered out: the service's own list, digest and encoding are the caller's.
       const spec = ips === all.ips ? wholeAssignment(all) : encodedAssignment(all.name, all.targetPort, ips, ipsDigest(ips));

@@ -34,6 +34,12 @@ const assignmentSpecsOf = memoByValue((plan: readonly OutboundEntry[]) =>
   memoByString((caller): readonly DerivationSpec<EncodedResource | null>[] => clustersOf(plan).map((c) => loadAssignment(c.svc, c.targetPort, caller))),
 );
 
+/**
+ * The plan derivations of a shape, kept with the shape value: every rebuild of a shape's set (an endpoint
+ * change rebuilds the EDS set of every caller) would otherwise build their ids again to find the same ones.
+ */
+const plansOf = memoByValue((s: ProxyShape) => ({ outbound: outboundPlan(s.identity), egress: egressPlan(s.identity) }));
+
 const builders: Record<string, Build> = {
   [TypeUrl.Listener]: (r, s) => [
     r.derive(outboundListener(s.identity)),
@@ -41,8 +47,8 @@ const builders: Record<string, Build> = {
     s.prometheus ? r.derive(prometheusListener) : null,
   ],
   [TypeUrl.RouteConfiguration]: (r, s) => {
-    const plan = r.derive(outboundPlan(s.identity));
-    const egress = r.derive(egressPlan(s.identity));
+    const plan = r.derive(plansOf(s).outbound);
+    const egress = r.derive(plansOf(s).egress);
     const outbound = sortedUnique(plan.filter((e) => isHttp(e.protocol)).map((e) => e.port)).map((p) => r.derive(outboundRoutes(s.identity, p)));
     const inbound = sortedUnique(inboundTargetPorts(r, s.services, true).map(([, p]) => p)).map((p) => r.derive(inboundRoutes(s.identity, s.services, p)));
     const ingress = sortedUnique(s.services.flatMap((svc) => r.derive(ingressRules(svc)).map((x) => x.port))).map((p) => r.derive(ingressRoutes(s.services, p)));
@@ -50,9 +56,9 @@ const builders: Record<string, Build> = {
     return [...outbound, ...inbound, ...ingress, ...egressHttp];
   },
   [TypeUrl.Cluster]: (r, s) => {
-    const egress = r.derive(egressPlan(s.identity));
+    const egress = r.derive(plansOf(s).egress);
     return [
-      ...clustersOf(r.derive(outboundPlan(s.identity))).map((c) => r.derive(upstreamCluster(c.svc, c.targetPort, s.identity))),
+      ...clustersOf(r.derive(plansOf(s).outbound)).map((c) => r.derive(upstreamCluster(c.svc, c.targetPort, s.identity))),
       ...inboundTargetPorts(r, s.services, false).map(([svc, p]) => r.derive(localCluster(svc, p))),
       egress.passthrough || egress.cidr.length > 0 ? r.derive(passthroughCluster) : null,
       ...egress.http.flatMap((h) => h.hosts.map((host) => r.derive(egressCluster(host, h.port)))),
@@ -62,13 +68,13 @@ const builders: Record<string, Build> = {
   },
   [TypeUrl.ClusterLoadAssignment]: (r, s) => {
     const caller = r.derive(meshSettings).permissive ? '*' : s.identity;
-    return assignmentSpecsOf(r.derive(outboundPlan(s.identity)))(caller).map((spec) => r.derive(spec));
+    return assignmentSpecsOf(r.derive(plansOf(s).outbound))(caller).map((spec) => r.derive(spec));
   },
   [TypeUrl.Secret]: (r, s) => [
     r.derive(serviceCertSecret(s.identity)),
     r.derive(rootInboundSecret),
     r.derive(rootInboundOsmSecret(s.identity)),
-    ...[...new Set(clustersOf(r.derive(outboundPlan(s.identity))).map((c) => c.svc))].map((svc) => r.derive(rootOutboundSecret(svc))),
+    ...[...new Set(clustersOf(r.derive(plansOf(s).outbound)).map((c) => c.svc))].map((svc) => r.derive(rootOutboundSecret(svc))),
   ],
 };
 
@@ -102,12 +108,15 @@ export function isServedType(typeUrl: string): boolean {
 /** The per-proxy root a proxy actor holds for one type. */
 export function proxySet(proxy: ProxyIdentity, typeUrl: string): DerivationSpec<ResourceSet> {
   const build = builders[typeUrl];
+  // Built once with the root: a recompute (every change to the proxy's set) would otherwise build the shape's
+  // id again and hash it to find the same derivation.
+  const shape = proxyShape(proxy);
   return {
     id: `envoy/proxy-set/${TYPE_SHORT[typeUrl] ?? typeUrl}/${proxy.uuid}@${proxy.namespace}/${proxy.serviceAccount}`,
     hash: hashSet,
     compute(r) {
       if (build === undefined) return new Map();
-      return r.derive(sharedSetsOf(r.derive(proxyShape(proxy)))(typeUrl));
+      return r.derive(sharedSetsOf(r.derive(shape))(typeUrl));
     },
   };
 }
