@@ -13,28 +13,33 @@ export interface SupervisedProxy {
  * every actor costs ~12 us each, which at 10,000 proxies is the whole budget of a push.
  */
 export class ProxySupervisor<P extends SupervisedProxy = SupervisedProxy> {
-  private readonly byRoot = new Map<string, Set<P>>();
+  /**
+   * Who holds each root: the proxy itself while it is the only one (the usual case, as a root names its
+   * proxy), a Set once several do. A Set per root cost five allocations per connecting proxy.
+   */
+  private readonly byRoot = new Map<string, P | Set<P>>();
   private readonly all = new Set<P>();
 
   add(proxy: P): void {
     this.all.add(proxy);
     for (const id of proxy.rootIds) {
-      let set = this.byRoot.get(id);
-      if (set === undefined) {
-        set = new Set();
-        this.byRoot.set(id, set);
-      }
-      set.add(proxy);
+      const held = this.byRoot.get(id);
+      if (held === undefined) this.byRoot.set(id, proxy);
+      else if (held instanceof Set) held.add(proxy);
+      else if (held !== proxy) this.byRoot.set(id, new Set([held, proxy]));
     }
   }
 
   remove(proxy: P): void {
     if (!this.all.delete(proxy)) return;
     for (const id of proxy.rootIds) {
-      const set = this.byRoot.get(id);
-      if (set === undefined) continue;
-      set.delete(proxy);
-      if (set.size === 0) this.byRoot.delete(id);
+      const held = this.byRoot.get(id);
+      if (held === proxy) {
+        this.byRoot.delete(id);
+      } else if (held instanceof Set) {
+        held.delete(proxy);
+        if (held.size === 1) this.byRoot.set(id, held.values().next().value as P);
+      }
     }
   }
 
@@ -45,8 +50,10 @@ export class ProxySupervisor<P extends SupervisedProxy = SupervisedProxy> {
   notify(ids: ReadonlySet<string>, cause: PushCause): number {
     const touched = new Set<P>();
     for (const id of ids) {
-      const set = this.byRoot.get(id);
-      if (set !== undefined) for (const p of set) touched.add(p);
+      const held = this.byRoot.get(id);
+      if (held === undefined) continue;
+      if (held instanceof Set) for (const p of held) touched.add(p);
+      else touched.add(held);
     }
     for (const p of touched) p.invalidate(cause, ids);
     return touched.size;

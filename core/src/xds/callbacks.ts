@@ -226,10 +226,11 @@ export class ServerCallbacks implements StreamCallbacks {
   /** Metrics of one push (the responses it wrote and how long planning and writing took). */
   pushed(stream: AdsStream, responses: readonly AdsResponse[], seconds: number): void {
     const metrics = this.options.metrics;
-    for (const r of responses) metrics?.pushes.inc({ type: typeLabel(r.typeUrl) });
-    metrics?.pushDuration.observe(seconds);
-    for (const t of new Set(responses.map((r) => typeLabel(r.typeUrl)))) {
-      metrics?.configUpdateTime.observe({ resource_type: t, success: 'true' }, seconds);
+    if (metrics !== undefined) {
+      for (const r of responses) metrics.pushes.inc({ type: typeLabel(r.typeUrl) });
+      metrics.pushDuration.observe(seconds);
+      // Once per type: a type's upserts and its held-back removals can be two responses of one push.
+      for (const t of new Set(responses.map((r) => typeLabel(r.typeUrl)))) metrics.configUpdateTime.observe({ resource_type: t, success: 'true' }, seconds);
     }
     stream.log.debug('pushed', { responses: responses.map((r) => `${typeLabel(r.typeUrl)}#${r.nonce}`) });
   }
