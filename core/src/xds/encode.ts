@@ -167,13 +167,13 @@ function writeSpliced(out: Uint8Array, from: number, around: EncodedAround, item
   out.set(around.after, at);
 }
 
-export function varintSize(n: number): number {
+function varintSize(n: number): number {
   let size = 1;
   for (let v = n; v > 0x7f; v = Math.floor(v / 128)) size++;
   return size;
 }
 
-export function writeVarint(out: Uint8Array, at: number, n: number): number {
+function writeVarint(out: Uint8Array, at: number, n: number): number {
   let i = at;
   let v = n;
   while (v > 0x7f) {
@@ -353,17 +353,25 @@ export function encodeAnyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
 
 /** Bytes of a google.protobuf.Any { type_url = 1; value = 2 } whose value is `valueSize` bytes long. */
 function anySize(url: Uint8Array, valueSize: number): number {
-  return 1 + varintSize(url.length) + url.length + 1 + varintSize(valueSize) + valueSize;
+  return fieldSize(url.length) + fieldSize(valueSize);
 }
 
 /** Writes an Any's type URL and its value's key and length at the start of `out`; returns where the value goes. */
 function writeAnyHeader(out: Uint8Array, url: Uint8Array, valueSize: number): number {
-  out[0] = 0x0a;
-  let at = writeVarint(out, 1, url.length);
+  const at = writeFieldHeader(out, 0, 1, url.length);
   out.set(url, at);
-  at += url.length;
-  out[at] = 0x12;
-  return writeVarint(out, at + 1, valueSize);
+  return writeFieldHeader(out, at + url.length, 2, valueSize);
+}
+
+/** Bytes of a length-delimited field (number below 16, so a one-byte key) holding `len` bytes. */
+export function fieldSize(len: number): number {
+  return 1 + varintSize(len) + len;
+}
+
+/** Writes a length-delimited field's key (field number below 16) and length at `at`; returns where its value goes. */
+export function writeFieldHeader(out: Uint8Array, at: number, field: number, len: number): number {
+  out[at] = (field << 3) | 2;
+  return writeVarint(out, at + 1, len);
 }
 
 export function varint(n: number): Buffer {

@@ -1,6 +1,6 @@
 import { envoyType } from '@weft/protos';
 import type { EncodedResource } from './adapter.js';
-import { varintSize, writeVarint } from './encode.js';
+import { fieldSize, writeFieldHeader } from './encode.js';
 import { EnvelopeError, expectLen, NeedsFullDecode, readFields, readStatus, readStringMapEntry } from './request-decode.js';
 
 /**
@@ -34,33 +34,30 @@ const CONTROL_PLANE_ID = 'weft';
  * Responses are sized first and then written into one buffer: writing each field into a buffer of its own and
  * concatenating them cost two to four allocations per field, and in a connect storm at 10,000 proxies the
  * allocator's pool churn and the copies were 5% of the server's time. Field numbers here are all below 16, so
- * every key is one byte.
+ * every key is one byte (`fieldSize`, `writeFieldHeader`).
  */
 
-/** Bytes of a length-delimited field holding `len` bytes. */
-function fieldSize(len: number): number {
-  return 1 + varintSize(len) + len;
+/** Bytes of a string field, written even when empty (an element of a repeated field). */
+function textSize(value: string): number {
+  return fieldSize(Buffer.byteLength(value, 'utf8'));
 }
 
-/** Bytes of a string field, or 0 for an empty string (proto3 leaves it out). */
+/** Bytes of a string field, or 0 for an empty string (proto3 leaves an unset scalar out). */
 function strSize(value: string): number {
-  return value === '' ? 0 : fieldSize(Buffer.byteLength(value, 'utf8'));
+  return value === '' ? 0 : textSize(value);
 }
 
-/** Writes a length-delimited field's key and length; returns where its value goes. */
-function writeHeader(out: Buffer, at: number, field: number, len: number): number {
-  out[at] = (field << 3) | 2;
-  return writeVarint(out, at + 1, len);
-}
-
-function writeStr(out: Buffer, at: number, field: number, value: string): number {
-  if (value === '') return at;
-  const from = writeHeader(out, at, field, Buffer.byteLength(value, 'utf8'));
+function writeText(out: Buffer, at: number, field: number, value: string): number {
+  const from = writeFieldHeader(out, at, field, Buffer.byteLength(value, 'utf8'));
   return from + out.write(value, from, 'utf8');
 }
 
+function writeStr(out: Buffer, at: number, field: number, value: string): number {
+  return value === '' ? at : writeText(out, at, field, value);
+}
+
 function writeBytes(out: Buffer, at: number, field: number, bytes: Uint8Array): number {
-  const from = writeHeader(out, at, field, bytes.length);
+  const from = writeFieldHeader(out, at, field, bytes.length);
   out.set(bytes, from);
   return from + bytes.length;
 }
@@ -102,23 +99,19 @@ export function encodeDeltaResponse(r: Omit<DeltaResponse, 'kind'>): Buffer {
     sizes.push(n);
     size += fieldSize(n);
   }
-  // A removed name is written even when empty: it is an element of a repeated field, not an unset scalar.
-  for (const name of r.removed) size += fieldSize(Buffer.byteLength(name, 'utf8'));
+  for (const name of r.removed) size += textSize(name);
   const out = Buffer.allocUnsafe(size);
   let at = writeStr(out, 0, 1, r.systemVersionInfo);
   for (let i = 0; i < r.resources.length; i++) {
     const res = r.resources[i]!;
-    at = writeHeader(out, at, 2, sizes[i]!);
+    at = writeFieldHeader(out, at, 2, sizes[i]!);
     at = writeStr(out, at, 1, res.version);
     at = writeBytes(out, at, 2, res.any);
     at = writeStr(out, at, 3, res.name);
   }
   at = writeStr(out, at, 4, r.typeUrl);
   at = writeStr(out, at, 5, r.nonce);
-  for (const name of r.removed) {
-    const from = writeHeader(out, at, 6, Buffer.byteLength(name, 'utf8'));
-    at = from + out.write(name, from, 'utf8');
-  }
+  for (const name of r.removed) at = writeText(out, at, 6, name);
   writeBytes(out, at, 7, CONTROL_PLANE);
   return out;
 }
