@@ -83,7 +83,8 @@ interface TypeState {
 /** One type's part of a push: what to send, remove and report absent. */
 interface Plan {
   st: TypeState;
-  d: DesiredSet;
+  /** What the client should hold: the whole set for a wildcard, else the subscribed names the set has. */
+  target: readonly EncodedResource[];
   upserts: EncodedResource[];
   removals: string[];
   absent: string[];
@@ -455,29 +456,25 @@ export class XdsSession {
       const d = desired(typeUrl);
       if (st.syncedHash === d.hash && !st.needsResponse) continue;
       computed.push([st, d]);
-      // The target (what the client should hold) is the whole set for a wildcard, else the subscribed names
-      // the set has; it is walked here without being built.
-      const upserts: EncodedResource[] = [];
-      const absent: string[] = [];
+      const target: EncodedResource[] = [];
       if (st.wildcard) {
-        for (const r of d.set.values()) if (st.sent.get(r.name)?.version !== r.version) upserts.push(r);
-        if (delta) for (const n of st.names) if (!d.set.has(n) && !st.sent.has(n) && !st.absentReported.has(n)) absent.push(n);
+        for (const r of d.set.values()) target.push(r);
       } else {
         for (const n of st.names) {
           const r = d.set.get(n);
-          if (r !== undefined) {
-            if (st.sent.get(r.name)?.version !== r.version) upserts.push(r);
-          } else if (delta && !st.sent.has(n) && !st.absentReported.has(n)) {
-            absent.push(n);
-          }
+          if (r !== undefined) target.push(r);
         }
       }
+      const upserts = target.filter((r) => st.sent.get(r.name)?.version !== r.version);
+      // A subscribed name outside the target is one the set does not have.
+      const absent: string[] = [];
+      if (delta) for (const n of st.names) if (!d.set.has(n) && !st.sent.has(n) && !st.absentReported.has(n)) absent.push(n);
       const removals: string[] = [];
       for (const n of st.sent.keys()) if (!d.set.has(n) || (!st.wildcard && !st.names.has(n))) removals.push(n);
       // SotW re-sends the whole type on any change; delta only the difference.
       const respond = st.needsResponse || upserts.length > 0 || absent.length > 0 || (!delta && removals.length > 0);
       if (!respond && removals.length === 0) continue;
-      plans.set(typeUrl, { st, d, upserts, removals, absent, respond });
+      plans.set(typeUrl, { st, target, upserts, removals, absent, respond });
     }
 
     const pendingAfter = (typeUrl: string): boolean => {
@@ -561,15 +558,7 @@ export class XdsSession {
       response = { kind: 'sotw', versionInfo: version, typeUrl: st.typeUrl, nonce, resources } satisfies SotwResponse;
     } else if (this.mode === 'sotw') {
       // LDS and CDS (and wildcard subscriptions): every response is the whole state of the world.
-      const resources: EncodedResource[] = [];
-      if (st.wildcard) {
-        for (const r of p.d.set.values()) resources.push(r);
-      } else {
-        for (const name of st.names) {
-          const r = p.d.set.get(name);
-          if (r !== undefined) resources.push(r);
-        }
-      }
+      const resources = [...p.target];
       removedNames = withRemovals ? p.removals : [];
       if (!withRemovals) {
         // Removal deferred: keep the old resources in this state-of-the-world until later types moved off them.
