@@ -13,6 +13,11 @@ test('canonicalJson sorts keys recursively and is independent of insertion order
   assert.equal(canonicalJson(shuffled), canonicalJson(w));
   assert.notEqual(JSON.stringify(shuffled), JSON.stringify(w));
   assert.deepEqual(JSON.parse(canonicalJson(w)), w);
+  // Integer-like keys come first from Object.keys, in numeric order, which is not code-unit order; keys
+  // already in order and keys out of order only at the end are both handled.
+  assert.equal(canonicalJson({ 9: 'x', 10: 'y', b: 1, a: 2 }), '{"10":"y","9":"x","a":2,"b":1}');
+  assert.equal(canonicalJson({ a: 1, b: 2, c: 3 }), '{"a":1,"b":2,"c":3}');
+  assert.equal(canonicalJson({ a: 1, b: 2, d: 3, c: 4 }), '{"a":1,"b":2,"c":4,"d":3}');
 });
 
 test('canonicalJson follows JSON for undefined, toJSON, strings and numbers', () => {
