@@ -23,6 +23,7 @@ describe('weft.yaml', () => {
       coalesceMs: 5,
       maxConcurrentPushes: 256,
       idleConnectionTimeoutMs: 10000,
+      bufferPoolBytes: 1024,
     });
     assert.deepEqual(c.debug, { enabled: true, host: '127.0.0.1', port: 9092, tokenFile: null });
     assert.deepEqual(c.readiness, { maxLagEvents: 1000 });
@@ -42,6 +43,15 @@ describe('weft.yaml', () => {
         assert.match(err.message, /xds\.idleConnectionTimeoutMs: must be an integer from 100 to 600000 \(got 5\)/);
         return true;
       },
+    );
+  });
+
+  it('reads xds.bufferPoolBytes, naming a bad value', () => {
+    assert.equal(normalizeConfig({ xds: { bufferPoolBytes: 0 } }, where('/etc/weft')).xds.bufferPoolBytes, 0);
+    assert.equal(normalizeConfig({ xds: { bufferPoolBytes: 8192 } }, where('/etc/weft')).xds.bufferPoolBytes, 8192);
+    assert.throws(
+      () => normalizeConfig({ xds: { bufferPoolBytes: -1 } }, where('/c')),
+      (err: unknown) => err instanceof ConfigError && /xds\.bufferPoolBytes: must be an integer from 0 to 1048576 \(got -1\)/.test(err.message),
     );
   });
 

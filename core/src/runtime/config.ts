@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_TRUST_DOMAIN } from '../model/types.js';
 import type { LogLevel } from '../observe/logger.js';
+import { DEFAULT_BUFFER_POOL_SIZE } from '../xds/server.js';
 
 /**
  * weft.yaml: the static configuration of one Weft instance. Everything here is validated up front, and
@@ -34,6 +35,8 @@ export interface XdsConfig {
   readonly maxConnections?: number;
   /** A connection without an open ADS stream (its TLS handshake included) for this long is closed. */
   readonly idleConnectionTimeoutMs: number;
+  /** Node's Buffer pool size (process-wide) while the ADS server listens; see DEFAULT_BUFFER_POOL_SIZE. */
+  readonly bufferPoolBytes: number;
 }
 
 export interface DebugConfig extends ListenConfig {
@@ -279,7 +282,7 @@ export function normalizeConfig(
   const x = section(doc, 'xds', problems);
   unknownKeys(
     x,
-    ['host', 'port', 'insecure', 'maxProxies', 'coalesceMs', 'maxConcurrentPushes', 'maxConnections', 'idleConnectionTimeoutMs'],
+    ['host', 'port', 'insecure', 'maxProxies', 'coalesceMs', 'maxConcurrentPushes', 'maxConnections', 'idleConnectionTimeoutMs', 'bufferPoolBytes'],
     'xds',
     problems,
   );
@@ -294,6 +297,7 @@ export function normalizeConfig(
       ? {}
       : { maxConnections: int(x.maxConnections, 'xds.maxConnections', 1, 1, 1_000_000, problems) }),
     idleConnectionTimeoutMs: int(x.idleConnectionTimeoutMs, 'xds.idleConnectionTimeoutMs', 10_000, 100, 600_000, problems),
+    bufferPoolBytes: int(x.bufferPoolBytes, 'xds.bufferPoolBytes', DEFAULT_BUFFER_POOL_SIZE, 0, 1024 * 1024, problems),
   };
 
   const debug = listen(doc, 'debug', { enabled: true, host: '127.0.0.1', port: 9092 }, problems, ['tokenFile']);

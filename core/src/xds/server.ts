@@ -21,6 +21,19 @@ export type { XdsTls } from './tls-front.js';
 /** OSM's ADS port. */
 export const DEFAULT_ADS_PORT = 15128;
 
+/**
+ * The Buffer pool size the server sets. grpc-js copies every response into a frame of its own, allocated
+ * from Node's Buffer pool when under half the pool's size, as most xDS responses are with Node's 8 KiB pool.
+ * A frame waiting on a busy proxy's socket outlives two young-generation collections and takes its whole
+ * pool chunk, shared with requests and other frames, into the old generation, where it is freed only by a
+ * full collection. V8 counts that memory as external, and each 64 MiB of it starts a full collection that
+ * marks the whole heap: in a connect storm of 5,000 proxies every full collection was started that way
+ * (`--trace-incremental-marking`: "external memory pressure", the heap at a third of its limit), and they
+ * were about a third of the server's CPU. With small pool chunks, frames and resource bytes get buffers of
+ * their own, freed with them (bench/README.md, "Buffer pool and full collections").
+ */
+export const DEFAULT_BUFFER_POOL_SIZE = 1024;
+
 export interface XdsServerOptions {
   readonly engine: DerivationEngine;
   /** Proxy adapters by kind; the kind in a proxy's identity picks one. */
@@ -53,6 +66,11 @@ export interface XdsServerOptions {
   readonly maxRequestsPerSecond?: number;
   /** Pushes and ACK/NACKs remembered per proxy for debug and replay. Default 32. */
   readonly historySize?: number;
+  /**
+   * Node's Buffer pool size in bytes (`Buffer.poolSize`, a process-wide setting) while this server listens;
+   * restored when it closes. Default 1,024 (`DEFAULT_BUFFER_POOL_SIZE`); Node's own is 8,192.
+   */
+  readonly bufferPoolSize?: number;
   readonly certificates?: IdentityCertificates;
   readonly metrics?: WeftMetrics;
   readonly logger?: Logger;
@@ -103,6 +121,9 @@ export class XdsServer {
   private streamCounter = 0;
   private closed = false;
   private listening = false;
+  private readonly bufferPoolSize: number;
+  /** Buffer.poolSize before listen set it, restored by close. */
+  private previousPoolSize: number | undefined;
 
   constructor(private readonly options: XdsServerOptions) {
     this.logger = (options.logger ?? silentLogger).child({ component: 'xds' });
@@ -119,6 +140,10 @@ export class XdsServer {
       throw new ConfigError(`xds idleConnectionTimeoutMs must be at least 1, got ${this.idleConnectionTimeoutMs}`);
     }
     if (!(coalesceMs >= 0)) throw new ConfigError(`xds coalesceMs must be >= 0, got ${coalesceMs}`);
+    this.bufferPoolSize = options.bufferPoolSize ?? DEFAULT_BUFFER_POOL_SIZE;
+    if (!Number.isInteger(this.bufferPoolSize) || this.bufferPoolSize < 0) {
+      throw new ConfigError(`xds bufferPoolSize must be a whole number of bytes >= 0, got ${this.bufferPoolSize}`);
+    }
     if (this.maxConnections < maxProxies) {
       this.logger.warn('xds maxConnections is below maxProxies: at most maxConnections proxies can connect', {
         maxConnections: this.maxConnections,
@@ -178,6 +203,8 @@ export class XdsServer {
       const bound = await listener.listen(host, port);
       this.listener = listener;
       this.listening = true;
+      this.previousPoolSize = Buffer.poolSize;
+      Buffer.poolSize = this.bufferPoolSize;
       return bound;
     } catch (err) {
       throw new ConfigError(`xds server cannot listen on ${address}: ${(err as Error).message}`, { cause: err });
@@ -251,6 +278,8 @@ export class XdsServer {
     for (const p of this.hub.all()) this.hub.disconnect(p);
     this.server.forceShutdown();
     this.listener?.close();
+    // Left alone if something else has set it since.
+    if (this.previousPoolSize !== undefined && Buffer.poolSize === this.bufferPoolSize) Buffer.poolSize = this.previousPoolSize;
   }
 
   private handleStream(call: AdsCall, mode: XdsMode): void {

@@ -67,6 +67,7 @@ export class XdsServerRunner implements Runner<CreatedXdsServer> {
       maxConcurrentPushes: config.xds.maxConcurrentPushes,
       ...(config.xds.maxConnections === undefined ? {} : { maxConnections: config.xds.maxConnections }),
       idleConnectionTimeoutMs: config.xds.idleConnectionTimeoutMs,
+      bufferPoolSize: config.xds.bufferPoolBytes,
       ...(certificates === undefined ? {} : { certificates }),
       metrics,
       logger,
