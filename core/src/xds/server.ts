@@ -34,6 +34,19 @@ export const DEFAULT_ADS_PORT = 15128;
  */
 export const DEFAULT_BUFFER_POOL_SIZE = 1024;
 
+/** Listening servers that set the pool size, and the size before the first of them did. */
+let poolHolders = 0;
+let poolSizeBefore = 0;
+
+function holdPool(size: number): void {
+  if (poolHolders++ === 0) poolSizeBefore = Buffer.poolSize;
+  Buffer.poolSize = size;
+}
+
+function releasePool(): void {
+  if (--poolHolders === 0) Buffer.poolSize = poolSizeBefore;
+}
+
 export interface XdsServerOptions {
   readonly engine: DerivationEngine;
   /** Proxy adapters by kind; the kind in a proxy's identity picks one. */
@@ -122,8 +135,8 @@ export class XdsServer {
   private closed = false;
   private listening = false;
   private readonly bufferPoolSize: number;
-  /** Buffer.poolSize before listen set it, restored by close. */
-  private previousPoolSize: number | undefined;
+  /** Whether listen set Buffer.poolSize (close gives it back when the last server holding it closes). */
+  private holdsPool = false;
 
   constructor(private readonly options: XdsServerOptions) {
     this.logger = (options.logger ?? silentLogger).child({ component: 'xds' });
@@ -203,8 +216,8 @@ export class XdsServer {
       const bound = await listener.listen(host, port);
       this.listener = listener;
       this.listening = true;
-      this.previousPoolSize = Buffer.poolSize;
-      Buffer.poolSize = this.bufferPoolSize;
+      holdPool(this.bufferPoolSize);
+      this.holdsPool = true;
       return bound;
     } catch (err) {
       throw new ConfigError(`xds server cannot listen on ${address}: ${(err as Error).message}`, { cause: err });
@@ -278,8 +291,8 @@ export class XdsServer {
     for (const p of this.hub.all()) this.hub.disconnect(p);
     this.server.forceShutdown();
     this.listener?.close();
-    // Left alone if something else has set it since.
-    if (this.previousPoolSize !== undefined && Buffer.poolSize === this.bufferPoolSize) Buffer.poolSize = this.previousPoolSize;
+    if (this.holdsPool) releasePool();
+    this.holdsPool = false;
   }
 
   private handleStream(call: AdsCall, mode: XdsMode): void {

@@ -55,6 +55,21 @@ describe('ADS server and the Buffer pool', () => {
     assert.equal(configured.endpoints, 1);
   });
 
+  it('gives the pool size back only when the last listening server closes', async () => {
+    const before = Buffer.poolSize;
+    const a = await startMesh({});
+    const b = await startMesh({ bufferPoolSize: 2048 });
+    try {
+      assert.equal(Buffer.poolSize, 2048);
+      await a.close();
+      assert.equal(Buffer.poolSize, 2048, 'still held by the other server');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    assert.equal(Buffer.poolSize, before);
+  });
+
   it('refuses a pool size that is not a whole number of bytes', async () => {
     await assert.rejects(startMesh({ bufferPoolSize: -1 }), /xds bufferPoolSize must be a whole number of bytes >= 0, got -1/);
     await assert.rejects(startMesh({ bufferPoolSize: 1.5 }), /got 1\.5/);
