@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { coldAndWarm, cpuPerChange, distribution, idleRate, observeStep } from './measure.js';
+import { coldAndWarm, cpuPerChange, distribution, idleRate, idleRateOf, observeStep } from './measure.js';
 import type { ResponseRow } from './sim/worker.js';
 
 const row = (proxy: number, ackMicros: number, bytes = 100, nack = 0): ResponseRow => [proxy, 2, bytes, ackMicros, nack, 1, 'v'];
@@ -49,4 +49,20 @@ test('idle CPU is subtracted as rate x window, the same way for every system, ne
   assert.ok(Math.abs(cpuPerChange(140_000, 2_000_000, 0, 10) - 0.014) < 1e-12);
   assert.equal(cpuPerChange(10_000, 2_000_000, rate, 1), 0);
   assert.ok(Number.isNaN(cpuPerChange(1, 1, rate, 0)));
+});
+
+test('the idle rate is the median over sub-windows: a one-off burst in the window is not taken for a rate', () => {
+  // Readings every 500 ms; 10 ms of CPU per window (2%), but one window holds a 300 ms collection.
+  const at = [0, 500, 1000, 1500, 2000, 2500, 3000];
+  const steady = at.map((ms, i) => ({ ms, cpuMicros: i * 10_000 }));
+  assert.ok(Math.abs(idleRateOf(steady) - 0.02) < 1e-12);
+  const burst = steady.map((r, i) => ({ ms: r.ms, cpuMicros: r.cpuMicros + (i >= 3 ? 300_000 : 0) }));
+  // Over the whole window the burst would read as 12% idle and be subtracted from every second of the scenario.
+  assert.ok(Math.abs(idleRate(burst[0]!.cpuMicros, burst[6]!.cpuMicros, 3000) - 0.12) < 1e-12);
+  assert.ok(Math.abs(idleRateOf(burst) - 0.02) < 1e-12);
+  // Uneven windows are weighed by their own length; a single window is its own rate; fewer than two readings: none.
+  assert.ok(Math.abs(idleRateOf([{ ms: 0, cpuMicros: 0 }, { ms: 250, cpuMicros: 5_000 }]) - 0.02) < 1e-12);
+  assert.ok(Number.isNaN(idleRateOf([{ ms: 0, cpuMicros: 0 }])));
+  // An even number of windows: the mean of the middle two.
+  assert.ok(Math.abs(idleRateOf([0, 1, 2, 3, 4].map((i) => ({ ms: i * 100, cpuMicros: [0, 1_000, 3_000, 6_000, 10_000][i]! }))) - 0.025) < 1e-12);
 });

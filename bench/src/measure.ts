@@ -112,7 +112,7 @@ export function coldAndWarm(steps: readonly StepObservation[]): { cold: Phase | 
 
 /**
  * Server CPU seconds attributable to the changes of a window: CPU used over the window minus what the server
- * uses idle (its rate, measured over a fixed window before the scenario, times the window's length), never
+ * uses idle (its rate, measured over a fixed window before the scenario (`idleRateOf`), times the window's length), never
  * below 0, divided by the changes. The same for every system.
  */
 export function cpuPerChange(cpuMicros: number, windowMicros: number, idleRate: number, changes: number): number {
@@ -124,4 +124,29 @@ export function cpuPerChange(cpuMicros: number, windowMicros: number, idleRate: 
 /** CPU seconds per second from two readings `ms` apart. */
 export function idleRate(cpu0Micros: number, cpu1Micros: number, ms: number): number {
   return ms <= 0 ? NaN : (cpu1Micros - cpu0Micros) / 1000 / ms;
+}
+
+/** A reading of a server's CPU time (`cpuMicros`) at a time (`ms`). */
+export interface CpuReading {
+  readonly ms: number;
+  readonly cpuMicros: number;
+}
+
+/**
+ * The idle rate from readings through the idle window: the median of the rates between consecutive readings
+ * (the mean of the middle two for an even count). A one-off burst inside the window, such as a collection
+ * left over from the previous scenario, would otherwise be taken for a rate and subtracted from every second
+ * of the next scenario; a server's steady idle work (timers, keepalives) is in every sub-window alike.
+ */
+export function idleRateOf(readings: readonly CpuReading[]): number {
+  const rates: number[] = [];
+  for (let i = 1; i < readings.length; i++) {
+    const a = readings[i - 1]!;
+    const b = readings[i]!;
+    rates.push(idleRate(a.cpuMicros, b.cpuMicros, b.ms - a.ms));
+  }
+  if (rates.length === 0) return NaN;
+  rates.sort((x, y) => x - y);
+  const mid = rates.length >> 1;
+  return rates.length % 2 === 1 ? rates[mid]! : (rates[mid - 1]! + rates[mid]!) / 2;
 }

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { buildDump, dumpMismatches, writeDump, type Dump } from './dump.js';
-import { coldAndWarm, cpuPerChange, distribution, idleRate, observeStep, type Distribution, type Phase, type StepObservation } from './measure.js';
+import { coldAndWarm, cpuPerChange, distribution, idleRateOf, observeStep, type CpuReading, type Distribution, type Phase, type StepObservation } from './measure.js';
 import { buildScenarios, generateMesh, parseScenarios, SCENARIOS, type GeneratedMesh, type Scenario, type ScenarioName } from './mesh.js';
 import { markdownReport } from './report.js';
 import type { ChildReply, ChildRequest } from './server/child.js';
@@ -438,7 +438,6 @@ async function runSystem(system: SystemName, o: RunOptions, prep: Prepared, prog
   }
 }
 
-/** The server's idle CPU rate (seconds per second) over a fixed window, for every system alike. */
 /** Profiles one phase of a Node server at a time when `--cpu-prof` is given; does nothing otherwise. */
 function phaseProfiler(server: ServerHandle, system: SystemName, o: RunOptions, n: number): { start(): Promise<void>; stop(phase: string): Promise<void> } {
   const dir = o.cpuProfDir;
@@ -450,13 +449,22 @@ function phaseProfiler(server: ServerHandle, system: SystemName, o: RunOptions, 
   };
 }
 
+/**
+ * The server's idle CPU rate (seconds per second) over a fixed window, for every system alike: read every
+ * ~500 ms, the median of the sub-windows' rates (`idleRateOf`).
+ */
 async function measureIdle(server: ServerHandle, ms: number): Promise<number> {
-  const a = (await server.call({ type: 'stats' }, 'stats')).stats;
-  const t = Date.now();
-  await sleep(ms);
-  const b = (await server.call({ type: 'stats' }, 'stats')).stats;
-  return idleRate(a.cpuMicros, b.cpuMicros, Date.now() - t);
+  const parts = Math.max(1, Math.round(ms / IDLE_SUB_WINDOW_MS));
+  const read = async (): Promise<CpuReading> => ({ cpuMicros: (await server.call({ type: 'stats' }, 'stats')).stats.cpuMicros, ms: Date.now() });
+  const readings = [await read()];
+  for (let i = 0; i < parts; i++) {
+    await sleep(ms / parts);
+    readings.push(await read());
+  }
+  return idleRateOf(readings);
 }
+
+const IDLE_SUB_WINDOW_MS = 500;
 
 interface ScenarioRun {
   readonly server: ServerHandle;
