@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_TRUST_DOMAIN } from '../model/types.js';
 import type { LogLevel } from '../observe/logger.js';
-import { DEFAULT_BUFFER_POOL_SIZE } from '../xds/server.js';
+import { DEFAULT_BUFFER_POOL_SIZE } from '../xds/buffer-pool.js';
 
 /**
  * weft.yaml: the static configuration of one Weft instance. Everything here is validated up front, and

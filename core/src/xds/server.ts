@@ -11,41 +11,17 @@ import { AdsListener, defaultMaxConnections, openFilesLimit } from './listener.j
 import { ProxyHub, type ProxyDetail, type ProxySnapshot } from './proxies.js';
 import type { XdsMode } from './protocol.js';
 import { AdsStream, serveStream, type AdsCall } from './stream.js';
+import { DEFAULT_BUFFER_POOL_SIZE, holdPool, releasePool } from './buffer-pool.js';
 import { TlsFront, type XdsTls } from './tls-front.js';
 import { decodeDeltaRequest, decodeSotwRequest, encodeAdsResponse, type AdsRequest, type AdsResponse, type MalformedRequest } from './wire.js';
 
 export { typeLabel } from './metric-labels.js';
 export type { ProxyDetail, ProxySnapshot } from './proxies.js';
 export type { XdsTls } from './tls-front.js';
+export { DEFAULT_BUFFER_POOL_SIZE } from './buffer-pool.js';
 
 /** OSM's ADS port. */
 export const DEFAULT_ADS_PORT = 15128;
-
-/**
- * The Buffer pool size the server sets. grpc-js copies every response into a frame of its own, allocated
- * from Node's Buffer pool when under half the pool's size, as most xDS responses are with Node's 8 KiB pool.
- * A frame waiting on a busy proxy's socket outlives two young-generation collections and takes its whole
- * pool chunk, shared with requests and other frames, into the old generation, where it is freed only by a
- * full collection. V8 counts that memory as external, and each 64 MiB of it starts a full collection that
- * marks the whole heap: in a connect storm of 5,000 proxies every full collection was started that way
- * (`--trace-incremental-marking`: "external memory pressure", the heap at a third of its limit), and they
- * were about a third of the server's CPU. With small pool chunks, frames and resource bytes get buffers of
- * their own, freed with them (bench/README.md, "Buffer pool and full collections").
- */
-export const DEFAULT_BUFFER_POOL_SIZE = 1024;
-
-/** Listening servers that set the pool size, and the size before the first of them did. */
-let poolHolders = 0;
-let poolSizeBefore = 0;
-
-function holdPool(size: number): void {
-  if (poolHolders++ === 0) poolSizeBefore = Buffer.poolSize;
-  Buffer.poolSize = size;
-}
-
-function releasePool(): void {
-  if (--poolHolders === 0) Buffer.poolSize = poolSizeBefore;
-}
 
 export interface XdsServerOptions {
   readonly engine: DerivationEngine;
@@ -135,8 +111,6 @@ export class XdsServer {
   private closed = false;
   private listening = false;
   private readonly bufferPoolSize: number;
-  /** Whether listen set Buffer.poolSize (close gives it back when the last server holding it closes). */
-  private holdsPool = false;
 
   constructor(private readonly options: XdsServerOptions) {
     this.logger = (options.logger ?? silentLogger).child({ component: 'xds' });
@@ -217,7 +191,6 @@ export class XdsServer {
       this.listener = listener;
       this.listening = true;
       holdPool(this.bufferPoolSize);
-      this.holdsPool = true;
       return bound;
     } catch (err) {
       throw new ConfigError(`xds server cannot listen on ${address}: ${(err as Error).message}`, { cause: err });
@@ -291,8 +264,8 @@ export class XdsServer {
     for (const p of this.hub.all()) this.hub.disconnect(p);
     this.server.forceShutdown();
     this.listener?.close();
-    if (this.holdsPool) releasePool();
-    this.holdsPool = false;
+    // Set by listen; close runs once.
+    if (this.listening) releasePool();
   }
 
   private handleStream(call: AdsCall, mode: XdsMode): void {
