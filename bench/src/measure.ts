@@ -133,10 +133,10 @@ export interface CpuReading {
 }
 
 /**
- * The idle rate from readings through the idle window: the median of the rates between consecutive readings
- * (the mean of the middle two for an even count). A one-off burst inside the window, such as a collection
- * left over from the previous scenario, would otherwise be taken for a rate and subtracted from every second
- * of the next scenario; a server's steady idle work (timers, keepalives) is in every sub-window alike.
+ * The idle rate from readings through the idle window: the median of the rates between consecutive readings.
+ * A one-off burst inside the window, such as a collection left over from the previous scenario, would
+ * otherwise be taken for a rate and subtracted from every second of the next scenario; a server's steady idle
+ * work (timers, keepalives) is in every sub-window alike.
  */
 export function idleRateOf(readings: readonly CpuReading[]): number {
   const rates: number[] = [];
@@ -145,8 +145,12 @@ export function idleRateOf(readings: readonly CpuReading[]): number {
     const b = readings[i]!;
     rates.push(idleRate(a.cpuMicros, b.cpuMicros, b.ms - a.ms));
   }
-  if (rates.length === 0) return NaN;
-  rates.sort((x, y) => x - y);
-  const mid = rates.length >> 1;
-  return rates.length % 2 === 1 ? rates[mid]! : (rates[mid - 1]! + rates[mid]!) / 2;
+  return rates.length === 0 ? NaN : median(rates);
+}
+
+/** The middle value, or the mean of the middle two for an even count. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }

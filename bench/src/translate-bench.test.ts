@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { median, translateBench } from './translate-bench.js';
+import { median } from './measure.js';
+import { translateBench } from './translate-bench.js';
 
 test('the translation benchmark touches the affected roots of each change and stops replaying a burst that changes nothing', async () => {
   const results = await translateBench({ proxies: 60, scenarios: ['endpoint', 'burst'], changes: 3, rounds: 3 });

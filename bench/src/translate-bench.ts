@@ -15,6 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { ENVOY_TYPE_URLS } from '@weft/plugin-envoy';
 import type { DerivationSpec } from '@weft/core';
+import { median } from './measure.js';
 import { buildScenarios, generateMesh, parseScenarios, type ScenarioName } from './mesh.js';
 import { arg, cpuMs, stringArg } from './util.js';
 import { appendAndRead, buildWeftState } from './weft-state.js';
@@ -107,12 +108,6 @@ export async function translateBench(o: Options, report: (line: string) => void 
     );
   }
   return out;
-}
-
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function main(): Promise<void> {
