@@ -7,7 +7,7 @@ class FakeProxy implements SupervisedProxy {
   readonly calls: string[][] = [];
   constructor(
     readonly name: string,
-    readonly rootIds: readonly string[],
+    public rootIds: readonly string[],
   ) {}
   invalidate(_cause: PushCause, ids: ReadonlySet<string>): void {
     this.calls.push([...ids].filter((id) => this.rootIds.includes(id)));
@@ -49,5 +49,31 @@ describe('ProxySupervisor', () => {
     assert.deepEqual(notified(s, ['r1', 'r2', 'r3'], all), []);
     assert.equal(s.rootCount, 0);
     assert.equal(s.size, 0);
+  });
+
+  it('follows a proxy whose roots change (its views moved it to other shared sets)', () => {
+    const s = new ProxySupervisor<FakeProxy>();
+    const a = new FakeProxy('a', ['views-a']);
+    const b = new FakeProxy('b', ['views-b', 'set-1']);
+    const all = [a, b];
+    s.add(a);
+    s.add(b);
+    assert.deepEqual(notified(s, ['set-1'], all), ['b']);
+    const before = a.rootIds;
+    a.rootIds = ['views-a', 'set-1', 'set-2'];
+    s.update(a, before);
+    assert.deepEqual(notified(s, ['set-1'], all), ['a', 'b']);
+    assert.deepEqual(notified(s, ['set-2'], all), ['a']);
+    const later = b.rootIds;
+    b.rootIds = ['views-b', 'set-3'];
+    s.update(b, later);
+    assert.deepEqual(notified(s, ['set-1'], all), ['a'], 'b no longer listens on set-1');
+    assert.deepEqual(notified(s, ['set-3'], all), ['b']);
+    assert.equal(s.rootCount, 5);
+    s.remove(a);
+    s.remove(b);
+    assert.equal(s.rootCount, 0, 'removal unwatches the roots the proxy has now');
+    s.update(a, ['views-a']);
+    assert.equal(s.rootCount, 0, 'a proxy no longer supervised is not watched again');
   });
 });

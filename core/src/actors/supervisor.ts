@@ -2,7 +2,7 @@ import type { PushCause } from '../xds/protocol.js';
 
 /** What the supervisor knows of a connected proxy. */
 export interface SupervisedProxy {
-  /** Ids of the root derivations the proxy retains (its resource sets per type). */
+  /** Ids of the root derivations the proxy retains (its resource sets per type, or its views and their sets). */
   readonly rootIds: readonly string[];
   /** `ids` is the whole invalidation; the proxy picks its own roots out of it. */
   invalidate(cause: PushCause, ids: ReadonlySet<string>): void;
@@ -22,7 +22,24 @@ export class ProxySupervisor<P extends SupervisedProxy = SupervisedProxy> {
 
   add(proxy: P): void {
     this.all.add(proxy);
-    for (const id of proxy.rootIds) {
+    this.watch(proxy, proxy.rootIds);
+  }
+
+  remove(proxy: P): void {
+    if (!this.all.delete(proxy)) return;
+    this.unwatch(proxy, proxy.rootIds);
+  }
+
+  /** The proxy's roots changed from `before` to its `rootIds` (its views moved it to other shared sets). */
+  update(proxy: P, before: readonly string[]): void {
+    if (!this.all.has(proxy)) return;
+    const now = new Set(proxy.rootIds);
+    this.unwatch(proxy, before.filter((id) => !now.has(id)));
+    this.watch(proxy, proxy.rootIds);
+  }
+
+  private watch(proxy: P, ids: readonly string[]): void {
+    for (const id of ids) {
       const held = this.byRoot.get(id);
       if (held === undefined) this.byRoot.set(id, proxy);
       else if (held instanceof Set) held.add(proxy);
@@ -30,9 +47,8 @@ export class ProxySupervisor<P extends SupervisedProxy = SupervisedProxy> {
     }
   }
 
-  remove(proxy: P): void {
-    if (!this.all.delete(proxy)) return;
-    for (const id of proxy.rootIds) {
+  private unwatch(proxy: P, ids: readonly string[]): void {
+    for (const id of ids) {
       const held = this.byRoot.get(id);
       if (held === proxy) {
         this.byRoot.delete(id);

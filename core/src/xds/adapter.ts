@@ -38,6 +38,9 @@ export interface EncodedResource {
 /** A proxy's resources of one type, by resource name. */
 export type ResourceSet = ReadonlyMap<string, EncodedResource>;
 
+/** For each type a proxy is served, the derivation of its set: see `ProxyAdapter.views`. */
+export type ProxyViews = ReadonlyMap<string, DerivationSpec<ResourceSet>>;
+
 /** Who a connected proxy is, from its client certificate (or, in insecure mode, its node metadata). */
 export interface ProxyIdentity {
   /** Node id; the `osm-proxy-uuid` label of its workload. */
@@ -59,6 +62,15 @@ export interface ProxyAdapter {
   readonly typeUrls: readonly string[];
   /** The full set of resources of one type the proxy may receive (subscriptions filter it further). */
   resources(proxy: ProxyIdentity, typeUrl: string): DerivationSpec<ResourceSet>;
+  /**
+   * Optional, for kinds whose proxies share their sets (replicas of a workload): the one per-proxy part of
+   * `resources`, a derivation whose value names for each type the shared derivation that computes the
+   * proxy's set. The ADS server then holds this derivation and the shared sets it names instead of one root
+   * per proxy and type, so a change to a shared set reaches its proxies without a recompute per proxy, and a
+   * proxy whose workload changes moves to other shared sets when this derivation's value changes. It must
+   * agree with `resources`: for every type, the named derivation's value is the set `resources` returns.
+   */
+  views?(proxy: ProxyIdentity): DerivationSpec<ProxyViews>;
   /**
    * The proxy's bootstrap configuration (for `weft bootstrap`), as a plain JSON-able object, when the proxy
    * kind has one (an Envoy bootstrap, a gRPC xDS bootstrap file).

@@ -7,7 +7,7 @@ import { ProxySupervisor, type SupervisedProxy } from '../actors/supervisor.js';
 import type { IdentityCertificates } from '../certs/types.js';
 import type { DerivationEngine, DerivationSpec } from '../derive/types.js';
 import { ConfigError } from '../errors.js';
-import { TypeUrl, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from './adapter.js';
+import { TypeUrl, type ProxyAdapter, type ProxyIdentity, type ProxyViews, type ResourceSet } from './adapter.js';
 import { XdsSession, type AckRecord, type DesiredSet, type PushCause, type PushRecord, type RequestOutcome, type TypeSnapshot, type XdsMode } from './protocol.js';
 import { ownSecretsOnly, type RefusedSecret } from './secrets.js';
 import type { AdsStream, OpenProxy, ProxySource } from './stream.js';
@@ -53,7 +53,8 @@ export interface ProxyHubOptions {
 /** One open proxy: its protocol session, its roots in the engine, its actor. */
 class ConnectedProxy implements SupervisedProxy, OpenProxy {
   readonly actor: Actor<typeof proxyMachine>;
-  readonly rootIds: readonly string[];
+  /** The derivations the proxy holds: its views and the shared sets they name, or its own set per type. */
+  rootIds: readonly string[];
   readonly connectedAt = new Date();
   readonly session: XdsSession;
   /** performance.now() of the last push that wrote something; -Infinity before the first. */
@@ -61,18 +62,26 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
   /** A log batch changed one of the proxy's sets since its last push: that push is the one to coalesce. */
   private changedSincePush = false;
   private retained = false;
+  /** The derivation of each type's set: fixed (`resources`), or the shared ones the views name. */
+  private specs: ReadonlyMap<string, DerivationSpec<ResourceSet>>;
+  /** The views changed (or were never read): read them again before the next push. */
+  private viewsStale: boolean;
 
   constructor(
     readonly stream: AdsStream,
     readonly identity: ProxyIdentity,
     mode: XdsMode,
-    readonly specs: ReadonlyMap<string, DerivationSpec<ResourceSet>>,
+    /** The adapter's `views` of this proxy, when its kind shares sets; else `specs` is the proxy's own. */
+    private readonly views: DerivationSpec<ProxyViews> | undefined,
+    specs: ReadonlyMap<string, DerivationSpec<ResourceSet>>,
     private readonly hub: ProxyHub,
     typeUrls: readonly string[],
   ) {
     // Every change reaches the proxy through invalidate(), which names the types of the invalidated roots.
     this.session = new XdsSession({ mode, typeUrls, historySize: hub.options.historySize, invalidationsNameTypes: true });
-    this.rootIds = [...new Set([...specs.values()].map((s) => s.id))];
+    this.specs = specs;
+    this.viewsStale = views !== undefined;
+    this.rootIds = views !== undefined ? [views.id] : idsOf(specs);
     this.actor = createActor(hub.machine, { input: { streamId: stream.id } });
   }
 
@@ -94,9 +103,15 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
 
   /** A log batch touched one of the proxy's roots: marked dirty now, pushed by the batch's flush. */
   invalidate(cause: PushCause, ids: ReadonlySet<string>): void {
-    const types: string[] = [];
-    for (const [typeUrl, spec] of this.specs) if (ids.has(spec.id)) types.push(typeUrl);
-    this.session.invalidate(cause, types);
+    if (this.views !== undefined && ids.has(this.views.id)) {
+      // The proxy may move to other shared sets: every type is looked at again once the views are read.
+      this.viewsStale = true;
+      this.session.invalidate(cause);
+    } else {
+      const types: string[] = [];
+      for (const [typeUrl, spec] of this.specs) if (ids.has(spec.id)) types.push(typeUrl);
+      this.session.invalidate(cause, types);
+    }
     this.changedSincePush = true;
     this.hub.queue.add(this);
   }
@@ -140,6 +155,7 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
     if (this.stream.done) return;
     const start = performance.now();
     this.changedSincePush = false;
+    if (this.viewsStale) this.readViews(this.views!);
     const responses = this.session.push((typeUrl) => this.desired(typeUrl));
     for (const response of responses) {
       this.stream.send(response, () => this.session.abandon(response.typeUrl, response.nonce));
@@ -148,6 +164,28 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
       this.lastPushAt = performance.now();
       this.hub.options.events.pushed(this.stream, responses, (this.lastPushAt - start) / 1000);
     }
+  }
+
+  /**
+   * Reads the views and, when they name other shared sets, holds the new ones before letting the old ones go
+   * (a set both name is never dropped in between) and tells the supervisor where the proxy now listens.
+   */
+  private readViews(views: DerivationSpec<ProxyViews>): void {
+    const engine = this.hub.options.engine;
+    const specs = engine.get(views).value;
+    this.viewsStale = false;
+    this.specs = specs;
+    const next = [views.id, ...idsOf(specs)];
+    const before = this.rootIds;
+    if (sameIds(before, next)) return;
+    if (this.retained) {
+      const held = new Set(before);
+      const kept = new Set(next);
+      for (const id of next) if (!held.has(id)) engine.retain(id);
+      for (const id of before) if (!kept.has(id)) engine.release(id);
+    }
+    this.rootIds = next;
+    this.hub.supervisor.update(this, before);
   }
 
   private desired(typeUrl: string): DesiredSet {
@@ -204,6 +242,15 @@ class ConnectedProxy implements SupervisedProxy, OpenProxy {
   }
 }
 
+/** The distinct ids of some derivations, in order. */
+function idsOf(specs: ReadonlyMap<string, DerivationSpec<ResourceSet>>): string[] {
+  return [...new Set(Array.from(specs.values(), (s) => s.id))];
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
+}
+
 /**
  * The proxies behind the open streams, as the stream loop's source: opens one per stream, routes the
  * engine's invalidations to the proxies holding an invalidated root (marking them dirty), and flushes the
@@ -251,8 +298,9 @@ export class ProxyHub implements ProxySource {
         `no proxy adapter for kind "${identity.kind}" (proxy ${identity.uuid}); loaded kinds: ${[...adapters.keys()].join(', ') || 'none'}`,
       );
     }
-    const specs = new Map(adapter.typeUrls.map((t) => [t, adapter.resources(identity, t)] as const));
-    const proxy = new ConnectedProxy(stream, identity, stream.mode, specs, this, adapter.typeUrls);
+    const views = adapter.views?.(identity);
+    const specs = views !== undefined ? new Map() : new Map(adapter.typeUrls.map((t) => [t, adapter.resources(identity, t)] as const));
+    const proxy = new ConnectedProxy(stream, identity, stream.mode, views, specs, this, adapter.typeUrls);
     this.byStream.set(stream.id, proxy);
     proxy.actor.subscribe({
       error: (err: unknown) => {

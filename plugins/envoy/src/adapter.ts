@@ -1,6 +1,6 @@
-import { TypeUrl, type BootstrapOptions, type BootstrapServer, type DerivationSpec, type ProxyAdapter, type ProxyIdentity, type ResourceSet } from '@weft/core';
+import { TypeUrl, type BootstrapOptions, type BootstrapServer, type DerivationSpec, type ProxyAdapter, type ProxyIdentity, type ProxyViews, type ResourceSet } from '@weft/core';
 import { envoyBootstrap } from './bootstrap.js';
-import { isServedType, proxySet } from './sets.js';
+import { isServedType, proxySet, proxyViews } from './sets.js';
 
 /** Types an Envoy sidecar is served, in the order they must be added. */
 export const ENVOY_TYPE_URLS: readonly string[] = [
@@ -23,6 +23,10 @@ export class EnvoyAdapter implements ProxyAdapter {
   resources(proxy: ProxyIdentity, typeUrl: string): DerivationSpec<ResourceSet> {
     if (!isServedType(typeUrl)) throw new TypeError(`the envoy adapter does not serve ${typeUrl}; it serves ${ENVOY_TYPE_URLS.join(', ')}`);
     return proxySet(proxy, typeUrl);
+  }
+
+  views(proxy: ProxyIdentity): DerivationSpec<ProxyViews> {
+    return proxyViews(proxy);
   }
 
   bootstrap(proxy: ProxyIdentity, server: BootstrapServer, options?: BootstrapOptions): unknown {

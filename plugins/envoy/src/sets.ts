@@ -3,7 +3,7 @@
  * (identity, services, scraping) and a shared one per shape that assembles the set, so replicas of a
  * workload share the set as well as every resource in it.
  */
-import { TypeUrl, meshSettings, type DerivationSpec, type EncodedResource, type ProxyIdentity, type Reader, type ResourceSet } from '@weft/core';
+import { TypeUrl, meshSettings, type DerivationSpec, type EncodedResource, type ProxyIdentity, type ProxyViews, type Reader, type ResourceSet } from '@weft/core';
 import { egressCluster, localCluster, metricsCluster, passthroughCluster, upstreamCluster } from './clusters.js';
 import { loadAssignment } from './endpoints.js';
 import { memoByString, memoByValue } from './memo.js';
@@ -118,5 +118,25 @@ export function proxySet(proxy: ProxyIdentity, typeUrl: string): DerivationSpec<
       if (build === undefined) return new Map();
       return r.derive(sharedSetsOf(r.derive(shape))(typeUrl));
     },
+  };
+}
+
+/** A shape's sets for every served type, by shape value: the proxies of a shape all name the same ones. */
+const viewsOf = memoByValue((shape: ProxyShape): ProxyViews => new Map(Object.keys(builders).map((t) => [t, sharedSetsOf(shape)(t)] as const)));
+
+/** The shared sets' ids, one per line: the views change exactly when one of them does. */
+const viewsHash = (views: ProxyViews): string => [...views.values()].map((spec) => spec.id).join('\n');
+
+/**
+ * The per-proxy root the ADS server holds instead of one per type: which shared set serves each type, found
+ * from the proxy's shape. An endpoint change then recomputes each affected shared set once, and no proxy's
+ * own derivation runs; only a change to the proxy's shape (its workload's services, its scraping) does.
+ */
+export function proxyViews(proxy: ProxyIdentity): DerivationSpec<ProxyViews> {
+  const shape = proxyShape(proxy);
+  return {
+    id: `envoy/proxy-views/${proxy.uuid}@${proxy.namespace}/${proxy.serviceAccount}`,
+    hash: viewsHash,
+    compute: (r) => viewsOf(r.derive(shape)),
   };
 }

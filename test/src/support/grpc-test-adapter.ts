@@ -94,7 +94,8 @@ function lbEndpoints(eps: Endpoints | undefined): object[] {
 
 const resourceHash = (r: EncodedResource | null): string => r?.version ?? 'absent';
 
-function perService(typeUrl: string, key: string): DerivationSpec<EncodedResource | null> {
+/** One service's resource of a type (null without the Service): shared by every set that holds it. */
+export function perService(typeUrl: string, key: string): DerivationSpec<EncodedResource | null> {
   return {
     id: `grpc-test/${typeUrl.split('.').pop() ?? typeUrl}/${key}`,
     compute: (reader) => {
