@@ -209,3 +209,20 @@ describe('XdsSession (delta)', () => {
     );
   });
 });
+
+describe('XdsSession history', () => {
+  it('keeps the last historySize pushes and ACKs, oldest first, naming what each push sent', () => {
+    const s = new XdsSession({ mode: 'delta', typeUrls: ALL, historySize: 3 });
+    s.onRequest(delta(E, { subscribe: ['a', 'b'] }));
+    for (let v = 1; v <= 5; v++) {
+      const [out] = s.push(desiredOf({ [E]: v % 2 === 0 ? [res(E, 'a', String(v))] : [res(E, 'a', String(v)), res(E, 'b', String(v))] })) as DeltaResponse[];
+      assert.ok(out !== undefined);
+      s.onRequest(delta(E, { responseNonce: out.nonce }));
+    }
+    const pushes = s.pushHistory();
+    assert.deepEqual(pushes.map((p) => p.nonce), ['3', '4', '5']);
+    assert.deepEqual(pushes.map((p) => p.sent), [['a', 'b'], ['a'], ['a', 'b']]);
+    assert.deepEqual(pushes.map((p) => p.removed), [[], ['b'], []]);
+    assert.deepEqual(s.ackHistory().map((a) => [a.nonce, a.ack]), [['3', true], ['4', true], ['5', true]]);
+  });
+});

@@ -148,9 +148,34 @@ interface EntryDigest {
   readonly d: number;
 }
 
+/**
+ * 64 bits of `name \0 version` from two 32-bit string hashes, each finished with murmur3's avalanche. Not a
+ * cryptographic hash, and need not be: the version it feeds only tells the client which state it holds,
+ * and a SHA-256 per entry (a new Hash object and a buffer each) was most of the cost of a first push.
+ */
 function entryDigest(name: string, version: string): EntryDigest {
-  const h = createHash('sha256').update(`${name}\0${version}`).digest();
-  return { a: h.readUInt16BE(0), b: h.readUInt16BE(2), c: h.readUInt16BE(4), d: h.readUInt16BE(6) };
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  const text = `${name}\0${version}`;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ code, 0x01000193);
+    h2 = Math.imul(h2 ^ code, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+  h1 = fmix32(h1);
+  h2 = fmix32(h2);
+  return { a: h1 >>> 16, b: h1 & 0xffff, c: h2 >>> 16, d: h2 & 0xffff };
+}
+
+/** murmur3's finalizer: every input bit moves every output bit. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 /**
@@ -235,16 +260,33 @@ class Sent {
   }
 }
 
+/** The last `size` items, oldest first: a slot is overwritten, never shifted (a push per response and ACK). */
 class Ring<T> {
   private readonly items: T[] = [];
+  private next = 0;
   constructor(private readonly size: number) {}
   push(item: T): void {
-    this.items.push(item);
-    if (this.items.length > this.size) this.items.shift();
+    if (this.items.length < this.size) this.items.push(item);
+    else this.items[this.next] = item;
+    this.next = (this.next + 1) % this.size;
   }
   list(): readonly T[] {
-    return [...this.items];
+    return this.items.length < this.size ? [...this.items] : [...this.items.slice(this.next), ...this.items.slice(0, this.next)];
   }
+}
+
+/**
+ * A push as recorded: the resources as sent (the response's own list, not a list of their names made for
+ * every response); `pushHistory()` names them when someone asks.
+ */
+interface PushEntry {
+  readonly time: number;
+  readonly typeUrl: string;
+  readonly version: string;
+  readonly nonce: string;
+  readonly offsets: readonly number[];
+  readonly sent: readonly EncodedResource[];
+  readonly removed: readonly string[];
 }
 
 export class XdsSession {
@@ -267,7 +309,7 @@ export class XdsSession {
   private readonly precise: boolean;
   private causeOffsets: number[] = [];
   private causeAppendedAt: number | undefined;
-  private readonly pushes: Ring<PushRecord>;
+  private readonly pushes: Ring<PushEntry>;
   private readonly acks: Ring<AckRecord>;
 
   constructor(options: SessionOptions) {
@@ -543,7 +585,7 @@ export class XdsSession {
     const nonce = String(++this.nonceCounter);
     const now = this.now();
     let response: AdsResponse;
-    let sentNames: string[];
+    let sent: readonly EncodedResource[];
     let removedNames: string[];
     if (this.mode === 'sotw' && !WILDCARD_TYPES.has(st.typeUrl) && !st.wildcard) {
       // Named types (RDS, EDS, SDS): the protocol lets a state-of-the-world response carry only the resources
@@ -554,7 +596,7 @@ export class XdsSession {
       for (const r of resources) st.sent.set(r.name, r.version, r, true);
       for (const name of removedNames) st.sent.delete(name);
       const version = st.sent.version();
-      sentNames = resources.map((r) => r.name);
+      sent = resources;
       response = { kind: 'sotw', versionInfo: version, typeUrl: st.typeUrl, nonce, resources } satisfies SotwResponse;
     } else if (this.mode === 'sotw') {
       // LDS and CDS (and wildcard subscriptions): every response is the whole state of the world.
@@ -571,7 +613,7 @@ export class XdsSession {
       st.sent = new Sent();
       for (const r of resources) st.sent.set(r.name, r.version, r, true);
       const version = versionOf(resources.map((r) => [r.name, r.version] as const));
-      sentNames = resources.map((r) => r.name);
+      sent = resources;
       response = { kind: 'sotw', versionInfo: version, typeUrl: st.typeUrl, nonce, resources } satisfies SotwResponse;
     } else {
       const resources = withUpserts ? p.upserts : [];
@@ -583,7 +625,7 @@ export class XdsSession {
       }
       for (const name of removed) st.sent.delete(name);
       for (const name of absent) st.absentReported.add(name);
-      sentNames = resources.map((r) => r.name);
+      sent = resources;
       removedNames = absent.length === 0 ? removed : [...removed, ...absent];
       const version = st.sent.version();
       response = {
@@ -598,7 +640,7 @@ export class XdsSession {
     const version = response.kind === 'sotw' ? response.versionInfo : response.systemVersionInfo;
     st.inflight = { nonce, version, sentAt: now, cause };
     st.lastVersionSent = version;
-    this.pushes.push({ time: now, typeUrl: st.typeUrl, version, nonce, offsets: cause.offsets, sent: sentNames, removed: removedNames });
+    this.pushes.push({ time: now, typeUrl: st.typeUrl, version, nonce, offsets: cause.offsets, sent, removed: removedNames });
     return response;
   }
 
@@ -613,7 +655,7 @@ export class XdsSession {
   }
 
   pushHistory(): readonly PushRecord[] {
-    return this.pushes.list();
+    return this.pushes.list().map((p) => ({ ...p, sent: p.sent.map((r) => r.name) }));
   }
 
   ackHistory(): readonly AckRecord[] {
