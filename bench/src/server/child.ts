@@ -144,9 +144,13 @@ async function startWeftSystem(mesh: ReturnType<typeof generateMesh>, full: bool
   // Ready before any proxy connects, like the floor and go-control-plane (which load pre-encoded resources):
   // every proxy's resources are derived and encoded now, so the RSS baseline and the connect storm measure
   // the same thing for every system (what connecting proxies cost, not translation).
+  // Held as the ADS server holds them: each proxy's views and the shared sets they name (a root per proxy and
+  // type held here as well would be invalidated with every change, and weigh on the RSS, for nobody).
   for (const p of mesh.proxies) {
+    const views = st.adapter.views(p);
+    engine.retain(views.id);
     for (const t of ENVOY_TYPE_URLS) {
-      const spec = st.adapter.resources(p, t);
+      const spec = engine.get(views).value.get(t)!;
       engine.retain(spec.id);
       engine.get(spec);
     }
