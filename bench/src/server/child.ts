@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as inspector from 'node:inspector';
 import { CertExternals, silentLogger, type DerivationEngine, type Subscription } from '@weft/core';
-import { XdsServer, type Engine } from '@weft/core/testing';
+import { normalizeConfig, XdsServer, type Engine } from '@weft/core/testing';
 import { ENVOY_TYPE_URLS } from '@weft/plugin-envoy';
 import { readDump } from '../dump.js';
 import { buildScenarios, generateMesh, type MeshOptions, type Scenario, type ScenarioName } from '../mesh.js';
@@ -134,11 +134,18 @@ async function startWeftSystem(mesh: ReturnType<typeof generateMesh>, full: bool
     setCertificates(seeded, mesh);
     engine = fe;
   }
+  // The ADS settings a user gets from weft.yaml's defaults, as \`weft start\` passes them (the server's own
+  // defaults are the tests' and may differ: its flush slice is 64 proxies, weft.yaml's 256).
+  const defaults = normalizeConfig({}, { file: null, label: 'defaults', configDir: process.cwd() }).xds;
   const xds = new XdsServer({
     engine,
     adapters: new Map([[st.adapter.kind, st.adapter]]),
     tls: { mode: 'insecure' },
     maxProxies: mesh.proxies.length + 1000,
+    coalesceMs: defaults.coalesceMs,
+    maxConcurrentPushes: defaults.maxConcurrentPushes,
+    idleConnectionTimeoutMs: defaults.idleConnectionTimeoutMs,
+    bufferPoolSize: defaults.bufferPoolBytes,
     logger: silentLogger,
   });
   // Ready before any proxy connects, like the floor and go-control-plane (which load pre-encoded resources):
