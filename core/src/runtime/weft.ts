@@ -123,7 +123,7 @@ export async function startWeft(config: WeftConfig, options: StartOptions = {}):
     const metricsAddress = config.metrics.enabled ? await group.start(new MetricsServerRunner({ config, metrics })) : undefined;
 
     await group.start(
-      new SourcesRunner({ sources: ext.sources, log, appends, catalog, readiness, metrics, logger, stopping: group.signal }),
+      new SourcesRunner({ sources: ext.sources, log, caughtUp: following.caughtUp, appends, catalog, readiness, metrics, logger, stopping: group.signal }),
     );
 
     let closing: Promise<void> | undefined;

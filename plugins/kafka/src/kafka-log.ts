@@ -299,6 +299,17 @@ export class KafkaEventLog implements EventLog {
           await new Promise((r) => setTimeout(r, 1000));
           continue;
         }
+        // The fence completed (or aborted) the last writer's open transaction: its final appends may have been
+        // committed only now. Index the partition to its end before taking the role, so that what this replica
+        // does as the writer (its sources reconcile against the catalog as they start) sees all of them.
+        try {
+          await this.catchUpToEnd();
+        } catch (err) {
+          await p.disconnect().catch(() => undefined);
+          this.logger.warn('reading the event log to its end before writing failed; retrying', { error: (err as Error).message });
+          await new Promise((r) => setTimeout(r, 1000));
+          continue;
+        }
         if (this.closed || !election.holds) {
           await p.disconnect().catch(() => undefined);
           return;
@@ -570,6 +581,23 @@ export class KafkaEventLog implements EventLog {
     }
     void this.acquire(1);
     return err;
+  }
+
+  /** Indexes every message up to the partition's end as its leader reports it now (the high watermark). */
+  private async catchUpToEnd(): Promise<void> {
+    const admin = this.kafka.admin();
+    const unavailable = (doing: string) => (cause?: unknown) => new KafkaUnavailableError(this.brokers, this.topic, doing, cause);
+    let high: number;
+    try {
+      await bounded(admin.connect(), this.config.requestTimeoutMs, unavailable('connecting'));
+      const offsets = await bounded(admin.fetchTopicOffsets(this.topic), this.config.requestTimeoutMs, unavailable('fetching the topic offsets'));
+      const p = offsets.find((o) => o.partition === PARTITION);
+      if (p === undefined) throw new KafkaUnavailableError(this.brokers, this.topic, 'fetching the topic offsets', 'partition 0 is missing');
+      high = kafkaOffsetNumber(p.high, `topic ${this.topic}`);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    await bounded(this.catchUp(high), this.config.requestTimeoutMs * 2, unavailable('reading the topic to its end'));
   }
 
   /** The writer's producer once it is initialised again, or null after requestTimeoutMs (or when not the writer). */

@@ -44,7 +44,8 @@ describe('SourcesRunner', () => {
     const logger = captureLogger();
     const runner = new SourcesRunner({
       sources: [recording('files', events), recording('injector', events, true)],
-      log: { leadership: role },
+      log: { leadership: role, head: () => 0 },
+      caughtUp: async () => undefined,
       appends: new AppendHealth({ append: async () => [] }, metrics, logger),
       catalog: new Catalog(),
       readiness: { phase: 'done' },
@@ -65,5 +66,63 @@ describe('SourcesRunner', () => {
     assert.deepEqual(events.splice(0), ['start files'], 'the same instance starts again');
     await runner.stop();
     assert.deepEqual(events.splice(0).sort(), ['stop files', 'stop injector']);
+  });
+
+  it('on becoming the writer, starts the appending sources only once the catalog applied the whole log', async () => {
+    const events: string[] = [];
+    const role = new Role();
+    const metrics = new WeftMetrics({ defaultMetrics: false });
+    const logger = captureLogger();
+    // The log holds offsets 0..41 (the last writer's final appends among them); the catalog applied 0..39.
+    let applied = 39;
+    const waiting: { offset: number; resolve: () => void }[] = [];
+    const runner = new SourcesRunner({
+      sources: [recording('files', events)],
+      log: { leadership: role, head: () => 42 },
+      caughtUp: (offset) => (applied >= offset ? Promise.resolve() : new Promise((resolve) => waiting.push({ offset, resolve }))),
+      appends: new AppendHealth({ append: async () => [] }, metrics, logger),
+      catalog: new Catalog(),
+      readiness: { phase: 'done' },
+      metrics,
+      logger,
+      stopping: new AbortController().signal,
+    });
+    await runner.start();
+    role.set('writer');
+    await settle();
+    assert.deepEqual(events, [], 'no source starts (and reconciles) before the catalog holds the whole log');
+    assert.deepEqual(waiting.map((w) => w.offset), [41], 'it waits for the last event on the log');
+    applied = 41;
+    for (const w of waiting.splice(0)) w.resolve();
+    await settle();
+    assert.deepEqual(events.splice(0), ['start files']);
+    await runner.stop();
+  });
+
+  it('does not start the sources when the role is lost or the instance stops while it waits for the catalog', async () => {
+    const events: string[] = [];
+    const role = new Role();
+    const metrics = new WeftMetrics({ defaultMetrics: false });
+    const logger = captureLogger();
+    const waiting: (() => void)[] = [];
+    const runner = new SourcesRunner({
+      sources: [recording('files', events)],
+      log: { leadership: role, head: () => 10 },
+      caughtUp: () => new Promise((resolve) => waiting.push(resolve)),
+      appends: new AppendHealth({ append: async () => [] }, metrics, logger),
+      catalog: new Catalog(),
+      readiness: { phase: 'done' },
+      metrics,
+      logger,
+      stopping: new AbortController().signal,
+    });
+    await runner.start();
+    role.set('writer');
+    await settle();
+    role.set('follower');
+    for (const w of waiting.splice(0)) w();
+    await settle();
+    assert.deepEqual(events, [], 'a replica that lost the role while waiting starts nothing');
+    await runner.stop();
   });
 });

@@ -26,7 +26,9 @@ export class SourcesRunner implements Runner {
   constructor(
     private readonly inputs: {
       readonly sources: readonly ResourceSource[];
-      readonly log: Pick<EventLog, 'leadership'>;
+      readonly log: Pick<EventLog, 'leadership' | 'head'>;
+      /** Resolves once the catalog has applied the log up to `offset` (the catalog runner's). */
+      readonly caughtUp: (offset: number) => Promise<void>;
       /** The log's appends, counted for readiness; a lost writer role forgets their failures. */
       readonly appends: AppendHealth;
       readonly catalog: Catalog;
@@ -50,7 +52,14 @@ export class SourcesRunner implements Runner {
         turn = turn.then(async () => {
           if (stopping.aborted) return;
           if (state.role !== 'writer') appends.forget('this replica is no longer the writer');
-          if (state.role === 'writer' && this.running.length === 0) await this.startSources();
+          if (state.role === 'writer' && this.running.length === 0) {
+            // A source reconciles against what the catalog holds when it starts: first everything on the log
+            // (the last writer's final appends may have been committed only as this replica fenced it), or
+            // what the catalog has not applied yet would be appended a second time.
+            await this.inputs.caughtUp(log.head() - 1);
+            if (stopping.aborted || log.leadership?.state().role !== 'writer' || this.running.length > 0) return;
+            await this.startSources();
+          }
           else if (state.role !== 'writer' && this.running.length > 0) await this.stopSources();
         }).catch((err: unknown) => logger.error('starting or stopping the sources on a writer change failed', { error: (err as Error).message }));
       });
