@@ -279,14 +279,8 @@ class Ring<T> {
  * A push as recorded: the resources as sent (the response's own list, not a list of their names made for
  * every response); `pushHistory()` names them when someone asks.
  */
-interface PushEntry {
-  readonly time: number;
-  readonly typeUrl: string;
-  readonly version: string;
-  readonly nonce: string;
-  readonly offsets: readonly number[];
+interface PushEntry extends Omit<PushRecord, 'sent'> {
   readonly sent: readonly EncodedResource[];
-  readonly removed: readonly string[];
 }
 
 export class XdsSession {

@@ -155,6 +155,11 @@ export function serviceBody(namespace: string, name: string, annotations: Record
   };
 }
 
+/** The event that upserts Service demo/<name> (with annotations). */
+export function serviceEvent(name: string, annotations: Record<string, string> = {}) {
+  return { source: 'test', op: 'upsert' as const, kind: 'Service' as const, key: `demo/${name}`, body: serviceBody('demo', name, annotations) };
+}
+
 /** The event that sets demo/<name>'s Endpoints to one address on 127.0.0.1 (the xDS tests' endpoint change). */
 export function endpointsEvent(name: string, port: number) {
   return {

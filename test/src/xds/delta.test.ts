@@ -3,17 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import { TypeUrl } from '@weft/core';
 import { DebugServer } from '@weft/core/testing';
 import { DeltaClient, type DeltaResponseView } from '../support/delta-client.js';
-import { endpointsEvent, serviceBody } from '../support/grpc-test-adapter.js';
+import { endpointsEvent, serviceEvent } from '../support/grpc-test-adapter.js';
 import { startMesh, waitFor, type TestMesh } from '../support/mesh.js';
 
 const NODE = { id: 'p-1', metadata: { kind: 'grpc', serviceAccount: 'client', namespace: 'demo' } };
-const svc = (name: string, annotations: Record<string, string> = {}) => ({
-  source: 'test',
-  op: 'upsert' as const,
-  kind: 'Service' as const,
-  key: `demo/${name}`,
-  body: serviceBody('demo', name, annotations),
-});
+const svc = serviceEvent;
 const eps = endpointsEvent;
 const del = (kind: 'Service' | 'Endpoints', name: string) => ({ source: 'test', op: 'delete' as const, kind, key: `demo/${name}` });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TypeUrl, type DerivationSpec, type EncodedResource, type ProxyAdapter, type ProxyViews, type ResourceSet } from '@weft/core';
 import { DeltaClient } from '../support/delta-client.js';
-import { endpointsEvent, grpcTestAdapter, perService, serviceBody, setHash } from '../support/grpc-test-adapter.js';
+import { endpointsEvent, grpcTestAdapter, perService, serviceEvent, setHash } from '../support/grpc-test-adapter.js';
 import { startMesh, waitFor, type TestMesh } from '../support/mesh.js';
 
 /**
@@ -46,13 +46,7 @@ const viewsAdapter: ProxyAdapter = {
 };
 
 const node = (id: string) => ({ id, metadata: { kind: 'grpc', serviceAccount: `sa-${id}`, namespace: 'demo' } });
-const svc = (name: string, annotations: Record<string, string> = {}) => ({
-  source: 'test',
-  op: 'upsert' as const,
-  kind: 'Service' as const,
-  key: `demo/${name}`,
-  body: serviceBody('demo', name, annotations),
-});
+const svc = serviceEvent;
 const calling = (id: string, upstream: string) => svc(`sa-${id}`, { [UPSTREAM]: upstream });
 
 describe('proxies served from shared sets (adapter views)', () => {

@@ -36,23 +36,28 @@ function recording(name: string, events: string[], everyReplica?: true): Resourc
 
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 10));
 
+/** A runner over `sources`, a log holding offsets below `head`, and a catalog caught up as `caughtUp` says. */
+function runnerOf(sources: ResourceSource[], role: Role, head: number, caughtUp: (offset: number) => Promise<void>): SourcesRunner {
+  const metrics = new WeftMetrics({ defaultMetrics: false });
+  const logger = captureLogger();
+  return new SourcesRunner({
+    sources,
+    log: { leadership: role, head: () => head },
+    caughtUp,
+    appends: new AppendHealth({ append: async () => [] }, metrics, logger),
+    catalog: new Catalog(),
+    readiness: { phase: 'done' },
+    metrics,
+    logger,
+    stopping: new AbortController().signal,
+  });
+}
+
 describe('SourcesRunner', () => {
   it('runs the appending sources only while the writer, and a source that appends nothing (a webhook) on every replica', async () => {
     const events: string[] = [];
     const role = new Role();
-    const metrics = new WeftMetrics({ defaultMetrics: false });
-    const logger = captureLogger();
-    const runner = new SourcesRunner({
-      sources: [recording('files', events), recording('injector', events, true)],
-      log: { leadership: role, head: () => 0 },
-      caughtUp: async () => undefined,
-      appends: new AppendHealth({ append: async () => [] }, metrics, logger),
-      catalog: new Catalog(),
-      readiness: { phase: 'done' },
-      metrics,
-      logger,
-      stopping: new AbortController().signal,
-    });
+    const runner = runnerOf([recording('files', events), recording('injector', events, true)], role, 0, async () => undefined);
     await runner.start();
     assert.deepEqual(events.splice(0), ['start injector'], 'a follower runs only the source that appends nothing');
     role.set('writer');
@@ -71,22 +76,12 @@ describe('SourcesRunner', () => {
   it('on becoming the writer, starts the appending sources only once the catalog applied the whole log', async () => {
     const events: string[] = [];
     const role = new Role();
-    const metrics = new WeftMetrics({ defaultMetrics: false });
-    const logger = captureLogger();
     // The log holds offsets 0..41 (the last writer's final appends among them); the catalog applied 0..39.
     let applied = 39;
     const waiting: { offset: number; resolve: () => void }[] = [];
-    const runner = new SourcesRunner({
-      sources: [recording('files', events)],
-      log: { leadership: role, head: () => 42 },
-      caughtUp: (offset) => (applied >= offset ? Promise.resolve() : new Promise((resolve) => waiting.push({ offset, resolve }))),
-      appends: new AppendHealth({ append: async () => [] }, metrics, logger),
-      catalog: new Catalog(),
-      readiness: { phase: 'done' },
-      metrics,
-      logger,
-      stopping: new AbortController().signal,
-    });
+    const runner = runnerOf([recording('files', events)], role, 42, (offset) =>
+      applied >= offset ? Promise.resolve() : new Promise((resolve) => waiting.push({ offset, resolve })),
+    );
     await runner.start();
     role.set('writer');
     await settle();
@@ -102,20 +97,8 @@ describe('SourcesRunner', () => {
   it('does not start the sources when the role is lost or the instance stops while it waits for the catalog', async () => {
     const events: string[] = [];
     const role = new Role();
-    const metrics = new WeftMetrics({ defaultMetrics: false });
-    const logger = captureLogger();
     const waiting: (() => void)[] = [];
-    const runner = new SourcesRunner({
-      sources: [recording('files', events)],
-      log: { leadership: role, head: () => 10 },
-      caughtUp: () => new Promise((resolve) => waiting.push(resolve)),
-      appends: new AppendHealth({ append: async () => [] }, metrics, logger),
-      catalog: new Catalog(),
-      readiness: { phase: 'done' },
-      metrics,
-      logger,
-      stopping: new AbortController().signal,
-    });
+    const runner = runnerOf([recording('files', events)], role, 10, () => new Promise((resolve) => waiting.push(resolve)));
     await runner.start();
     role.set('writer');
     await settle();
