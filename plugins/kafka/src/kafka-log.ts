@@ -143,6 +143,22 @@ function logCreatorFor(logger: Logger): logCreator {
 }
 
 /** `p`, or KafkaUnavailableError once `ms` passed. The operation itself may still finish later. */
+/**
+ * The partition's first and end offsets (the high watermark), asked of its leader. Right after a create on a
+ * cluster, or while leadership moves after a broker loss, the broker asked may not be the partition's leader
+ * (NOT_LEADER_FOR_PARTITION, which kafkajs marks retriable but does not retry here): asked again.
+ */
+async function partitionOffsets(admin: Admin, brokers: readonly string[], topic: string, requestTimeoutMs: number): Promise<{ low: number; high: number }> {
+  const offsets = await bounded(
+    retry(() => admin.fetchTopicOffsets(topic), { retries: 8, initialRetryTime: 100, maxRetryTime: 1000, isRetriable: leaderMoving }),
+    requestTimeoutMs,
+    (cause) => new KafkaUnavailableError(brokers, topic, 'fetching the topic offsets', cause),
+  );
+  const p = offsets.find((o) => o.partition === PARTITION);
+  if (p === undefined) throw new KafkaUnavailableError(brokers, topic, 'fetching the topic offsets', 'partition 0 is missing');
+  return { low: kafkaOffsetNumber(p.low, `topic ${topic}`), high: kafkaOffsetNumber(p.high, `topic ${topic}`) };
+}
+
 async function bounded<T>(p: Promise<T>, ms: number, fail: (cause?: unknown) => WeftError): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
@@ -353,17 +369,7 @@ export class KafkaEventLog implements EventLog {
     try {
       await bounded(admin.connect(), config.requestTimeoutMs, unavailable('connecting'));
       await bounded(ensureTopic(admin, topic, config, readOnly), config.requestTimeoutMs, unavailable('checking the topic'));
-      // Right after a create on a cluster, the broker asked may not be the new partition's leader yet
-      // (NOT_LEADER_FOR_PARTITION, which kafkajs marks retriable but does not retry here): ask again.
-      const offsets = await bounded(
-        retry(() => admin.fetchTopicOffsets(topic), { retries: 8, initialRetryTime: 100, maxRetryTime: 1000, isRetriable: leaderMoving }),
-        config.requestTimeoutMs,
-        unavailable('fetching the topic offsets'),
-      );
-      const p = offsets.find((o) => o.partition === PARTITION);
-      if (p === undefined) throw new KafkaUnavailableError(brokers, topic, 'fetching the topic offsets', 'partition 0 is missing');
-      low = kafkaOffsetNumber(p.low, `topic ${topic}`);
-      high = kafkaOffsetNumber(p.high, `topic ${topic}`);
+      ({ low, high } = await partitionOffsets(admin, brokers, topic, config.requestTimeoutMs));
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
@@ -586,18 +592,15 @@ export class KafkaEventLog implements EventLog {
   /** Indexes every message up to the partition's end as its leader reports it now (the high watermark). */
   private async catchUpToEnd(): Promise<void> {
     const admin = this.kafka.admin();
-    const unavailable = (doing: string) => (cause?: unknown) => new KafkaUnavailableError(this.brokers, this.topic, doing, cause);
+    const ms = this.config.requestTimeoutMs;
     let high: number;
     try {
-      await bounded(admin.connect(), this.config.requestTimeoutMs, unavailable('connecting'));
-      const offsets = await bounded(admin.fetchTopicOffsets(this.topic), this.config.requestTimeoutMs, unavailable('fetching the topic offsets'));
-      const p = offsets.find((o) => o.partition === PARTITION);
-      if (p === undefined) throw new KafkaUnavailableError(this.brokers, this.topic, 'fetching the topic offsets', 'partition 0 is missing');
-      high = kafkaOffsetNumber(p.high, `topic ${this.topic}`);
+      await bounded(admin.connect(), ms, (cause) => new KafkaUnavailableError(this.brokers, this.topic, 'connecting', cause));
+      ({ high } = await partitionOffsets(admin, this.brokers, this.topic, ms));
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    await bounded(this.catchUp(high), this.config.requestTimeoutMs * 2, unavailable('reading the topic to its end'));
+    await bounded(this.catchUp(high), ms * 2, (cause) => new KafkaUnavailableError(this.brokers, this.topic, 'reading the topic to its end', cause));
   }
 
   /** The writer's producer once it is initialised again, or null after requestTimeoutMs (or when not the writer). */
