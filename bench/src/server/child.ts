@@ -156,8 +156,9 @@ async function startWeftSystem(mesh: ReturnType<typeof generateMesh>, full: bool
   for (const p of mesh.proxies) {
     const views = st.adapter.views(p);
     engine.retain(views.id);
+    const sets = engine.get(views).value;
     for (const t of ENVOY_TYPE_URLS) {
-      const spec = engine.get(views).value.get(t)!;
+      const spec = sets.get(t)!;
       engine.retain(spec.id);
       engine.get(spec);
     }
