@@ -162,7 +162,10 @@ export class XdsServer {
       events: this.callbacks,
     });
     // Long-lived streams: keepalives find dead peers; no message size surprises for big SotW responses.
+    // Channelz off: nothing here reads it (the debug endpoints and metrics are Weft's own), and its per-call and
+    // per-message bookkeeping was a measurable part of the connect storm's CPU.
     this.server = new grpc.Server({
+      'grpc.enable_channelz': 0,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.max_send_message_length': 64 * 1024 * 1024,
