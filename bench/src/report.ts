@@ -63,14 +63,15 @@ function get(run: RunResult, sys: SystemName): SystemResult | undefined {
 
 /**
  * Where the floor stands against go-control-plane on a figure Weft must beat it on. The floor is a bare
- * @grpc/grpc-js server writing pre-encoded bytes: when even it is slower than go-control-plane, no server on
- * this runtime and transport reaches the target on this machine, and the line says so; when it is faster,
- * the gap between them is what Weft's own work (translation, sessions, actors) may cost.
+ * @grpc/grpc-js server writing pre-encoded bytes: when even it is slower than go-control-plane in a run, no
+ * server on this runtime and transport would have met the target in that run, and the line says so (one run
+ * settles only ratios far from 1: compare runs before calling a target out of reach); when it is faster, the
+ * gap between them is what Weft's own work (translation, sessions, actors) may cost.
  */
 export function floorNote(floorValue: number | undefined, gcpValue: number, unit: string, digits = 1): string {
   if (floorValue === undefined || !Number.isFinite(floorValue)) return '';
   const ratio = `${f(floorValue, digits)} ${unit}, ${f(floorValue / gcpValue, 2)}x`;
-  return floorValue <= gcpValue ? ` (the floor: ${ratio}; within reach)` : ` (the floor: ${ratio}; the floor misses it too: out of reach for a grpc-js server here)`;
+  return floorValue <= gcpValue ? ` (the floor: ${ratio}; within reach)` : ` (the floor: ${ratio}; the floor misses it too: out of reach for a grpc-js server in this run)`;
 }
 
 /** Issue 16's targets, checked against this run (warm figures; the burst's for the burst), with the ratios. */
