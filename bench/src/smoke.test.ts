@@ -1,5 +1,5 @@
 /**
- * The harness end to end at a small size: Weft in its own process, 20 simulated proxies in a worker, the
+ * The harness end to end at a small size: Weft (and the floor) in its own process, 20 simulated proxies in a worker, the
  * connect storm and one endpoint change. Proves the harness measures what it says (every proxy configured,
  * every affected proxy converged, nothing sent to the others, no NACKs).
  */
@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseArgs, runBenchmark } from './run.js';
 
-test('harness: 20 proxies, Weft, one endpoint change: all converge with 0 NACKs', { timeout: 60_000 }, async () => {
-  const o = parseArgs(['--proxies', '20', '--services', '20', '--systems', 'weft', '--scenarios', 'endpoint', '--repeats', '5', '--gap-ms', '50', '--idle-ms', '200', '--quiet-ms', '200', '--timeout-s', '20', '--no-write', '--no-progress']);
+for (const system of ['weft', 'floor'] as const) {
+test(`harness: 20 proxies, ${system}, one endpoint change: all converge with 0 NACKs`, { timeout: 60_000 }, async () => {
+  const o = parseArgs(['--proxies', '20', '--services', '20', '--systems', system, '--scenarios', 'endpoint', '--repeats', '5', '--gap-ms', '50', '--idle-ms', '200', '--quiet-ms', '200', '--timeout-s', '20', '--no-write', '--no-progress']);
   const run = await runBenchmark(o);
   assert.equal(run.systems.length, 1);
   const weft = run.systems[0]!;
@@ -27,3 +28,4 @@ test('harness: 20 proxies, Weft, one endpoint change: all converge with 0 NACKs'
   assert.ok(ep.latencyMs.p99 > 0 && ep.latencyMs.p99 <= ep.latencyMs.max);
   assert.deepEqual(Object.keys(ep.responsesByType), ['EDS']);
 });
+}

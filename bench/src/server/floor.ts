@@ -3,7 +3,9 @@
  * and waits for the ACKs. No catalog, no derivations, no actors: what is left is the cost of gRPC, HTTP/2
  * and the sockets, the least any control plane on this runtime can pay for the same pushes.
  */
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { listenBacklog } from '@weft/core/testing';
 import type { Dump, DumpResource, DumpStep } from '../dump.js';
 import { decodeRequest, encodeDeltaResponse, encodeSotwResponse } from '../sim/xds.js';
 
@@ -60,6 +62,7 @@ export class FloorServer {
   private readonly streams = new Map<string, Stream>();
   // Channelz off, as Weft runs it: the floor pays only what a server on this runtime must.
   private readonly server = new grpc.Server({ 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0 });
+  private socketServer: net.Server | undefined;
   private counter = 0;
   /** Responses written, for the harness's cross-check. */
   pushes = 0;
@@ -80,9 +83,22 @@ export class FloorServer {
     for (const r of list) this.resources.set(r.id, { type: r.type, name: r.name, version: r.version, any: Buffer.from(r.any, 'base64') });
   }
 
+  /**
+   * Listens on a socket server of its own that hands connections to grpc-js, with the kernel's largest
+   * accept queue, as Weft's ADS listener does (and Go's listeners do): with grpc-js's own bind (Node's
+   * backlog of 511) a 10k connect storm overflowed the queue, and the proxies whose connections were dropped
+   * came back only after TCP's retransmission backoff, which made the floor's storm 20-60 s from run to run.
+   */
   listen(host: string): Promise<number> {
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.socketServer = net.createServer((socket) => injector.injectConnection(socket));
+    const server = this.socketServer;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (err, port) => (err === null ? resolve(port) : reject(err)));
+      server.once('error', reject);
+      server.listen({ host, port: 0, backlog: listenBacklog() }, () => {
+        server.off('error', reject);
+        resolve((server.address() as net.AddressInfo).port);
+      });
     });
   }
 
@@ -145,6 +161,7 @@ export class FloorServer {
   }
 
   close(): void {
+    this.socketServer?.close();
     this.server.forceShutdown();
   }
 }

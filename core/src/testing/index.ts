@@ -17,6 +17,7 @@ export * from '../runtime/backends.js';
 export * from '../runtime/cert-push.js';
 export * from '../xds/identity.js';
 export * from '../xds/server.js';
+export { listenBacklog } from '../xds/listener.js';
 // The session and the response writer alone, for the per-push micro-benchmark (bench:session).
 export { XdsSession } from '../xds/protocol.js';
 export { encodeDeltaResponse, encodeSotwResponse, type AdsRequest, type AdsResponse } from '../xds/wire.js';
