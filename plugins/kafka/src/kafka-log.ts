@@ -142,7 +142,6 @@ function logCreatorFor(logger: Logger): logCreator {
     };
 }
 
-/** `p`, or KafkaUnavailableError once `ms` passed. The operation itself may still finish later. */
 /**
  * The partition's first and end offsets (the high watermark), asked of its leader. Right after a create on a
  * cluster, or while leadership moves after a broker loss, the broker asked may not be the partition's leader
@@ -159,6 +158,7 @@ async function partitionOffsets(admin: Admin, brokers: readonly string[], topic:
   return { low: kafkaOffsetNumber(p.low, `topic ${topic}`), high: kafkaOffsetNumber(p.high, `topic ${topic}`) };
 }
 
+/** `p`, or KafkaUnavailableError once `ms` passed. The operation itself may still finish later. */
 async function bounded<T>(p: Promise<T>, ms: number, fail: (cause?: unknown) => WeftError): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
