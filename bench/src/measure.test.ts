@@ -41,6 +41,21 @@ test('cold is the first change, warm pools every later (change, proxy) pair', ()
   assert.deepEqual(warm.perChangeMs.count, 3);
 });
 
+test('warm-up changes after the cold one are in no warm figure', () => {
+  // Change 1 and 2 are warm-up: slow (a JIT still compiling); 3 and 4 are warm.
+  const lat = [40_000, 30_000, 20_000, 1000, 2000];
+  const steps = lat.map((l, k) => observeStep(k * 1e6, [row(1, k * 1e6 + l, 100, k === 2 ? 1 : 0)], new Set([1])));
+  const { cold, warmup, warm } = coldAndWarm(steps, 2);
+  assert.equal(cold!.latencyMs.max, 40);
+  assert.equal(warmup.changes, 2);
+  assert.equal(warmup.latencyMs.max, 30);
+  assert.equal(warmup.nacks, 1);
+  assert.equal(warm.changes, 2);
+  assert.equal(warm.affected, 2);
+  assert.equal(warm.latencyMs.max, 2);
+  assert.equal(warm.nacks, 0);
+});
+
 test('idle CPU is subtracted as rate x window, the same way for every system, never below zero', () => {
   const rate = idleRate(0, 20_000, 1000); // 20 ms of CPU per second idle: 2%
   assert.equal(rate, 0.02);

@@ -105,9 +105,16 @@ export function summarize(steps: readonly StepObservation[]): Phase {
   return { changes: steps.length, affected, converged: lat.length, latencyMs: distribution(lat), perChangeMs: distribution(finals), responses, responsesToUnaffected: unaffected, bytes, nacks };
 }
 
-/** Cold = the first change (step 0), warm = every later one. */
-export function coldAndWarm(steps: readonly StepObservation[]): { cold: Phase | undefined; warm: Phase } {
-  return { cold: steps.length === 0 ? undefined : summarize(steps.slice(0, 1)), warm: summarize(steps.slice(1)) };
+/**
+ * Cold = the first change (step 0); then `warmup` changes measured by nobody (they let a JIT settle); warm =
+ * every later one.
+ */
+export function coldAndWarm(steps: readonly StepObservation[], warmup = 0): { cold: Phase | undefined; warm: Phase; warmup: Phase } {
+  return {
+    cold: steps.length === 0 ? undefined : summarize(steps.slice(0, 1)),
+    warmup: summarize(steps.slice(1, 1 + warmup)),
+    warm: summarize(steps.slice(1 + warmup)),
+  };
 }
 
 /**

@@ -13,7 +13,8 @@ function scenarioRow(s: SystemResult, r: ScenarioResult | undefined): string {
   const outside = r.responsesOutsideTarget === undefined ? '' : ` (${r.responsesOutsideTarget} outside target)`;
   const c = r.cold;
   const cold = c === undefined ? '— | — | —' : `${c.converged}/${c.affected} | ${f(c.latencyMs.p50)} / ${f(c.latencyMs.p99)} | ${f(c.cpuSecondsPerChange * 1000, 2)}`;
-  const changes = r.drive === 'burst' ? `${r.steps} (burst)` : `1 + ${Math.max(0, r.steps - 1)}`;
+  const warmup = r.warmupSteps ?? 0;
+  const changes = r.drive === 'burst' ? `${r.steps} (burst)` : `1 + ${warmup > 0 ? `${warmup} + ` : ''}${Math.max(0, r.steps - 1 - warmup)}`;
   return (
     `| ${s.system} | ${changes} | ${cold} | ${r.converged}/${r.affected} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p90)} | ${f(r.latencyMs.p99)} | ${f(r.latencyMs.max)} | ` +
     `${f(r.perChangeMs.p99)} | ${r.responses} | ${r.responsesToUnaffected}${outside} | ${kib(r.bytes)} | ${r.nacks} | ${f(r.cpuSecondsPerChange * 1000, 2)} | ${f(r.cpuSecondsPerChangeRaw * 1000, 2)} | ${f(r.idleCpu * 100, 1)} |` +
@@ -28,7 +29,7 @@ export function markdownReport(run: RunResult): string {
     `### ${run.mesh.proxies} proxies, ${o.mode}, ${run.date}`,
     '',
     `Mesh: ${run.mesh.services} services × ${run.mesh.podsPerService} pods, each service calls ${o.calls} others; ${run.mesh.resources} distinct resources. ` +
-      `Single-change scenarios: 1 cold + ${o.repeats} warm changes, each waited for (affected ACKs, then ${o.gapMs} ms quiet); idle CPU over ${o.idleMs} ms before each scenario (median of ~500 ms sub-windows), subtracted. Latency, responses and CPU columns after "cold" are the warm changes (burst: all its steps). ` +
+      `Single-change scenarios: 1 cold + ${(o.warmup ?? 0) > 0 ? `${o.warmup} warm-up (not measured) + ` : ''}${o.repeats} warm changes, each waited for (affected ACKs, then ${o.gapMs} ms quiet); idle CPU over ${o.idleMs} ms before each scenario (median of ~500 ms sub-windows), subtracted. Latency, responses and CPU columns after "cold" are the warm changes (burst: all its steps). ` +
       `Machine: ${run.machine.cpus} cores, ${run.machine.memoryGiB} GiB, Node ${run.machine.node}; load average at the end ${run.machine.loadAverage.join(' ')}.`,
     '',
     '**Connect storm**',
@@ -47,7 +48,7 @@ export function markdownReport(run: RunResult): string {
     const any = run.systems.flatMap((s) => s.scenarios).find((r) => r.scenario === name);
     lines.push('', `**${name}**${any === undefined ? '' : `: ${any.description}`}${any?.note === undefined ? '' : ` (${any.note})`}`, '');
     lines.push(
-      '| system | changes (cold + warm) | cold converged | cold p50 / p99 ms | cold CPU ms | converged | p50 ms | p90 ms | p99 ms | max ms | per-change p99 ms | responses | to unaffected | KiB sent | NACKs | CPU ms/change | CPU ms/change, idle not subtracted | idle CPU % |',
+      '| system | changes (cold + warm-up + warm) | cold converged | cold p50 / p99 ms | cold CPU ms | converged | p50 ms | p90 ms | p99 ms | max ms | per-change p99 ms | responses | to unaffected | KiB sent | NACKs | CPU ms/change | CPU ms/change, idle not subtracted | idle CPU % |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const s of run.systems) lines.push(scenarioRow(s, s.scenarios.find((r) => r.scenario === name)));

@@ -1,6 +1,6 @@
 /**
  * The harness end to end at a small size: Weft (and the floor) in its own process, 20 simulated proxies in a worker, the
- * connect storm and one endpoint change. Proves the harness measures what it says (every proxy configured,
+ * connect storm and an endpoint change repeated (1 cold, 2 warm-up, 5 warm). Proves the harness measures what it says (every proxy configured,
  * every affected proxy converged, nothing sent to the others, no NACKs).
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { parseArgs, runBenchmark } from './run.js';
 
 for (const system of ['weft', 'floor'] as const) {
 test(`harness: 20 proxies, ${system}, one endpoint change: all converge with 0 NACKs`, { timeout: 60_000 }, async () => {
-  const o = parseArgs(['--proxies', '20', '--services', '20', '--systems', system, '--scenarios', 'endpoint', '--repeats', '5', '--gap-ms', '50', '--idle-ms', '200', '--quiet-ms', '200', '--timeout-s', '20', '--no-write', '--no-progress']);
+  const o = parseArgs(['--proxies', '20', '--services', '20', '--systems', system, '--scenarios', 'endpoint', '--repeats', '5', '--warmup', '2', '--gap-ms', '50', '--idle-ms', '200', '--quiet-ms', '200', '--timeout-s', '20', '--no-write', '--no-progress']);
   const run = await runBenchmark(o);
   assert.equal(run.systems.length, 1);
   const weft = run.systems[0]!;
@@ -22,6 +22,12 @@ test(`harness: 20 proxies, ${system}, one endpoint change: all converge with 0 N
   const ep = weft.scenarios.find((s) => s.scenario === 'endpoint');
   assert.ok(ep !== undefined);
   assert.ok(ep.affected > 0, 'the endpoint change must affect some proxies');
+  // The warm figures count the 5 warm changes only: not the cold one, not the 2 warm-up ones.
+  assert.equal(ep.steps, 8);
+  assert.equal(ep.warmupSteps, 2);
+  assert.equal(ep.perChangeMs.count, 5);
+  assert.equal(ep.affected % 5, 0);
+  assert.equal(ep.cold?.affected, ep.affected / 5);
   assert.equal(ep.converged, ep.affected);
   assert.equal(ep.nacks, 0);
   assert.equal(ep.responsesToUnaffected, 0);
