@@ -816,7 +816,8 @@ target marked met or not (to stdout) and the figures as JSON and markdown (to --
                       --calls N services each calls (default 5); --seed N (default 1)
   --repeats N         warm changes measured after the cold one in each single-change scenario (default 100)
   --warmup N          changes between the cold one and the warm ones that no figure counts but the
-                      unaffected and NACK counts (default ${WARMUP}: a Node server's JIT is still compiling)
+                      unaffected and NACK counts (default ${WARMUP}: a Node server's JIT is still compiling;
+                      with --systems full, whose every change rebuilds everything, pass a few)
   --gap-ms N          quiet after a change's last ACK before the next change (default 100)
   --idle-ms N         window over which idle CPU is measured before each scenario (default 1000)
   --quiet-ms N        quiet that ends the connect storm and the burst (default 1000)
