@@ -19,6 +19,7 @@ import { nowMicros, type ConnectMessage, type Mode, type ResponseRow, type Worke
 import { TYPE_LABEL } from './sim/xds.js';
 
 export const SYSTEMS = ['weft', 'floor', 'full', 'gcp'] as const;
+export type SystemName = (typeof SYSTEMS)[number];
 
 /**
  * Unmeasured changes between the cold change and the warm ones (`--warmup`). A Node server's optimizing
@@ -26,7 +27,6 @@ export const SYSTEMS = ['weft', 'floor', 'full', 'gcp'] as const;
  * every ~120 ms); go-control-plane is compiled ahead of time. The warm figures are a running server's.
  */
 export const WARMUP = 200;
-export type SystemName = (typeof SYSTEMS)[number];
 
 export const SYSTEM_LABEL: Readonly<Record<SystemName, string>> = {
   weft: 'Weft (incremental)',
