@@ -3,9 +3,8 @@
 # weft, floor and go-control-plane side by side in one run (endpoint, policy, burst; each single-change
 # scenario is 1 cold + 200 unmeasured warm-up + 100 warm changes), then full recompute on the endpoint change
 # alone with 5 warm-up and 10 warm changes (one full recompute costs seconds, so 100 would take most of an
-# hour at 10k). Long: the 10k run
-# alone takes a good part of an hour on two cores. Results accumulate in bench/results/<date>-<scenario>.json
-# (one entry per N and mode).
+# hour at 10k). Long: the 10k run alone takes a good part of an hour on two cores. Results accumulate in
+# bench/results/<date>-<scenario>.json (one entry per N and mode).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-sotw}"

@@ -29,7 +29,7 @@ export function markdownReport(run: RunResult): string {
     `### ${run.mesh.proxies} proxies, ${o.mode}, ${run.date}`,
     '',
     `Mesh: ${run.mesh.services} services × ${run.mesh.podsPerService} pods, each service calls ${o.calls} others; ${run.mesh.resources} distinct resources. ` +
-      `Single-change scenarios: 1 cold + ${(o.warmup ?? 0) > 0 ? `${o.warmup} warm-up (not measured) + ` : ''}${o.repeats} warm changes, each waited for (affected ACKs, then ${o.gapMs} ms quiet); idle CPU over ${o.idleMs} ms before each scenario (median of ~500 ms sub-windows), subtracted. Latency, responses and CPU columns after "cold" are the warm changes (burst: all its steps). ` +
+      `Single-change scenarios: 1 cold + ${o.warmup > 0 ? `${o.warmup} warm-up (not measured) + ` : ''}${o.repeats} warm changes, each waited for (affected ACKs, then ${o.gapMs} ms quiet); idle CPU over ${o.idleMs} ms before each scenario (median of ~500 ms sub-windows), subtracted. Latency, responses and CPU columns after "cold" are the warm changes (burst: all its steps). ` +
       `Machine: ${run.machine.cpus} cores, ${run.machine.memoryGiB} GiB, Node ${run.machine.node}; load average at the end ${run.machine.loadAverage.join(' ')}.`,
     '',
     '**Connect storm**',
