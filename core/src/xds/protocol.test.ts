@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { TypeUrl, type EncodedResource } from './adapter.js';
 import { XdsSession, type DesiredSet } from './protocol.js';
 import type { DeltaRequest, SotwRequest, SotwResponse, DeltaResponse, AdsResponse } from './wire.js';
@@ -224,5 +226,26 @@ describe('XdsSession history', () => {
     assert.deepEqual(pushes.map((p) => p.sent), [['a', 'b'], ['a'], ['a', 'b']]);
     assert.deepEqual(pushes.map((p) => p.removed), [[], ['b'], []]);
     assert.deepEqual(s.ackHistory().map((a) => [a.nonce, a.ack]), [['3', true], ['4', true], ['5', true]]);
+  });
+
+  it('names what it sent without holding it: a resource the session moved off can be collected', async () => {
+    // The history outlives many changes; holding the resources (their trees and bytes) in it kept every
+    // proxy's last pushes alive long enough to be promoted, and the old generation filled with them.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const s = new XdsSession({ mode: 'delta', typeUrls: ALL, historySize: 32 });
+    s.onRequest(delta(E, { subscribe: ['a'] }));
+    let first: WeakRef<EncodedResource> | undefined;
+    for (let v = 1; v <= 3; v++) {
+      const r = res(E, 'a', String(v));
+      first ??= new WeakRef(r);
+      const [out] = s.push(desiredOf({ [E]: [r] })) as DeltaResponse[];
+      s.onRequest(delta(E, { responseNonce: out!.nonce }));
+    }
+    // A WeakRef's target stays alive until the end of the turn that created or dereferenced it.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.equal(first!.deref(), undefined, 'the first push\'s resource is still held');
+    assert.deepEqual(s.pushHistory().map((p) => p.sent), [['a'], ['a'], ['a']]);
   });
 });

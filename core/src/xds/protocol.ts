@@ -275,14 +275,6 @@ class Ring<T> {
   }
 }
 
-/**
- * A push as recorded: the resources as sent (the response's own list, not a list of their names made for
- * every response); `pushHistory()` names them when someone asks.
- */
-interface PushEntry extends Omit<PushRecord, 'sent'> {
-  readonly sent: readonly EncodedResource[];
-}
-
 export class XdsSession {
   readonly mode: XdsMode;
   private readonly served: ReadonlySet<string>;
@@ -303,7 +295,7 @@ export class XdsSession {
   private readonly precise: boolean;
   private causeOffsets: number[] = [];
   private causeAppendedAt: number | undefined;
-  private readonly pushes: Ring<PushEntry>;
+  private readonly pushes: Ring<PushRecord>;
   private readonly acks: Ring<AckRecord>;
 
   constructor(options: SessionOptions) {
@@ -634,7 +626,10 @@ export class XdsSession {
     const version = response.kind === 'sotw' ? response.versionInfo : response.systemVersionInfo;
     st.inflight = { nonce, version, sentAt: now, cause };
     st.lastVersionSent = version;
-    this.pushes.push({ time: now, typeUrl: st.typeUrl, version, nonce, offsets: cause.offsets, sent, removed: removedNames });
+    // Names, not the resources: a ring holding the resources would keep every proxy's last pushes' trees and
+    // bytes alive after the engine replaced them, long enough to be promoted, and the old generation then
+    // fills with them (a major collection every few seconds of policy changes at 1k proxies).
+    this.pushes.push({ time: now, typeUrl: st.typeUrl, version, nonce, offsets: cause.offsets, sent: sent.map((r) => r.name), removed: removedNames });
     return response;
   }
 
@@ -649,7 +644,7 @@ export class XdsSession {
   }
 
   pushHistory(): readonly PushRecord[] {
-    return this.pushes.list().map((p) => ({ ...p, sent: p.sent.map((r) => r.name) }));
+    return this.pushes.list();
   }
 
   ackHistory(): readonly AckRecord[] {
