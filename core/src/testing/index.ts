@@ -8,6 +8,7 @@
 export * from './golden.js';
 export * from './wire.js';
 export * from './invalid.js';
+export * from './gc.js';
 export * from '../certs/clock.js';
 export * from '../certs/manager.js';
 export * from '../plugin/loader.js';

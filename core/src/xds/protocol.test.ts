@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { TypeUrl, type EncodedResource } from './adapter.js';
+import { gcFunction } from '../testing/gc.js';
 import { XdsSession, type DesiredSet } from './protocol.js';
 import type { DeltaRequest, SotwRequest, SotwResponse, DeltaResponse, AdsResponse } from './wire.js';
 
@@ -231,8 +230,7 @@ describe('XdsSession history', () => {
   it('names what it sent without holding it: a resource the session moved off can be collected', async () => {
     // The history outlives many changes; holding the resources (their trees and bytes) in it kept every
     // proxy's last pushes alive long enough to be promoted, and the old generation filled with them.
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
+    const gc = gcFunction();
     const s = new XdsSession({ mode: 'delta', typeUrls: ALL, historySize: 32 });
     s.onRequest(delta(E, { subscribe: ['a'] }));
     let first: WeakRef<EncodedResource> | undefined;

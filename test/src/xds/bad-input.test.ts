@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import * as grpc from '@grpc/grpc-js';
 import { TypeUrl } from '@weft/core';
+import { gcFunction } from '@weft/core/testing';
 import { DeltaClient, SotwClient } from '../support/delta-client.js';
 import { endpointsBody, serviceBody } from '../support/grpc-test-adapter.js';
 import { startMesh, waitFor, type TestMesh } from '../support/mesh.js';
@@ -13,12 +12,6 @@ const svc = (name: string, port: number) => [
   { source: 'test', op: 'upsert' as const, kind: 'Service' as const, key: `demo/${name}`, body: serviceBody('demo', name) },
   { source: 'test', op: 'upsert' as const, kind: 'Endpoints' as const, key: `demo/${name}`, body: endpointsBody('demo', name, [{ ip: '127.0.0.1', port }]) },
 ];
-
-/** A garbage-collect function even when the test runner was not started with --expose-gc. */
-function gcFunction(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
 
 describe('bad input on ADS streams', () => {
   let mesh: TestMesh;
